@@ -1,0 +1,88 @@
+"""The adapter between the C shim and a plugin class. Only the shim calls these.
+
+Every function here runs with the GIL held, on whichever host thread the shim entered
+from. Exceptions propagate to the shim, which turns them into ``SS_PLUGIN_FAILURE`` with
+the text of :func:`format_exception` available from ``get_last_error``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import os
+import traceback
+from typing import Any
+
+from . import log
+from .base import ConfigError, Plugin, PluginDefinitionError, check_metadata, parse_config
+from .source import EndOfStream, SourceInstance, SourcePlugin, Timeout
+
+# The shim looks these up once, to tell end of stream and timeout from failures.
+__all__ = ["EndOfStream", "Timeout"]
+
+
+def load_class(module: str, qualname: str) -> type[Plugin]:
+    obj: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    if not (isinstance(obj, type) and issubclass(obj, Plugin)):
+        raise PluginDefinitionError(f"{module}:{qualname} is not a falco_plugin.Plugin subclass")
+    check_metadata(obj)
+    return obj
+
+
+def create(module: str, qualname: str, config: str, link: log.HostLink) -> Plugin:
+    """``plugin_init``: import the class, validate the config, construct the plugin."""
+    cls = load_class(module, qualname)
+    value = parse_config(cls, config)
+    plugin = cls.__new__(cls)
+    plugin.logger = logging.getLogger(cls.__module__)
+    log.attach(plugin.logger, link)
+    try:
+        plugin.__init__(value)  # type: ignore[misc]
+    except BaseException:
+        log.detach(plugin.logger, link)
+        raise
+    return plugin
+
+
+def destroy(plugin: Plugin, link: log.HostLink) -> None:
+    try:
+        plugin.destroy()
+    finally:
+        log.detach(plugin.logger, link)
+
+
+def set_config(plugin: Plugin, config: str) -> None:
+    plugin.set_config(parse_config(type(plugin), config))
+
+
+def open_instance(plugin: SourcePlugin, params: str) -> SourceInstance:
+    instance = plugin.open(params)
+    if not callable(getattr(instance, "next_batch", None)):
+        raise TypeError(
+            f"{type(plugin).__qualname__}.open() must return a SourceInstance, got {type(instance).__name__}"
+        )
+    return instance
+
+
+def has_progress(instance: object) -> bool:
+    return getattr(type(instance), "progress", SourceInstance.progress) is not SourceInstance.progress
+
+
+def list_open_params(plugin: SourcePlugin) -> str:
+    params = list(plugin.list_open_params())
+    return json.dumps([p.to_json() for p in params]) if params else ""
+
+
+def format_exception(exc: BaseException) -> str:
+    """One line: what was raised and where (the innermost frame)."""
+    if isinstance(exc, (ConfigError, PluginDefinitionError)):
+        return str(exc)
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    frames = traceback.extract_tb(exc.__traceback__)
+    if frames:
+        last = frames[-1]
+        text += f" (at {os.path.basename(last.filename)}:{last.lineno} in {last.name})"
+    return text

@@ -1,0 +1,164 @@
+"""The ``Plugin`` base class: metadata, configuration, and what every capability shares.
+
+A plugin is a subclass of :class:`Plugin` plus one or more capability mixins
+(:class:`~falco_plugin.source.SourcePlugin`, ...). Metadata are class constants; the
+configuration is the pydantic model named by the type hint of ``__init__``'s ``config``
+parameter (``None`` for a plugin without configuration)::
+
+    from pydantic import BaseModel
+    from falco_plugin import Plugin, SourcePlugin
+
+    class Config(BaseModel):
+        jitter: int = 10
+
+    class Counter(Plugin, SourcePlugin):
+        NAME = "counter"
+        PLUGIN_VERSION = "0.1.0"
+        DESCRIPTION = "counts"
+        CONTACT = "https://example.com"
+        PLUGIN_ID = 999
+        EVENT_SOURCE = "counter"
+
+        def __init__(self, config: Config) -> None:
+            self.jitter = config.jitter
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import re
+import typing
+from typing import Any, ClassVar
+
+import pydantic
+
+__all__ = ["ConfigError", "Plugin", "PluginDefinitionError"]
+
+VERSION_RE = re.compile(r"^\d+\.\d+\.\d+$")
+PLUGIN_NAME_RE = re.compile(r"^[a-z]+[a-z0-9_-]*$")
+
+
+class PluginDefinitionError(TypeError):
+    """The plugin class is not a valid plugin (raised at build time and at init)."""
+
+
+class ConfigError(ValueError):
+    """The init configuration does not fit the plugin's configuration model."""
+
+
+class Plugin:
+    """Base class of every plugin. Subclasses set the metadata constants below."""
+
+    NAME: ClassVar[str]
+    PLUGIN_VERSION: ClassVar[str]
+    DESCRIPTION: ClassVar[str]
+    CONTACT: ClassVar[str]
+
+    #: The plugin's logger; ``logging`` calls on it (or on the logger of the plugin's
+    #: module) reach the host's log function.
+    logger: logging.Logger
+
+    def __init__(self, config: Any = None) -> None:
+        self.config = config
+
+    def set_config(self, config: Any) -> None:
+        """Apply a new, already validated configuration. The default stores it in ``self.config``."""
+        self.config = config
+
+    def destroy(self) -> None:
+        """Called once when the host destroys the plugin. Override to release resources."""
+
+
+# -- configuration ------------------------------------------------------------------
+
+
+def config_type(cls: type[Plugin]) -> Any:
+    """The configuration type of a plugin class: a pydantic model class, ``str`` or ``None``."""
+    init = cls.__init__
+    if init is Plugin.__init__:
+        return None
+    params = list(inspect.signature(init).parameters.values())
+    if len(params) < 2:
+        return None
+    try:
+        hints = typing.get_type_hints(init)
+    except Exception as exc:  # unresolvable forward reference
+        raise PluginDefinitionError(
+            f"{cls.__qualname__}.__init__: cannot resolve the type hint of '{params[1].name}': {exc}"
+        ) from exc
+    hint = hints.get(params[1].name, inspect.Parameter.empty)
+    if hint is inspect.Parameter.empty or hint is None or hint is type(None):
+        return None
+    if hint is str:
+        return str
+    if isinstance(hint, type) and issubclass(hint, pydantic.BaseModel):
+        return hint
+    raise PluginDefinitionError(
+        f"{cls.__qualname__}.__init__: the config parameter must be annotated with a pydantic "
+        f"BaseModel subclass, str or None, not {hint!r}"
+    )
+
+
+def init_schema(cls: type[Plugin]) -> str:
+    """The JSON schema text ``get_init_schema`` returns ("" for no schema)."""
+    model = config_type(cls)
+    if isinstance(model, type) and issubclass(model, pydantic.BaseModel):
+        return json.dumps(model.model_json_schema(), separators=(",", ":"), sort_keys=True)
+    return ""
+
+
+def parse_config(cls: type[Plugin], text: str) -> Any:
+    """Validate the host's config string into what ``__init__`` receives.
+
+    >>> from pydantic import BaseModel
+    >>> class C(BaseModel):
+    ...     jitter: int = 10
+    >>> class P(Plugin):
+    ...     def __init__(self, config: C) -> None: ...
+    >>> parse_config(P, "").jitter
+    10
+    """
+    model = config_type(cls)
+    text = text.strip()
+    if model is None:
+        if text not in ("", "{}", "null"):
+            raise ConfigError(f"plugin {cls.NAME} takes no configuration, got {text[:80]!r}")
+        return None
+    if model is str:
+        return text
+    try:
+        return model.model_validate_json(text or "{}")
+    except pydantic.ValidationError as exc:
+        raise ConfigError(describe_validation_error(cls.NAME, exc)) from None
+
+
+def describe_validation_error(name: str, exc: pydantic.ValidationError) -> str:
+    """One line per problem, naming the field: ``config.jitter: Input should be ...``."""
+    problems = []
+    for err in exc.errors(include_url=False):
+        where = ".".join(str(p) for p in err["loc"]) or "(root)"
+        problems.append(f"{where}: {err['msg']}")
+    return f"invalid configuration for plugin {name}: " + "; ".join(problems)
+
+
+# -- metadata checks ----------------------------------------------------------------
+
+
+def check_metadata(cls: type[Plugin]) -> None:
+    """Raise PluginDefinitionError unless the class constants make a loadable plugin."""
+    for attr in ("NAME", "PLUGIN_VERSION", "DESCRIPTION", "CONTACT"):
+        value = getattr(cls, attr, None)
+        if not isinstance(value, str) or not value:
+            raise PluginDefinitionError(f"{cls.__qualname__}.{attr} must be a non-empty string")
+    if not PLUGIN_NAME_RE.match(cls.NAME):
+        raise PluginDefinitionError(
+            f"{cls.__qualname__}.NAME {cls.NAME!r} must match {PLUGIN_NAME_RE.pattern} "
+            "(lowercase letters, digits, '-' and '_', starting with a letter)"
+        )
+    if not VERSION_RE.match(cls.PLUGIN_VERSION):
+        raise PluginDefinitionError(
+            f"{cls.__qualname__}.PLUGIN_VERSION {cls.PLUGIN_VERSION!r} must be 'MAJOR.MINOR.PATCH'"
+        )
+    config_type(cls)

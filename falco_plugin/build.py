@@ -1,0 +1,307 @@
+"""``falco-plugin build``: from a Python plugin class to a plugin ``.so``.
+
+The class is imported and validated, its metadata are baked into a generated C header,
+and the shim is compiled against the running Python with exactly the exported symbols of
+the plugin's capabilities::
+
+    falco-plugin build examples/dummy/dummy_plugin.py:DummyPlugin -o libdummy_py.so
+
+The ``.so`` starts Python from this environment (``sys.executable``) when the host first
+calls ``plugin_init``; rebuild it if the environment moves or Python's version changes.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import struct
+import sys
+import sysconfig
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import _cc
+from .base import Plugin, PluginDefinitionError, check_metadata, init_schema
+from .source import SourcePlugin, check_source
+
+__all__ = ["BuildError", "PluginSpec", "build", "exported_symbols", "load_plugin_class", "plugin_spec"]
+
+REQUIRED_SYMBOLS = (
+    "get_required_api_version",
+    "get_version",
+    "get_last_error",
+    "get_name",
+    "get_description",
+    "get_contact",
+    "init",
+    "destroy",
+    "get_init_schema",
+    "set_config",
+)
+# log_fn in ss_plugin_init_input appeared in API 3.3: the lowest version we can declare.
+BASE_API_VERSION = (3, 3, 0)
+
+
+class BuildError(RuntimeError):
+    """The plugin could not be built; the message says why."""
+
+
+@dataclass
+class PluginSpec:
+    """Everything the shim needs to know about a plugin class, at build time."""
+
+    module: str
+    qualname: str
+    sys_path: list[str]
+    name: str
+    version: str
+    description: str
+    contact: str
+    required_api_version: str
+    init_schema: str
+    capabilities: list[str]
+    plugin_id: int = 0
+    event_source: str = ""
+    timeout_pause: float = 0.01
+    has_list_open_params: bool = False
+    has_event_to_string: bool = False
+    symbols: list[str] = field(default_factory=list)
+
+
+def load_plugin_class(target: str) -> tuple[type[Plugin], list[str]]:
+    """Import ``module:Class`` or ``path/to/file.py:Class``; return it and the sys.path it needs."""
+    if ":" not in target:
+        raise BuildError(f"expected MODULE:CLASS or FILE.py:CLASS, got {target!r}")
+    where, qualname = target.rsplit(":", 1)
+    if where.endswith(".py") or os.sep in where:
+        path = Path(where).resolve()
+        if not path.is_file():
+            raise BuildError(f"no such file: {where}")
+        module_name, search_dir = path.stem, str(path.parent)
+    else:
+        module_name, search_dir = where, os.getcwd()
+    if search_dir not in sys.path:
+        sys.path.insert(0, search_dir)
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:
+        raise BuildError(f"cannot import {module_name}: {type(exc).__name__}: {exc}") from exc
+    obj: object = module
+    for part in qualname.split("."):
+        if not hasattr(obj, part):
+            raise BuildError(f"{module_name} has no attribute {qualname!r}")
+        obj = getattr(obj, part)
+    if not (isinstance(obj, type) and issubclass(obj, Plugin)):
+        raise BuildError(f"{target} is not a subclass of falco_plugin.Plugin")
+    # The directory that holds the module's top-level package, for the shim's sys.path.
+    file = Path(getattr(module, "__file__", "") or search_dir).resolve()
+    root = file.parent
+    for _ in range(module_name.count(".")):
+        root = root.parent
+    return obj, [str(root)]
+
+
+def _overrides(cls: type, base: type, name: str) -> bool:
+    return getattr(cls, name, None) is not getattr(base, name, None)
+
+
+def plugin_spec(cls: type[Plugin], sys_path: list[str]) -> PluginSpec:
+    """Validate the class and collect its metadata. Raises PluginDefinitionError."""
+    check_metadata(cls)
+    capabilities = []
+    if issubclass(cls, SourcePlugin):
+        check_source(cls)
+        capabilities.append("sourcing")
+    if not capabilities:
+        raise PluginDefinitionError(
+            f"{cls.__qualname__} has no capability: subclass SourcePlugin (or another capability mixin) too"
+        )
+    spec = PluginSpec(
+        module=cls.__module__,
+        qualname=cls.__qualname__,
+        sys_path=sys_path,
+        name=cls.NAME,
+        version=cls.PLUGIN_VERSION,
+        description=cls.DESCRIPTION,
+        contact=cls.CONTACT,
+        required_api_version="%d.%d.%d" % BASE_API_VERSION,
+        init_schema=init_schema(cls),
+        capabilities=capabilities,
+    )
+    symbols = list(REQUIRED_SYMBOLS)
+    if issubclass(cls, SourcePlugin):
+        spec.plugin_id = cls.PLUGIN_ID
+        spec.event_source = cls.EVENT_SOURCE
+        spec.timeout_pause = float(cls.TIMEOUT_PAUSE)
+        spec.has_list_open_params = _overrides(cls, SourcePlugin, "list_open_params")
+        spec.has_event_to_string = _overrides(cls, SourcePlugin, "event_to_string")
+        symbols += ["get_id", "get_event_source", "open", "close", "next_batch", "get_progress"]
+        if spec.has_list_open_params:
+            symbols.append("list_open_params")
+        if spec.has_event_to_string:
+            symbols.append("event_to_string")
+    spec.symbols = ["plugin_" + s for s in symbols]
+    return spec
+
+
+# -- code generation ------------------------------------------------------------------
+
+
+def c_string(text: str) -> str:
+    """A C string literal holding ``text`` as UTF-8.
+
+    >>> c_string('a"b\\n')
+    '"a\\\\"b\\\\n"'
+    """
+    out = []
+    for byte in text.encode():
+        ch = chr(byte)
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif 32 <= byte < 127 and ch != "?":  # '?' would risk trigraphs
+            out.append(ch)
+        else:
+            out.append(f"\\{byte:03o}")
+    return '"' + "".join(out) + '"'
+
+
+def meta_header(spec: PluginSpec, python_executable: str) -> str:
+    caps = set(spec.capabilities)
+    lines = [
+        "/* Generated by falco-plugin build: the baked metadata of one plugin. */",
+        "#ifndef FALCO_PLUGIN_META_H",
+        "#define FALCO_PLUGIN_META_H",
+        f"#define FPY_NAME {c_string(spec.name)}",
+        f"#define FPY_VERSION {c_string(spec.version)}",
+        f"#define FPY_DESCRIPTION {c_string(spec.description)}",
+        f"#define FPY_CONTACT {c_string(spec.contact)}",
+        f"#define FPY_REQUIRED_API_VERSION {c_string(spec.required_api_version)}",
+        f"#define FPY_INIT_SCHEMA {c_string(spec.init_schema)}",
+        f"#define FPY_ENTRY_MODULE {c_string(spec.module)}",
+        f"#define FPY_ENTRY_CLASS {c_string(spec.qualname)}",
+        f"#define FPY_PY_EXECUTABLE {c_string(python_executable)}",
+        f"#define FPY_PY_VERSION {c_string('%d.%d' % sys.version_info[:2])}",
+        f"#define FPY_SYS_PATH {c_string(chr(10).join(spec.sys_path))}",
+        f"#define FPY_CAP_SOURCING {int('sourcing' in caps)}",
+        f"#define FPY_PLUGIN_ID {spec.plugin_id}u",
+        f"#define FPY_EVENT_SOURCE {c_string(spec.event_source)}",
+        f"#define FPY_TIMEOUT_PAUSE_NS {int(spec.timeout_pause * 1e9)}ull",
+        f"#define FPY_HAS_LIST_OPEN_PARAMS {int(spec.has_list_open_params)}",
+        f"#define FPY_HAS_EVENT_TO_STRING {int(spec.has_event_to_string)}",
+        "#endif",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def version_script(symbols: list[str]) -> str:
+    return "{\n  global:\n" + "".join(f"    {s};\n" for s in symbols) + "  local: *;\n};\n"
+
+
+# -- compiling --------------------------------------------------------------------------
+
+
+def libpython() -> Path:
+    """The shared libpython of the running interpreter, or a BuildError that says what to install."""
+    libdir = sysconfig.get_config_var("LIBDIR") or ""
+    soname = sysconfig.get_config_var("INSTSONAME") or ""
+    candidates = [Path(libdir) / soname]
+    multiarch = sysconfig.get_config_var("MULTIARCH")
+    if multiarch:
+        candidates.append(Path(libdir) / multiarch / soname)
+    for candidate in candidates:
+        if soname.endswith(".so") or ".so." in soname:
+            if candidate.is_file():
+                return candidate
+    raise BuildError(
+        f"Python {sys.version.split()[0]} at {sys.executable} has no shared libpython ({soname or '?'} "
+        f"not found in {libdir}). Install it (Debian: apt-get install libpython3-dev python3-dev) or "
+        "use a Python built with --enable-shared."
+    )
+
+
+def python_include() -> Path:
+    include = Path(sysconfig.get_paths()["include"])
+    if not (include / "Python.h").is_file():
+        raise BuildError(f"Python.h not found in {include}: install the Python headers (apt-get install python3-dev)")
+    return include
+
+
+def build(target: str, output: str | os.PathLike[str] | None = None) -> tuple[Path, PluginSpec]:
+    """Build ``target`` ("module:Class" or "file.py:Class") into a plugin .so; return its path and spec."""
+    cls, sys_path = load_plugin_class(target)
+    try:
+        spec = plugin_spec(cls, sys_path)
+    except PluginDefinitionError as exc:
+        raise BuildError(str(exc)) from exc
+    out = Path(output) if output else Path(f"lib{spec.name}.so")
+    shim = _cc.c_source_dir("shim")
+    lib = libpython()
+    with tempfile.TemporaryDirectory(prefix="falco-plugin-build-") as tmp:
+        gen = Path(tmp)
+        (gen / "plugin_meta.h").write_text(meta_header(spec, sys.executable))
+        (gen / "exports.map").write_text(version_script(spec.symbols))
+        tmp_out = gen / out.name
+        _cc.run_compiler(
+            [
+                *_cc.WARNINGS,
+                "-O2",
+                "-fPIC",
+                "-shared",
+                "-fvisibility=hidden",
+                f"-I{gen}",
+                f"-I{shim}",
+                f"-I{python_include()}",
+                *map(str, sorted(shim.glob("*.c"))),
+                str(lib),
+                f"-Wl,-rpath,{lib.parent}",
+                f"-Wl,--version-script={gen / 'exports.map'}",
+                "-Wl,-z,nodelete",
+                "-Wl,--no-undefined",
+                "-ldl",
+                "-lpthread",
+                "-o",
+                str(tmp_out),
+            ]
+        )
+        found = set(exported_symbols(tmp_out))
+        if found != set(spec.symbols):
+            raise BuildError(
+                f"the built library exports {sorted(found)}, expected {sorted(spec.symbols)} "
+                f"(missing {sorted(set(spec.symbols) - found)}, extra {sorted(found - set(spec.symbols))})"
+            )
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp_copy = out.with_name(f".{out.name}.{os.getpid()}")
+        tmp_copy.write_bytes(tmp_out.read_bytes())
+        tmp_copy.chmod(0o755)
+        os.replace(tmp_copy, out)
+    return out, spec
+
+
+def exported_symbols(path: str | os.PathLike[str]) -> list[str]:
+    """The defined global function symbols of an ELF64 little-endian shared object."""
+    data = Path(path).read_bytes()
+    if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
+        raise BuildError(f"{path} is not a 64-bit little-endian ELF file")
+    shoff, = struct.unpack_from("<Q", data, 0x28)
+    shentsize, shnum = struct.unpack_from("<HH", data, 0x3A)
+    sections = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize) for i in range(shnum)]
+    names = []
+    for _name, sh_type, _flags, _addr, offset, size, link, _info, _align, entsize in sections:
+        if sh_type != 11:  # SHT_DYNSYM
+            continue
+        strtab = sections[link]
+        str_off = strtab[4]
+        for i in range(1, size // entsize):
+            st_name, st_info, _other, st_shndx = struct.unpack_from("<IBBH", data, offset + i * entsize)
+            if st_shndx == 0 or (st_info >> 4) not in (1, 2) or (st_info & 0xF) != 2:  # defined global FUNC
+                continue
+            end = data.index(b"\0", str_off + st_name)
+            names.append(data[str_off + st_name : end].decode())
+    return names
+
+
+def describe(spec: PluginSpec) -> str:
+    return json.dumps({"name": spec.name, "capabilities": spec.capabilities, "symbols": spec.symbols})

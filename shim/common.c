@@ -1,0 +1,180 @@
+/*
+ * What every plugin exports: baked metadata, init / destroy / errors / config, and the
+ * HostLink object through which Python reaches the host (logging here; more capabilities
+ * add methods in their own files).
+ */
+#include "shim.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* --- metadata: static C data, no Python ---------------------------------------------- */
+
+FP_EXPORT const char *plugin_get_required_api_version(void) { return FPY_REQUIRED_API_VERSION; }
+FP_EXPORT const char *plugin_get_version(void) { return FPY_VERSION; }
+FP_EXPORT const char *plugin_get_name(void) { return FPY_NAME; }
+FP_EXPORT const char *plugin_get_description(void) { return FPY_DESCRIPTION; }
+FP_EXPORT const char *plugin_get_contact(void) { return FPY_CONTACT; }
+
+FP_EXPORT const char *plugin_get_init_schema(ss_plugin_schema_type *schema_type)
+{
+	static const char schema[] = FPY_INIT_SCHEMA;
+	*schema_type = schema[0] ? SS_PLUGIN_SCHEMA_JSON : SS_PLUGIN_SCHEMA_NONE;
+	return schema;
+}
+
+FP_EXPORT const char *plugin_get_last_error(ss_plugin_t *s)
+{
+	return s ? ((fp_state *)s)->last_error : "falco-plugin: no plugin state";
+}
+
+/* --- HostLink: the Python object that calls back into the host --------------------- */
+
+typedef struct {
+	PyObject_HEAD
+	fp_state *state; /* NULL once the state is destroyed */
+} fp_link;
+
+static PyObject *link_log(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+	const char *msg;
+	long severity;
+	if (nargs != 2 || !(msg = PyUnicode_AsUTF8(args[0])) ||
+	    ((severity = PyLong_AsLong(args[1])) == -1 && PyErr_Occurred())) {
+		if (!PyErr_Occurred())
+			PyErr_SetString(PyExc_TypeError, "HostLink.log(message: str, severity: int)");
+		return NULL;
+	}
+	fp_state *s = ((fp_link *)self)->state;
+	ss_plugin_log_fn_t log_fn = s ? s->log_fn : NULL;
+	ss_plugin_owner_t *owner = s ? s->owner : NULL;
+	if (!log_fn) {
+		fprintf(stderr, "%s: %s\n", FPY_NAME, msg);
+		Py_RETURN_NONE;
+	}
+	Py_BEGIN_ALLOW_THREADS
+	log_fn(owner, NULL, msg, (ss_plugin_log_severity)severity);
+	Py_END_ALLOW_THREADS
+	Py_RETURN_NONE;
+}
+
+static PyMethodDef link_methods[] = {
+	{"log", (PyCFunction)(void (*)(void))link_log, METH_FASTCALL, "log(message, severity): the host's log_fn"},
+	{NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject link_type = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "falco_plugin_shim.HostLink",
+	.tp_basicsize = sizeof(fp_link),
+	.tp_flags = Py_TPFLAGS_DEFAULT,
+	.tp_doc = "The host side of one plugin state.",
+	.tp_methods = link_methods,
+	.tp_new = NULL,
+};
+
+PyObject *fp_link_new(fp_state *s)
+{
+	if (!(link_type.tp_flags & Py_TPFLAGS_READY) && PyType_Ready(&link_type) < 0)
+		return NULL;
+	fp_link *link = PyObject_New(fp_link, &link_type);
+	if (link)
+		link->state = s;
+	return (PyObject *)link;
+}
+
+void fp_link_clear(PyObject *link)
+{
+	if (link)
+		((fp_link *)link)->state = NULL;
+}
+
+/* --- lifecycle ---------------------------------------------------------------------- */
+
+FP_EXPORT ss_plugin_t *plugin_init(const ss_plugin_init_input *in, ss_plugin_rc *rc)
+{
+	*rc = SS_PLUGIN_FAILURE;
+	fp_state *s = calloc(1, sizeof *s);
+	if (!s)
+		return NULL;
+	s->owner = in ? in->owner : NULL;
+	s->log_fn = in ? in->log_fn : NULL; /* present from API 3.3, which we require */
+	if (fp_interpreter_start(s->last_error, sizeof s->last_error) < 0)
+		return s; /* the host reads get_last_error, then calls destroy */
+
+	fp_gil g = fp_enter();
+	PyObject *config = PyUnicode_DecodeUTF8(in && in->config ? in->config : "",
+						(Py_ssize_t)strlen(in && in->config ? in->config : ""), "replace");
+	PyObject *module = PyUnicode_FromString(FPY_ENTRY_MODULE);
+	PyObject *cls = PyUnicode_FromString(FPY_ENTRY_CLASS);
+	s->link = fp_link_new(s);
+	if (config && module && cls && s->link) {
+		PyObject *args[] = {module, cls, config, s->link};
+		s->plugin = fp_runtime_call("create", args, 4);
+	}
+	if (!s->plugin)
+		fp_set_error_from_python(s, "");
+	Py_XDECREF(config);
+	Py_XDECREF(module);
+	Py_XDECREF(cls);
+	if (s->plugin)
+		*rc = SS_PLUGIN_SUCCESS;
+	fp_leave(g);
+	return s;
+}
+
+FP_EXPORT void plugin_destroy(ss_plugin_t *st)
+{
+	fp_state *s = st;
+	if (!s)
+		return;
+	int failed = 0;
+	if (s->link) {
+		fp_gil g = fp_enter();
+		if (s->plugin) {
+			PyObject *args[] = {s->plugin, s->link};
+			PyObject *res = fp_runtime_call("destroy", args, 2);
+			if (!res) {
+				fp_set_error_from_python(s, "destroy");
+				failed = 1;
+			}
+			Py_XDECREF(res);
+		}
+		fp_link_clear(s->link);
+		Py_CLEAR(s->event);
+		Py_CLEAR(s->plugin);
+		Py_CLEAR(s->link);
+		fp_leave(g);
+	}
+	if (failed && s->log_fn) /* never call the host with the GIL held */
+		s->log_fn(s->owner, NULL, s->last_error, SS_PLUGIN_LOG_SEV_ERROR);
+	free(s->text);
+	free(s);
+}
+
+FP_EXPORT ss_plugin_rc plugin_set_config(ss_plugin_t *st, const ss_plugin_set_config_input *in)
+{
+	fp_state *s = st;
+	if (!s || !s->plugin) {
+		if (s)
+			fp_set_error(s, "set_config: the plugin is not initialized");
+		return SS_PLUGIN_FAILURE;
+	}
+	ss_plugin_rc rc = SS_PLUGIN_FAILURE;
+	fp_gil g = fp_enter();
+	const char *text = in && in->config ? in->config : "";
+	PyObject *config = PyUnicode_DecodeUTF8(text, (Py_ssize_t)strlen(text), "replace");
+	PyObject *res = NULL;
+	if (config) {
+		PyObject *args[] = {s->plugin, config};
+		res = fp_runtime_call("set_config", args, 2);
+	}
+	if (res)
+		rc = SS_PLUGIN_SUCCESS;
+	else
+		fp_set_error_from_python(s, "set_config");
+	Py_XDECREF(res);
+	Py_XDECREF(config);
+	fp_leave(g);
+	return rc;
+}

@@ -1,0 +1,190 @@
+/*
+ * The Event object Python code receives (event_to_string, field extraction, parsing).
+ *
+ * It wraps the host's event for the duration of one call: header fields are copied in,
+ * the payload and raw bytes are copied out only when Python asks for them, and after the
+ * call the host memory is never touched again. One object per state is reused while the
+ * host keeps asking about the same event (same evtnum), so whatever Python caches on it
+ * (attributes, the decoded payload) is shared by every field of that event.
+ */
+#include "shim.h"
+
+#include <string.h>
+
+typedef struct {
+	PyObject_HEAD
+	const ss_plugin_event *evt; /* host memory: valid during the current call only */
+	const char *source;         /* likewise */
+	uint64_t evtnum, ts, tid;
+	uint32_t len;
+	uint16_t type;
+	PyObject *payload, *raw, *source_str, *dict;
+} fp_event;
+
+static void event_reset(fp_event *e)
+{
+	Py_CLEAR(e->payload);
+	Py_CLEAR(e->raw);
+	Py_CLEAR(e->source_str);
+	Py_CLEAR(e->dict);
+}
+
+static void event_dealloc(PyObject *self)
+{
+	event_reset((fp_event *)self);
+	Py_TYPE(self)->tp_free(self);
+}
+
+static int event_gone(fp_event *e)
+{
+	if (e->evt)
+		return 0;
+	PyErr_SetString(PyExc_RuntimeError,
+			"the event's data is only available during the call that received it "
+			"(copy event.payload or event.raw inside the call to keep it)");
+	return 1;
+}
+
+static PyObject *event_payload(PyObject *self, void *closure)
+{
+	(void)closure;
+	fp_event *e = (fp_event *)self;
+	if (e->payload)
+		return Py_NewRef(e->payload);
+	if (e->type != FPA_EVT_PLUGINEVENT)
+		Py_RETURN_NONE;
+	if (event_gone(e))
+		return NULL;
+	const uint8_t *p = (const uint8_t *)e->evt;
+	uint32_t datalen;
+	if (e->len < FPA_PLUGIN_EVENT_PAYLOAD_OFFSET || e->evt->nparams != 2 ||
+	    (memcpy(&datalen, p + 30, 4), (uint64_t)FPA_PLUGIN_EVENT_PAYLOAD_OFFSET + datalen > e->len)) {
+		PyErr_Format(PyExc_ValueError, "malformed plugin event #%llu (len %u, nparams %u)",
+			     (unsigned long long)e->evtnum, e->len, e->evt->nparams);
+		return NULL;
+	}
+	e->payload = PyBytes_FromStringAndSize((const char *)p + FPA_PLUGIN_EVENT_PAYLOAD_OFFSET, datalen);
+	return Py_XNewRef(e->payload);
+}
+
+static PyObject *event_raw(PyObject *self, void *closure)
+{
+	(void)closure;
+	fp_event *e = (fp_event *)self;
+	if (!e->raw) {
+		if (event_gone(e))
+			return NULL;
+		e->raw = PyBytes_FromStringAndSize((const char *)e->evt, e->len);
+	}
+	return Py_XNewRef(e->raw);
+}
+
+static PyObject *event_source(PyObject *self, void *closure)
+{
+	(void)closure;
+	fp_event *e = (fp_event *)self;
+	if (!e->source_str) {
+		if (event_gone(e))
+			return NULL;
+		e->source_str = PyUnicode_FromString(e->source ? e->source : "");
+	}
+	return Py_XNewRef(e->source_str);
+}
+
+static PyObject *event_plugin_id(PyObject *self, void *closure)
+{
+	(void)closure;
+	fp_event *e = (fp_event *)self;
+	if (e->type != FPA_EVT_PLUGINEVENT)
+		Py_RETURN_NONE;
+	if (event_gone(e))
+		return NULL;
+	uint32_t id;
+	if (e->len < FPA_PLUGIN_EVENT_PAYLOAD_OFFSET)
+		Py_RETURN_NONE;
+	memcpy(&id, (const uint8_t *)e->evt + 34, 4);
+	return PyLong_FromUnsignedLong(id);
+}
+
+#define U64_GETTER(field)                                                        \
+	static PyObject *event_get_##field(PyObject *self, void *closure)         \
+	{                                                                         \
+		(void)closure;                                                    \
+		return PyLong_FromUnsignedLongLong(((fp_event *)self)->field);    \
+	}
+U64_GETTER(evtnum)
+U64_GETTER(ts)
+U64_GETTER(tid)
+U64_GETTER(type)
+
+static PyObject *event_repr(PyObject *self)
+{
+	fp_event *e = (fp_event *)self;
+	return PyUnicode_FromFormat("<Event #%llu type=%u ts=%llu len=%u>", (unsigned long long)e->evtnum,
+				    (unsigned)e->type, (unsigned long long)e->ts, (unsigned)e->len);
+}
+
+static PyGetSetDef event_getset[] = {
+	{"evtnum", event_get_evtnum, NULL, "the host's event number", NULL},
+	{"ts", event_get_ts, NULL, "timestamp, ns since the epoch", NULL},
+	{"tid", event_get_tid, NULL, "thread id (2**64-1: none)", NULL},
+	{"type", event_get_type, NULL, "event type code (322: plugin event)", NULL},
+	{"source", event_source, NULL, "the event source name", NULL},
+	{"plugin_id", event_plugin_id, NULL, "plugin id of a plugin event, else None", NULL},
+	{"payload", event_payload, NULL, "the data of a plugin event (bytes), else None", NULL},
+	{"raw", event_raw, NULL, "the whole event, header included (bytes)", NULL},
+	{"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, "per-event cache", NULL},
+	{NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject event_type = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "falco_plugin.Event",
+	.tp_basicsize = sizeof(fp_event),
+	.tp_dealloc = event_dealloc,
+	.tp_repr = event_repr,
+	.tp_flags = Py_TPFLAGS_DEFAULT,
+	.tp_doc = "A host event, valid during the call that received it. Attributes set on it "
+		  "live as long as the host works on the same event.",
+	.tp_getset = event_getset,
+	.tp_dictoffset = offsetof(fp_event, dict),
+};
+
+PyObject *fp_event_bind(PyObject **slot, const ss_plugin_event_input *in)
+{
+	fp_event *e = (fp_event *)*slot;
+	if (e && e->evtnum == in->evtnum && e->ts == in->evt->ts && e->type == in->evt->type) {
+		e->evt = in->evt; /* the same event again: keep what Python cached */
+		e->source = in->evtsrc;
+		return *slot;
+	}
+	if (e && Py_REFCNT(e) == 1) {
+		event_reset(e);
+	} else {
+		if (!(event_type.tp_flags & Py_TPFLAGS_READY) && PyType_Ready(&event_type) < 0)
+			return NULL;
+		Py_XDECREF(e); /* Python kept the old one: leave it alone */
+		*slot = NULL;
+		e = PyObject_New(fp_event, &event_type);
+		if (!e)
+			return NULL;
+		e->payload = e->raw = e->source_str = e->dict = NULL;
+		*slot = (PyObject *)e;
+	}
+	e->evt = in->evt;
+	e->source = in->evtsrc;
+	e->evtnum = in->evtnum;
+	e->ts = in->evt->ts;
+	e->tid = in->evt->tid;
+	e->len = in->evt->len;
+	e->type = in->evt->type;
+	return *slot;
+}
+
+void fp_event_unbind(PyObject *event)
+{
+	if (event) {
+		((fp_event *)event)->evt = NULL;
+		((fp_event *)event)->source = NULL;
+	}
+}

@@ -1,0 +1,346 @@
+/*
+ * Event sourcing: open / close / next_batch and friends.
+ *
+ * next_batch makes one Python call per batch; Python returns payloads and C frames each one
+ * as a PPME_PLUGINEVENT_E event (26-byte header, two 4-byte parameter lengths, the plugin
+ * id, the payload) in a per-instance buffer that stays valid and writable until the next
+ * call or close, because the host patches events in place (plugin-api.md §5.4, §6.3).
+ */
+#include "shim.h"
+
+#if FPY_CAP_SOURCING
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct {
+	PyObject *instance;   /* the user's SourceInstance */
+	PyObject *next_batch; /* its bound method */
+	PyObject *progress;   /* bound method, or NULL when the instance has none */
+	uint8_t *buf;         /* framed events */
+	size_t bufcap;
+	ss_plugin_event **events;
+	uint32_t evcap;
+	char *progress_text;
+} fp_instance;
+
+FP_EXPORT uint32_t plugin_get_id(void) { return FPY_PLUGIN_ID; }
+FP_EXPORT const char *plugin_get_event_source(void) { return FPY_EVENT_SOURCE; }
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+FP_EXPORT ss_instance_t *plugin_open(ss_plugin_t *st, const char *params, ss_plugin_rc *rc)
+{
+	fp_state *s = st;
+	*rc = SS_PLUGIN_FAILURE;
+	if (!s || !s->plugin) {
+		if (s)
+			fp_set_error(s, "open: the plugin is not initialized");
+		return NULL;
+	}
+	fp_instance *in = NULL;
+	fp_gil g = fp_enter();
+	const char *text = params ? params : "";
+	PyObject *py_params = PyUnicode_DecodeUTF8(text, (Py_ssize_t)strlen(text), "replace");
+	PyObject *instance = NULL, *next_batch = NULL, *has_progress = NULL;
+	if (py_params) {
+		PyObject *args[] = {s->plugin, py_params};
+		instance = fp_runtime_call("open_instance", args, 2);
+	}
+	if (instance)
+		next_batch = PyObject_GetAttrString(instance, "next_batch");
+	if (next_batch)
+		has_progress = fp_runtime_call("has_progress", &instance, 1);
+	if (has_progress && (in = calloc(1, sizeof *in)) != NULL) {
+		in->instance = Py_NewRef(instance);
+		in->next_batch = Py_NewRef(next_batch);
+		if (has_progress == Py_True && !(in->progress = PyObject_GetAttrString(instance, "progress")))
+			PyErr_Clear();
+		*rc = SS_PLUGIN_SUCCESS;
+	} else {
+		if (has_progress)
+			PyErr_NoMemory();
+		fp_set_error_from_python(s, "open");
+	}
+	Py_XDECREF(has_progress);
+	Py_XDECREF(next_batch);
+	Py_XDECREF(instance);
+	Py_XDECREF(py_params);
+	fp_leave(g);
+	return in;
+}
+
+FP_EXPORT void plugin_close(ss_plugin_t *st, ss_instance_t *h)
+{
+	fp_state *s = st;
+	fp_instance *in = h;
+	if (!in) /* also after a failed open (plugin-api.md §2.5) */
+		return;
+	int failed = 0;
+	fp_gil g = fp_enter();
+	PyObject *res = PyObject_CallMethod(in->instance, "close", NULL);
+	if (!res && s) {
+		fp_set_error_from_python(s, "close");
+		failed = 1;
+	}
+	PyErr_Clear();
+	Py_XDECREF(res);
+	Py_CLEAR(in->progress);
+	Py_CLEAR(in->next_batch);
+	Py_CLEAR(in->instance);
+	fp_leave(g);
+	if (failed && s->log_fn)
+		s->log_fn(s->owner, NULL, s->last_error, SS_PLUGIN_LOG_SEV_ERROR);
+	free(in->buf);
+	free(in->events);
+	free(in->progress_text);
+	free(in);
+}
+
+/* One item of a batch: bytes or bytearray, optionally in a (payload, ts) pair. */
+static int batch_item(PyObject *item, Py_ssize_t i, const char **data, Py_ssize_t *len, uint64_t *ts)
+{
+	PyObject *payload = item;
+	*ts = UINT64_MAX; /* "now", filled in by the host */
+	if (PyTuple_Check(item)) {
+		if (PyTuple_GET_SIZE(item) != 2) {
+			PyErr_Format(PyExc_TypeError, "next_batch: item %zd is a tuple of %zd, expected (payload, ts)",
+				     i, PyTuple_GET_SIZE(item));
+			return -1;
+		}
+		payload = PyTuple_GET_ITEM(item, 0);
+		*ts = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(item, 1));
+		if (*ts == (uint64_t)-1 && PyErr_Occurred()) {
+			PyErr_Format(PyExc_TypeError,
+				     "next_batch: item %zd: the timestamp must be an int of ns since the epoch", i);
+			return -1;
+		}
+	}
+	if (PyBytes_Check(payload)) {
+		*data = PyBytes_AS_STRING(payload);
+		*len = PyBytes_GET_SIZE(payload);
+	} else if (PyByteArray_Check(payload)) {
+		*data = PyByteArray_AS_STRING(payload);
+		*len = PyByteArray_GET_SIZE(payload);
+	} else {
+		PyErr_Format(PyExc_TypeError, "next_batch: item %zd is %.80s, expected bytes or (bytes, int)", i,
+			     Py_TYPE(payload)->tp_name);
+		return -1;
+	}
+	if ((uint64_t)*len > UINT32_MAX - FPA_PLUGIN_EVENT_PAYLOAD_OFFSET) {
+		PyErr_Format(PyExc_ValueError, "next_batch: item %zd: payload of %zd bytes is too large", i, *len);
+		return -1;
+	}
+	return 0;
+}
+
+/* Frame every item of seq into the instance's buffers; returns the count or -1. */
+static Py_ssize_t frame_batch(fp_instance *in, PyObject *seq)
+{
+	PyObject *fast = PySequence_Fast(seq, "next_batch must return a list of events");
+	if (!fast)
+		return -1;
+	Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+	PyObject **items = PySequence_Fast_ITEMS(fast);
+	const char *data;
+	Py_ssize_t len;
+	uint64_t ts;
+	size_t total = 0;
+	for (Py_ssize_t i = 0; i < n; i++) {
+		if (batch_item(items[i], i, &data, &len, &ts) < 0)
+			goto fail;
+		total += FPA_PLUGIN_EVENT_PAYLOAD_OFFSET + (size_t)len;
+	}
+	if (n > UINT32_MAX) {
+		PyErr_SetString(PyExc_ValueError, "next_batch: too many events in one batch");
+		goto fail;
+	}
+	if (total > in->bufcap) {
+		size_t cap = total + total / 2 + 4096;
+		uint8_t *buf = realloc(in->buf, cap);
+		if (!buf)
+			goto nomem;
+		in->buf = buf;
+		in->bufcap = cap;
+	}
+	if ((uint32_t)n > in->evcap) {
+		uint32_t cap = (uint32_t)n + 64;
+		ss_plugin_event **events = realloc(in->events, cap * sizeof *events);
+		if (!events)
+			goto nomem;
+		in->events = events;
+		in->evcap = cap;
+	}
+	uint8_t *p = in->buf;
+	const uint32_t id_len = 4, plugin_id = FPY_PLUGIN_ID;
+	for (Py_ssize_t i = 0; i < n; i++) {
+		batch_item(items[i], i, &data, &len, &ts); /* validated above */
+		ss_plugin_event *ev = (ss_plugin_event *)p;
+		ev->ts = ts;
+		ev->tid = UINT64_MAX;
+		ev->len = FPA_PLUGIN_EVENT_PAYLOAD_OFFSET + (uint32_t)len;
+		ev->type = FPA_EVT_PLUGINEVENT;
+		ev->nparams = 2;
+		uint32_t data_len = (uint32_t)len;
+		memcpy(p + 26, &id_len, 4);
+		memcpy(p + 30, &data_len, 4);
+		memcpy(p + 34, &plugin_id, 4);
+		memcpy(p + FPA_PLUGIN_EVENT_PAYLOAD_OFFSET, data, (size_t)len);
+		in->events[i] = ev;
+		p += FPA_PLUGIN_EVENT_PAYLOAD_OFFSET + (size_t)len;
+	}
+	Py_DECREF(fast);
+	return n;
+nomem:
+	PyErr_NoMemory();
+fail:
+	Py_DECREF(fast);
+	return -1;
+}
+
+FP_EXPORT ss_plugin_rc plugin_next_batch(ss_plugin_t *st, ss_instance_t *h, uint32_t *nevts,
+					 ss_plugin_event ***evts)
+{
+	fp_state *s = st;
+	fp_instance *in = h;
+	*nevts = 0;
+	*evts = NULL;
+	if (!s || !in) {
+		if (s)
+			fp_set_error(s, "next_batch: no open instance");
+		return SS_PLUGIN_FAILURE;
+	}
+	uint64_t started = now_ns();
+	ss_plugin_rc rc = SS_PLUGIN_SUCCESS;
+	Py_ssize_t n = 0;
+	fp_gil g = fp_enter();
+	PyObject *batch = PyObject_Vectorcall(in->next_batch, NULL, 0, NULL);
+	if (!batch) {
+		int eof = PyErr_ExceptionMatches(fp_exc_end_of_stream);
+		if (eof || PyErr_ExceptionMatches(fp_exc_timeout)) {
+			rc = eof ? SS_PLUGIN_EOF : SS_PLUGIN_TIMEOUT;
+			PyObject *exc = fp_take_exception();
+			batch = exc ? PyObject_GetAttrString(exc, "events") : NULL;
+			Py_XDECREF(exc);
+		} else {
+			rc = SS_PLUGIN_FAILURE;
+		}
+	}
+	if (batch) {
+		n = frame_batch(in, batch);
+		Py_DECREF(batch);
+	}
+	if (n < 0 || rc == SS_PLUGIN_FAILURE) {
+		n = 0;
+		rc = SS_PLUGIN_FAILURE;
+		fp_set_error_from_python(s, "next_batch");
+	}
+	fp_leave(g);
+	*nevts = (uint32_t)n;
+	*evts = in->events;
+	if (rc == SS_PLUGIN_SUCCESS && n == 0)
+		rc = SS_PLUGIN_TIMEOUT; /* SUCCESS with no events is an error for the host */
+	if (rc == SS_PLUGIN_TIMEOUT && n == 0) {
+		/* Falco calls again at once after a timeout: never let it spin. */
+		uint64_t spent = now_ns() - started;
+		if (spent < FPY_TIMEOUT_PAUSE_NS) {
+			struct timespec pause = {0, (long)(FPY_TIMEOUT_PAUSE_NS - spent)};
+			nanosleep(&pause, NULL);
+		}
+	}
+	return rc;
+}
+
+FP_EXPORT const char *plugin_get_progress(ss_plugin_t *st, ss_instance_t *h, uint32_t *progress_pct)
+{
+	fp_state *s = st;
+	fp_instance *in = h;
+	*progress_pct = 0;
+	if (!s || !in || !in->progress)
+		return NULL;
+	const char *result = NULL;
+	fp_gil g = fp_enter();
+	PyObject *res = PyObject_Vectorcall(in->progress, NULL, 0, NULL);
+	double pct;
+	PyObject *text;
+	if (res && PyArg_ParseTuple(res, "dO;progress() must return (percent, text or None)", &pct, &text)) {
+		*progress_pct = pct <= 0 ? 0 : pct >= 100 ? 10000 : (uint32_t)(pct * 100);
+		if (text != Py_None) {
+			const char *utf8 = PyUnicode_AsUTF8(text);
+			char *copy = utf8 ? strdup(utf8) : NULL;
+			if (copy) {
+				free(in->progress_text);
+				in->progress_text = copy;
+				result = copy;
+			}
+		}
+	}
+	if (PyErr_Occurred())
+		fp_set_error_from_python(s, "progress");
+	Py_XDECREF(res);
+	fp_leave(g);
+	return result;
+}
+
+#if FPY_HAS_LIST_OPEN_PARAMS
+FP_EXPORT const char *plugin_list_open_params(ss_plugin_t *st, ss_plugin_rc *rc)
+{
+	fp_state *s = st;
+	*rc = SS_PLUGIN_FAILURE;
+	if (!s || !s->plugin) {
+		if (s)
+			fp_set_error(s, "list_open_params: the plugin is not initialized");
+		return "";
+	}
+	const char *result = "";
+	fp_gil g = fp_enter();
+	PyObject *res = fp_runtime_call("list_open_params", &s->plugin, 1);
+	const char *kept = res ? fp_keep_text(s, res) : NULL;
+	if (kept) {
+		result = kept;
+		*rc = SS_PLUGIN_SUCCESS;
+	} else {
+		fp_set_error_from_python(s, "list_open_params");
+	}
+	Py_XDECREF(res);
+	fp_leave(g);
+	return result;
+}
+#endif
+
+#if FPY_HAS_EVENT_TO_STRING
+FP_EXPORT const char *plugin_event_to_string(ss_plugin_t *st, const ss_plugin_event_input *evt)
+{
+	fp_state *s = st;
+	if (!s || !s->plugin || !evt || !evt->evt)
+		return "";
+	const char *result = "";
+	fp_gil g = fp_enter();
+	PyObject *event = fp_event_bind(&s->event, evt);
+	PyObject *res = event ? PyObject_CallMethod(s->plugin, "event_to_string", "O", event) : NULL;
+	const char *kept = res ? fp_keep_text(s, res) : NULL;
+	if (kept) {
+		result = kept;
+	} else {
+		/* The ABI has no error path here: show the failure where the text would be. */
+		fp_set_error_from_python(s, "event_to_string");
+		PyObject *msg = PyUnicode_FromString(s->last_error);
+		if (msg && (kept = fp_keep_text(s, msg)))
+			result = kept;
+		Py_XDECREF(msg);
+		PyErr_Clear();
+	}
+	Py_XDECREF(res);
+	fp_event_unbind(event);
+	fp_leave(g);
+	return result;
+}
+#endif
+
+#endif /* FPY_CAP_SOURCING */
