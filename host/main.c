@@ -1,0 +1,479 @@
+/*
+ * falco-plugin-host: the command line (info, run, bench), output, logging, and `run`.
+ */
+#include "host.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+pthread_mutex_t g_io_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static const char usage[] =
+	"usage:\n"
+	"  falco-plugin-host info LIB.so\n"
+	"  falco-plugin-host run [-n N] [--json] [--quiet] [--fields LIST] [--duration SECONDS]\n"
+	"                        -p LIB.so [-c CONFIG] [-o OPEN_PARAMS] [-p LIB2.so ...]\n"
+	"  falco-plugin-host bench [--events N] [--fields LIST] [--fields-per-call]\n"
+	"                        -p LIB.so [-c CONFIG] [-o OPEN_PARAMS] [-p ...]\n";
+
+uint64_t now_realtime_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t now_monotonic_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void errorf(const char *fmt, ...)
+{
+	va_list ap;
+	pthread_mutex_lock(&g_io_lock);
+	fputs("error: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	fflush(stderr);
+	pthread_mutex_unlock(&g_io_lock);
+}
+
+static const char *const severities[] = {"?",      "fatal", "critical", "error", "warning",
+					 "notice", "info",  "debug",    "trace"};
+
+void host_log_fn(ss_plugin_owner_t *o, const char *component, const char *msg, ss_plugin_log_severity sev)
+{
+	plugin *p = o;
+	const char *sv = (sev >= 1 && sev <= 8) ? severities[sev] : "?";
+	pthread_mutex_lock(&g_io_lock);
+	fprintf(stderr, "log %s %s: %s\n", sv, component ? component : (p && p->name ? p->name : "?"),
+		msg ? msg : "");
+	fflush(stderr);
+	pthread_mutex_unlock(&g_io_lock);
+}
+
+const char *host_get_owner_last_error(ss_plugin_owner_t *o)
+{
+	plugin *p = o;
+	return (p && p->owner_err[0]) ? p->owner_err : NULL;
+}
+
+static void write_line(const sbuf *b)
+{
+	pthread_mutex_lock(&g_io_lock);
+	fwrite(b->p, 1, b->len, stdout);
+	fflush(stdout);
+	pthread_mutex_unlock(&g_io_lock);
+}
+
+/* ---- argument parsing ---- */
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+	if (!s || !*s || *s == '-')
+		return -1;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (*end)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int parse_cli(int argc, char **argv, int bench, cli_opts *o)
+{
+	memset(o, 0, sizeof *o);
+	o->specs = calloc((size_t)argc + 1, sizeof *o->specs);
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		const char *val = NULL;
+		char opt[64];
+		snprintf(opt, sizeof opt, "%s", a);
+		char *eq = strncmp(a, "--", 2) == 0 ? strchr(opt, '=') : NULL;
+		if (eq) {
+			*eq = '\0';
+			val = a + (eq - opt) + 1;
+		}
+		int takes = !strcmp(opt, "-p") || !strcmp(opt, "-c") || !strcmp(opt, "-o") || !strcmp(opt, "--fields") ||
+			    (!bench && (!strcmp(opt, "-n") || !strcmp(opt, "--duration"))) ||
+			    (bench && !strcmp(opt, "--events"));
+		if (takes && !val) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "error: option %s needs a value\n%s", opt, usage);
+				return -1;
+			}
+			val = argv[++i];
+		}
+		if (!strcmp(opt, "-p")) {
+			o->specs[o->nspecs++].path = val;
+		} else if (!strcmp(opt, "-c") || !strcmp(opt, "-o")) {
+			if (!o->nspecs) {
+				fprintf(stderr, "error: %s must follow a -p LIB.so\n%s", opt, usage);
+				return -1;
+			}
+			if (opt[1] == 'c')
+				o->specs[o->nspecs - 1].config = val;
+			else
+				o->specs[o->nspecs - 1].open_params = val;
+		} else if (!strcmp(opt, "--fields")) {
+			o->fields = val;
+		} else if (!bench && !strcmp(opt, "-n")) {
+			if (parse_u64(val, &o->limit)) {
+				fprintf(stderr, "error: -n needs a number of events\n");
+				return -1;
+			}
+		} else if (!bench && !strcmp(opt, "--duration")) {
+			char *end;
+			o->duration = strtod(val, &end);
+			if (*end || !(o->duration > 0)) {
+				fprintf(stderr, "error: --duration needs a positive number of seconds\n");
+				return -1;
+			}
+		} else if (!bench && !strcmp(opt, "--json") && !val) {
+			o->json = 1;
+		} else if (!bench && !strcmp(opt, "--quiet") && !val) {
+			o->quiet = 1;
+		} else if (bench && !strcmp(opt, "--events")) {
+			if (parse_u64(val, &o->events)) {
+				fprintf(stderr, "error: --events needs a number\n");
+				return -1;
+			}
+		} else if (bench && !strcmp(opt, "--fields-per-call") && !val) {
+			o->per_call = 1;
+		} else {
+			fprintf(stderr, "error: unknown argument %s\n%s", a, usage);
+			return -1;
+		}
+	}
+	if (!o->nspecs) {
+		fprintf(stderr, "error: no plugin given (-p LIB.so)\n%s", usage);
+		return -1;
+	}
+	return 0;
+}
+
+int load_specs(const cli_opts *o, plugin **plugins)
+{
+	char err[HOST_ERRLEN];
+	for (size_t i = 0; i < o->nspecs; i++) {
+		plugin *p = calloc(1, sizeof *p);
+		plugins[i] = p;
+		p->config = o->specs[i].config;
+		p->open_params = o->specs[i].open_params;
+		if (plugin_load(p, o->specs[i].path, err)) {
+			errorf("could not load plugin %s: %s", o->specs[i].path, err);
+			unload_all(plugins, i + 1);
+			return 2;
+		}
+	}
+	return 0;
+}
+
+/* destroy every state in load order, then dlclose (§6.2 teardown) */
+void unload_all(plugin **plugins, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (plugins[i] && plugins[i]->state) {
+			plugins[i]->api.destroy(plugins[i]->state);
+			plugins[i]->state = NULL;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (plugins[i]) {
+			plugin_unload(plugins[i]);
+			free(plugins[i]);
+			plugins[i] = NULL;
+		}
+	}
+}
+
+/* ---- run ---- */
+
+typedef struct {
+	const cli_opts *o;
+	field_bind *binds;
+	size_t nbinds;
+	sbuf line;
+} run_ctx;
+
+static void payload_of(const ss_plugin_event *e, const uint8_t **data, size_t *len)
+{
+	const uint8_t *raw = (const uint8_t *)e;
+	size_t off = (e->type == FPA_EVT_PLUGINEVENT && e->len >= FPA_PLUGIN_EVENT_PAYLOAD_OFFSET)
+			     ? FPA_PLUGIN_EVENT_PAYLOAD_OFFSET
+			     : sizeof(ss_plugin_event);
+	*data = raw + off;
+	*len = e->len > off ? e->len - off : 0;
+}
+
+/* evt.plugininfo: event_to_string for the source plugin's own 322 events, with libsinsp's
+ * fallback text when it returns an empty string. */
+static int event_info(session *s, const ss_plugin_event_input *in, sbuf *out, int json)
+{
+	plugin *p = s->p;
+	const ss_plugin_event *e = in->evt;
+	uint32_t pid = 0;
+	if (!p->api.event_to_string || p->id == 0 || e->type != FPA_EVT_PLUGINEVENT)
+		return 0;
+	memcpy(&pid, (const uint8_t *)e + 34, 4);
+	if (pid != p->id)
+		return 0;
+	sbuf txt = {0};
+	if (s->lock)
+		pthread_mutex_lock(&p->lock);
+	const char *str = p->state ? p->api.event_to_string(p->state, in) : NULL;
+	if (str)
+		sb_puts(&txt, str);
+	if (s->lock)
+		pthread_mutex_unlock(&p->lock);
+	if (!txt.len) {
+		const uint8_t *data;
+		size_t len;
+		payload_of(e, &data, &len);
+		sb_printf(&txt, "datalen=%zu data=", len);
+		size_t show = len < 50 ? len : 50, i;
+		for (i = 0; i < show && data[i] >= 0x20 && data[i] < 0x7f; i++)
+			;
+		if (i < show) {
+			sb_puts(&txt, "<binary>");
+		} else {
+			sb_write(&txt, data, show);
+			if (len > 50)
+				sb_puts(&txt, "...");
+		}
+	}
+	if (json) {
+		sb_json_strn(out, txt.p, txt.len);
+	} else {
+		sb_puts(out, " info=");
+		sb_write(out, txt.p, txt.len);
+	}
+	sb_free(&txt);
+	return 1;
+}
+
+static int run_on_event(session *s, const ss_plugin_event_input *in)
+{
+	run_ctx *c = s->user;
+	const cli_opts *o = c->o;
+	sbuf *b = &c->line;
+	const ss_plugin_event *e = in->evt;
+	char err[HOST_ERRLEN];
+	const uint8_t *data;
+	size_t len;
+	b->len = 0;
+	payload_of(e, &data, &len);
+	if (o->json) {
+		sb_printf(b, "{\"evtnum\":%llu,\"source\":", (unsigned long long)in->evtnum);
+		sb_json_str(b, s->source);
+		sb_puts(b, ",\"plugin\":");
+		sb_json_str(b, s->p->name);
+		sb_printf(b, ",\"ts\":%llu,\"tid\":%llu,\"type\":%u,\"len\":%u,\"plugin_id\":",
+			  (unsigned long long)e->ts, (unsigned long long)e->tid, e->type, e->len);
+		if (e->type == FPA_EVT_PLUGINEVENT) {
+			uint32_t pid;
+			memcpy(&pid, (const uint8_t *)e + 34, 4);
+			sb_printf(b, "%u", pid);
+		} else {
+			sb_puts(b, "null");
+		}
+		sb_puts(b, ",\"payload_hex\":\"");
+		static const char hex[] = "0123456789abcdef";
+		sb_reserve(b, len * 2);
+		for (size_t i = 0; i < len; i++) {
+			b->p[b->len++] = hex[data[i] >> 4];
+			b->p[b->len++] = hex[data[i] & 15];
+		}
+		b->p[b->len] = '\0';
+		sb_puts(b, "\",\"fields\":{");
+		for (size_t i = 0; i < c->nbinds; i++) {
+			if (i)
+				sb_putc(b, ',');
+			sb_json_str(b, c->binds[i].spec);
+			sb_putc(b, ':');
+			if (extract_field(&c->binds[i], in, b, 1, s->lock, err, sizeof err) < 0) {
+				errorf("%s", err);
+				return -1;
+			}
+		}
+		sb_puts(b, "},\"info\":");
+		if (!event_info(s, in, b, 1))
+			sb_puts(b, "null");
+		sb_puts(b, "}\n");
+	} else {
+		sb_printf(b, "#%llu [%s] ts=%llu tid=%llu len=%u payload=", (unsigned long long)in->evtnum, s->source,
+			  (unsigned long long)e->ts, (unsigned long long)e->tid, e->len);
+		size_t show = len < 64 ? len : 64;
+		for (size_t i = 0; i < show; i++) {
+			uint8_t ch = data[i];
+			if (ch >= 0x20 && ch < 0x7f && ch != '\\')
+				sb_putc(b, (char)ch);
+			else
+				sb_printf(b, "\\x%02x", ch);
+		}
+		for (size_t i = 0; i < c->nbinds; i++) {
+			sb_putc(b, ' ');
+			sb_puts(b, c->binds[i].spec);
+			sb_putc(b, '=');
+			if (extract_field(&c->binds[i], in, b, 0, s->lock, err, sizeof err) < 0) {
+				errorf("%s", err);
+				return -1;
+			}
+		}
+		event_info(s, in, b, 0);
+		sb_putc(b, '\n');
+	}
+	if (!o->quiet)
+		write_line(b);
+	return 0;
+}
+
+static void run_on_end(session *s)
+{
+	run_ctx *c = s->user;
+	sbuf b = {0};
+	if (c->o->json) {
+		sb_puts(&b, "{\"summary\":{\"plugin\":");
+		sb_json_str(&b, s->p->name);
+		sb_puts(&b, ",\"source\":");
+		sb_json_str(&b, s->source);
+		sb_printf(&b, ",\"events\":%llu,\"timeouts\":%llu,\"end\":\"%s\"}}\n", (unsigned long long)s->events,
+			  (unsigned long long)s->timeouts, end_name(s->end));
+	} else {
+		sb_printf(&b, "summary: plugin=%s source=%s events=%llu timeouts=%llu end=%s\n", s->p->name, s->source,
+			  (unsigned long long)s->events, (unsigned long long)s->timeouts, end_name(s->end));
+	}
+	write_line(&b);
+	sb_free(&b);
+}
+
+int cmd_run(int argc, char **argv)
+{
+	cli_opts o;
+	if (parse_cli(argc, argv, 0, &o))
+		return 2;
+	plugin **plugins = calloc(o.nspecs, sizeof *plugins);
+	field_req *reqs = NULL;
+	size_t nreq = 0, nsess = 0;
+	session *sess = NULL;
+	run_ctx *ctx = NULL;
+	int status = load_specs(&o, plugins);
+	char err[HOST_ERRLEN];
+	if (status)
+		goto out_free;
+
+	if (o.fields && (parse_field_list(o.fields, &reqs, &nreq, err, sizeof err) ||
+			 check_field_reqs(plugins, o.nspecs, reqs, nreq, err, sizeof err))) {
+		errorf("%s", err);
+		status = 2;
+		goto out;
+	}
+	for (size_t i = 0; i < o.nspecs; i++)
+		if (plugins[i]->caps & CAP_SOURCING)
+			nsess++;
+	if (!nsess) {
+		errorf("no plugin with the event sourcing capability given: nothing to run");
+		status = 2;
+		goto out;
+	}
+	for (size_t i = 0; i < o.nspecs; i++) {
+		if (plugin_init(plugins[i], err, sizeof err)) {
+			errorf("%s", err);
+			status = 1;
+			goto out;
+		}
+	}
+
+	sess = calloc(nsess, sizeof *sess);
+	ctx = calloc(nsess, sizeof *ctx);
+	session **running = calloc(nsess, sizeof *running);
+	size_t nrun = 0, k = 0;
+	for (size_t i = 0; i < o.nspecs; i++) {
+		plugin *p = plugins[i];
+		if (!(p->caps & CAP_SOURCING))
+			continue;
+		session *s = &sess[k];
+		run_ctx *c = &ctx[k++];
+		c->o = &o;
+		c->nbinds = nreq;
+		c->binds = calloc(nreq ? nreq : 1, sizeof *c->binds);
+		s->p = p;
+		s->source = p->id ? p->event_source : "syscall";
+		bind_fields(plugins, o.nspecs, p, s->source, reqs, nreq, c->binds);
+		s->limit = o.limit;
+		s->duration_ns = (uint64_t)(o.duration * 1e9);
+		s->lock = nsess > 1;
+		s->on_event = run_on_event;
+		s->on_end = run_on_end;
+		s->user = c;
+		if (session_open(s) == 0)
+			running[nrun++] = s;
+		else
+			run_on_end(s);
+	}
+	if (nrun)
+		sessions_run(running, nrun);
+	free(running);
+	for (size_t i = 0; i < nsess; i++) {
+		session_close(&sess[i]);
+		if (sess[i].end == END_FAILURE || sess[i].end == END_OPEN_FAILED)
+			status = 1;
+		else if (sess[i].end == END_INTERRUPTED && !status)
+			status = 130;
+	}
+out:
+	unload_all(plugins, o.nspecs);
+out_free:
+	for (size_t i = 0; ctx && i < nsess; i++) {
+		free(ctx[i].binds);
+		sb_free(&ctx[i].line);
+	}
+	free(ctx);
+	free(sess);
+	free_field_reqs(reqs, nreq);
+	free(plugins);
+	free(o.specs);
+	return status;
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	g_interrupted = 1;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		fputs(usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sa.sa_flags = (int)SA_RESETHAND; /* a second Ctrl-C kills */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	const char *cmd = argv[1];
+	if (!strcmp(cmd, "info")) {
+		if (argc != 3) {
+			fprintf(stderr, "error: info takes one LIB.so\n%s", usage);
+			return 2;
+		}
+		return cmd_info(argv[2]);
+	}
+	if (!strcmp(cmd, "run"))
+		return cmd_run(argc - 2, argv + 2);
+	if (!strcmp(cmd, "bench"))
+		return cmd_bench(argc - 2, argv + 2);
+	fprintf(stderr, "error: unknown command %s\n%s", cmd, usage);
+	return 2;
+}
