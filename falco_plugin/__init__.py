@@ -5,17 +5,24 @@ turns it into a ``.so`` that Falco loads like any other plugin, and ``falco-plug
 runs it in a host that behaves like libsinsp.
 """
 
-from .base import ConfigError, Plugin, PluginDefinitionError
+from .base import ConfigError, Event, Plugin, PluginDefinitionError
+from .extract import ExtractPlugin, Index, Key, field, per_event
 from .source import EndOfStream, OpenParam, SourceInstance, SourcePlugin, Timeout
 
 __all__ = [
     "ConfigError",
     "EndOfStream",
+    "Event",
+    "ExtractPlugin",
+    "Index",
+    "Key",
     "OpenParam",
     "Plugin",
     "PluginDefinitionError",
     "SourceInstance",
     "SourcePlugin",
     "Timeout",
+    "field",
+    "per_event",
 ]
 __version__ = "0.1.0"

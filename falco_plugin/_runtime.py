@@ -7,7 +7,9 @@ the text of :func:`format_exception` available from ``get_last_error``.
 
 from __future__ import annotations
 
+import datetime
 import importlib
+import ipaddress
 import json
 import logging
 import os
@@ -16,10 +18,13 @@ from typing import Any
 
 from . import log
 from .base import ConfigError, Plugin, PluginDefinitionError, check_metadata, parse_config
+from .extract import field_methods
 from .source import EndOfStream, SourceInstance, SourcePlugin, Timeout
 
 # The shim looks these up once, to tell end of stream and timeout from failures.
-__all__ = ["EndOfStream", "Timeout"]
+__all__ = ["EndOfStream", "Timeout", "field_methods"]
+
+EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
 
 def load_class(module: str, qualname: str) -> type[Plugin]:
@@ -86,3 +91,22 @@ def format_exception(exc: BaseException) -> str:
         last = frames[-1]
         text += f" (at {os.path.basename(last.filename)}:{last.lineno} in {last.name})"
     return text
+
+
+def datetime_ns(value: datetime.datetime) -> int:
+    """An abstime field's datetime as ns since the epoch (naive datetimes are UTC)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=datetime.timezone.utc)
+    delta = value - EPOCH
+    return (delta.days * 86400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+
+
+def ip_packed(value: object) -> bytes:
+    """An ipaddr / ipnet field's value as 4 or 16 bytes in network order."""
+    if isinstance(value, (ipaddress.IPv4Network, ipaddress.IPv6Network)):
+        return value.network_address.packed
+    if isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
+        return value.packed
+    if isinstance(value, str):
+        return ipaddress.ip_network(value, strict=False).network_address.packed
+    raise TypeError(f"an IP field must return an ipaddress address or network, not {type(value).__name__}")

@@ -34,7 +34,7 @@ from typing import Any, ClassVar
 
 import pydantic
 
-__all__ = ["ConfigError", "Plugin", "PluginDefinitionError"]
+__all__ = ["ConfigError", "Event", "Plugin", "PluginDefinitionError"]
 
 VERSION_RE = re.compile(r"^\d+\.\d+\.\d+$")
 PLUGIN_NAME_RE = re.compile(r"^[a-z]+[a-z0-9_-]*$")
@@ -162,3 +162,21 @@ def check_metadata(cls: type[Plugin]) -> None:
             f"{cls.__qualname__}.PLUGIN_VERSION {cls.PLUGIN_VERSION!r} must be 'MAJOR.MINOR.PATCH'"
         )
     config_type(cls)
+
+
+@typing.runtime_checkable
+class Event(typing.Protocol):
+    """What plugin methods receive for a host event (the shim's ``falco_plugin.Event``).
+
+    Valid during the call that received it; attributes set on it live as long as the host
+    works on the same event, which is how :func:`~falco_plugin.per_event` caches.
+    """
+
+    evtnum: int  #: the host's event number
+    ts: int  #: timestamp, ns since the epoch
+    tid: int  #: thread id (2**64-1: none)
+    type: int  #: event type code (322 for plugin events)
+    source: str  #: the event source name
+    plugin_id: int | None  #: the plugin id of a plugin event
+    payload: bytes | None  #: the data of a plugin event
+    raw: bytes  #: the whole event, header included

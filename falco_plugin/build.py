@@ -19,11 +19,13 @@ import struct
 import sys
 import sysconfig
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import _cc
 from .base import Plugin, PluginDefinitionError, check_metadata, init_schema
+from .extract import FIELD_TYPE_CODES, ExtractPlugin, Field, Index, check_extract, extract_sources, extract_types
 from .source import SourcePlugin, check_source
 
 __all__ = ["BuildError", "PluginSpec", "build", "exported_symbols", "load_plugin_class", "plugin_spec"]
@@ -67,6 +69,9 @@ class PluginSpec:
     timeout_pause: float = 0.01
     has_list_open_params: bool = False
     has_event_to_string: bool = False
+    fields: list[Field] = field(default_factory=list)
+    extract_sources: list[str] = field(default_factory=list)
+    extract_types: list[int] = field(default_factory=list)
     symbols: list[str] = field(default_factory=list)
 
 
@@ -114,6 +119,9 @@ def plugin_spec(cls: type[Plugin], sys_path: list[str]) -> PluginSpec:
     if issubclass(cls, SourcePlugin):
         check_source(cls)
         capabilities.append("sourcing")
+    if issubclass(cls, ExtractPlugin):
+        check_extract(cls)
+        capabilities.append("extraction")
     if not capabilities:
         raise PluginDefinitionError(
             f"{cls.__qualname__} has no capability: subclass SourcePlugin (or another capability mixin) too"
@@ -142,6 +150,11 @@ def plugin_spec(cls: type[Plugin], sys_path: list[str]) -> PluginSpec:
             symbols.append("list_open_params")
         if spec.has_event_to_string:
             symbols.append("event_to_string")
+    if issubclass(cls, ExtractPlugin):
+        spec.fields = check_extract(cls)
+        spec.extract_sources = extract_sources(cls)
+        spec.extract_types = extract_types(cls)
+        symbols += ["get_fields", "extract_fields", "get_extract_event_sources", "get_extract_event_types"]
     spec.symbols = ["plugin_" + s for s in symbols]
     return spec
 
@@ -190,10 +203,27 @@ def meta_header(spec: PluginSpec, python_executable: str) -> str:
         f"#define FPY_TIMEOUT_PAUSE_NS {int(spec.timeout_pause * 1e9)}ull",
         f"#define FPY_HAS_LIST_OPEN_PARAMS {int(spec.has_list_open_params)}",
         f"#define FPY_HAS_EVENT_TO_STRING {int(spec.has_event_to_string)}",
+        f"#define FPY_CAP_EXTRACTION {int('extraction' in caps)}",
+    ]
+    if "extraction" in caps:
+        fields = spec.fields
+        lines += [
+            f"#define FPY_FIELDS_JSON {c_string(json.dumps([f.to_json() for f in fields]))}",
+            f"#define FPY_EXTRACT_SOURCES_JSON {c_string(json.dumps(spec.extract_sources))}",
+            f"#define FPY_EXTRACT_TYPES {c_array(spec.extract_types)}",
+            f"#define FPY_FIELD_TYPES {c_array(FIELD_TYPE_CODES[f.type] for f in fields)}",
+            f"#define FPY_FIELD_IS_LIST {c_array(int(f.is_list) for f in fields)}",
+            f"#define FPY_FIELD_ARG {c_array(0 if f.arg is None else 1 if isinstance(f.arg, Index) else 2 for f in fields)}",
+        ]
+    lines += [
         "#endif",
         "",
     ]
     return "\n".join(lines)
+
+
+def c_array(values: Iterable[int]) -> str:
+    return "{" + ", ".join(str(v) for v in values) + "}"
 
 
 def version_script(symbols: list[str]) -> str:

@@ -40,7 +40,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from .base import Plugin, PluginDefinitionError
+from .base import Event, Plugin, PluginDefinitionError
 
 __all__ = [
     "BatchItem",
@@ -127,7 +127,7 @@ class SourcePlugin:
         """Suggested open parameters. Exported only if overridden."""
         return []
 
-    def event_to_string(self, event: object) -> str:
+    def event_to_string(self, event: Event) -> str:
         """A one-line description of one of this plugin's events (``evt.plugininfo``)."""
         return ""
 

@@ -112,7 +112,17 @@ FP_EXPORT ss_plugin_t *plugin_init(const ss_plugin_init_input *in, ss_plugin_rc 
 		PyObject *args[] = {module, cls, config, s->link};
 		s->plugin = fp_runtime_call("create", args, 4);
 	}
-	if (!s->plugin)
+#if FPY_CAP_EXTRACTION
+	if (s->plugin && fp_extract_init(s) < 0) {
+		fp_set_error_from_python(s, "");
+		PyObject *args[] = {s->plugin, s->link};
+		PyObject *res = fp_runtime_call("destroy", args, 2);
+		Py_XDECREF(res);
+		PyErr_Clear();
+		Py_CLEAR(s->plugin);
+	}
+#endif
+	if (!s->plugin && !s->last_error[0])
 		fp_set_error_from_python(s, "");
 	Py_XDECREF(config);
 	Py_XDECREF(module);
@@ -140,6 +150,9 @@ FP_EXPORT void plugin_destroy(ss_plugin_t *st)
 			}
 			Py_XDECREF(res);
 		}
+#if FPY_CAP_EXTRACTION
+		fp_extract_destroy(s);
+#endif
 		fp_link_clear(s->link);
 		Py_CLEAR(s->event);
 		Py_CLEAR(s->plugin);

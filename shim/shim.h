@@ -24,6 +24,7 @@ typedef struct fp_state {
 	ss_plugin_log_fn_t log_fn;
 	char *text;             /* result of the last list_open_params / event_to_string */
 	PyObject *event;        /* the reusable Event object (event.c) */
+	struct fp_extract *extract; /* extract.c */
 } fp_state;
 
 /* --- interpreter.c ----------------------------------------------------------------- */
@@ -78,6 +79,13 @@ const char *fp_keep_text(fp_state *s, PyObject *str);
 PyObject *fp_event_bind(PyObject **slot, const ss_plugin_event_input *in);
 /* After the call: the host's memory must not be read any more. */
 void fp_event_unbind(PyObject *event);
+
+/* --- extract.c --------------------------------------------------------------------- */
+
+#if FPY_CAP_EXTRACTION
+int fp_extract_init(fp_state *s);     /* with the GIL; -1 with a Python exception */
+void fp_extract_destroy(fp_state *s); /* with the GIL */
+#endif
 
 /* --- common.c ---------------------------------------------------------------------- */
 

@@ -8,10 +8,13 @@ plugins, and with the same event source, configuration and open parameters:
 - open params ``{"start": 1, "maxEvents": 20}``: the first value and how many events to
   produce before the end of the stream (both optional, as is the whole string).
 
-Each event's payload is the value as a little-endian uint64.
+Each event's payload is the value as a little-endian uint64. Fields, as in the Go and C++
+dummies: ``dummy.value``, ``dummy.strvalue`` and ``dummy.divisible[n]`` (1 if the value is
+divisible by n, else 0), usable in rules such as ``dummy.divisible[3] = 1``.
 
     falco-plugin build examples/dummy/dummy_plugin.py:DummyPlugin -o libdummy_py.so
-    falco-plugin run libdummy_py.so --open-params '{"start": 1, "maxEvents": 5}'
+    falco-plugin run libdummy_py.so --open-params '{"start": 1, "maxEvents": 5}' \
+        --fields dummy.value,dummy.strvalue,dummy.divisible[3]
 """
 
 from __future__ import annotations
@@ -22,7 +25,17 @@ import random
 
 from pydantic import BaseModel, Field
 
-from falco_plugin import EndOfStream, OpenParam, Plugin, SourceInstance, SourcePlugin
+from falco_plugin import (
+    EndOfStream,
+    Event,
+    ExtractPlugin,
+    Index,
+    OpenParam,
+    Plugin,
+    SourceInstance,
+    SourcePlugin,
+    field,
+)
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +69,7 @@ class DummyInstance(SourceInstance):
         return batch
 
 
-class DummyPlugin(Plugin, SourcePlugin):
+class DummyPlugin(Plugin, SourcePlugin, ExtractPlugin):
     NAME = "dummy_py"
     PLUGIN_VERSION = "0.1.0"
     DESCRIPTION = "Reference plugin for documentation: a source of counters with jitter"
@@ -75,6 +88,23 @@ class DummyPlugin(Plugin, SourcePlugin):
     def list_open_params(self) -> list[OpenParam]:
         return [OpenParam(json.dumps({"start": 1, "maxEvents": 20}), "start at 1, stop after 20 events")]
 
-    def event_to_string(self, event: object) -> str:
-        payload = getattr(event, "payload", None) or b""
-        return f"value={int.from_bytes(payload, 'little')}"
+    def event_to_string(self, event: Event) -> str:
+        return f"value={self.value(event)}"
+
+    @field("dummy.value", desc="The sample value in the event")
+    def value(self, event: Event) -> int:
+        return int.from_bytes(event.payload or b"", "little")
+
+    @field("dummy.strvalue", desc="The sample value in the event, as a string")
+    def strvalue(self, event: Event) -> str:
+        return str(self.value(event))
+
+    @field(
+        "dummy.divisible",
+        desc="Return 1 if the value is divisible by the provided divisor, 0 otherwise",
+        arg=Index(required=True),
+    )
+    def divisible(self, event: Event, divisor: int) -> int | None:
+        if divisor == 0:
+            return None  # no value rather than a division by zero
+        return int(self.value(event) % divisor == 0)

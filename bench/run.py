@@ -1,0 +1,75 @@
+"""`make bench`: SDK plugins next to the plain-C reference plugin, in one host process.
+
+Every figure comes from one invocation of our libsinsp-like host that loads both the C
+reference plugin and the Python one, so the ratio means something on a noisy machine.
+
+S1  source: ns/event for batches of 1, 64 and 512 (the C plugin; the Python plugin building
+    its payloads; the Python plugin with payloads built at open, i.e. the SDK's own cost),
+    cold start (dlopen to the first init returned) and RSS over 10 million events.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from falco_plugin.build import build  # noqa: E402
+from falco_plugin.host import compile_c_plugin, run_host  # noqa: E402
+
+EVENTS = int(os.environ.get("BENCH_EVENTS", "2000000"))
+RSS_EVENTS = int(os.environ.get("BENCH_RSS_EVENTS", "10000000"))
+OUT = ROOT / "build" / "bench"
+
+
+def host_bench(specs: list[tuple[Path, str, str]], *extra: str) -> list[dict[str, Any]]:
+    argv = ["bench", *extra]
+    for lib, config, params in specs:
+        argv += ["-p", str(lib), "-c", config, "-o", params]
+    proc = run_host(argv, timeout=1800)
+    if proc.returncode != 0:
+        raise SystemExit(f"host bench failed ({proc.returncode}):\n{proc.stderr}")
+    return [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+
+
+def main() -> int:
+    OUT.mkdir(parents=True, exist_ok=True)
+    c_lib = compile_c_plugin(ROOT / "bench" / "c_reference" / "bench_c.c")
+    py_lib, _ = build(f"{ROOT}/examples/bench/bench_plugin.py:BenchPlugin", OUT / "libbench_py.so")
+
+    batches = (1, 64, 512)
+    specs = []
+    for b in batches:
+        specs.append((c_lib, json.dumps({"batch": b}), str(EVENTS)))
+        specs.append((py_lib, json.dumps({"batch": b}), str(EVENTS)))
+        specs.append((py_lib, json.dumps({"batch": b, "precompute": True}), str(EVENTS)))
+    results = host_bench(specs)
+    by_batch = {b: results[3 * i : 3 * i + 3] for i, b in enumerate(batches)}
+
+    print(f"S1 source, {EVENTS:,} events of 64 bytes, ns/event (one host process)")
+    print(f"{'':34}" + "".join(f"batch={b:<8}" for b in batches))
+    rows = [("plain C plugin (bench_c)", 0), ("Python bench_py", 1), ("Python, payloads prebuilt", 2)]
+    for title, k in rows:
+        print(f"{title:34}" + "".join(f"{by_batch[b][k]['ns_per_event']:<14.1f}" for b in batches))
+    overhead = {b: by_batch[b][2]["ns_per_event"] - by_batch[b][0]["ns_per_event"] for b in batches}
+    print(f"{'SDK overhead (prebuilt - C)':34}" + "".join(f"{overhead[b]:<14.1f}" for b in batches))
+    first_py = results[1]
+    print(f"cold start (dlopen to init returned, starts Python): {first_py['cold_start_ms']:.1f} ms")
+    print(f"cold start of the C plugin:                          {results[0]['cold_start_ms']:.2f} ms")
+
+    rss = host_bench([(py_lib, json.dumps({"batch": 64}), str(RSS_EVENTS))])[0]
+    samples = rss["rss_kb_samples"]
+    print(f"RSS over {RSS_EVENTS:,} events (KiB, every 1M): {samples}")
+    if samples:
+        print(f"RSS growth from 1M to {len(samples)}M events: {samples[-1] - samples[0]} KiB; "
+              f"peak RSS {rss['peak_rss_kb']} KiB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""The ``falco-plugin`` command.
+
+    falco-plugin build examples/dummy/dummy_plugin.py:DummyPlugin -o libdummy_py.so
+    falco-plugin info libdummy_py.so
+    falco-plugin run libdummy_py.so --open-params '{"maxEvents": 5}'
+    falco-plugin events capture.scap --json -n 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["main"]
+
+CAPABILITY_TITLES = {
+    "sourcing": "Event Sourcing",
+    "extraction": "Field Extraction",
+    "parsing": "Event Parsing",
+    "async": "Async Events",
+    "capture_listening": "Capture Listening",
+}
+
+
+class _PluginSpecAction(argparse.Action):
+    """``--plugin LIB`` starts another plugin spec; ``--plugin-config``/``--plugin-open-params`` amend it."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        specs: list[dict[str, str]] = getattr(namespace, "extra_plugins", None) or []
+        if option_string == "--plugin":
+            specs.append({"path": str(values)})
+        elif not specs:
+            parser.error(f"{option_string} must follow --plugin")
+        else:
+            key = "config" if option_string == "--plugin-config" else "open_params"
+            specs[-1][key] = str(values)
+        namespace.extra_plugins = specs
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    from .build import BuildError, build
+
+    try:
+        out, spec = build(args.target, args.output)
+    except BuildError as exc:
+        print(f"falco-plugin build: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"built {out} (plugin {spec.name} {spec.version}; {', '.join(spec.capabilities)}; "
+          f"API {spec.required_api_version}; Python {sys.executable})")
+    return 0
+
+
+def host_info(path: str) -> tuple[dict[str, Any] | None, str]:
+    """What a host sees of a plugin library, without starting Python; (info, error text)."""
+    from .host import run_host
+
+    proc = run_host(["info", path])
+    if proc.returncode != 0:
+        return None, proc.stderr.strip()
+    info: dict[str, Any] = json.loads(proc.stdout)
+    return info, ""
+
+
+def format_info(info: dict[str, Any]) -> str:
+    """The ``falco --plugin-info`` style text of a plugin."""
+    lines = [
+        f"Name: {info['name']}",
+        f"Description: {info['description']}",
+        f"Contact: {info['contact']}",
+        f"Version: {info['version']}",
+        f"Required API version: {info['required_api_version']}",
+        "Capabilities:",
+    ]
+    for cap in info.get("capabilities", []):
+        title = CAPABILITY_TITLES.get(cap, cap)
+        if cap == "sourcing":
+            title += f" (ID={info.get('id')}, source='{info.get('event_source')}')"
+        lines.append(f"  - {title}")
+    for field in info.get("fields") or []:
+        arg = field.get("arg") or {}
+        suffix = "[arg]" if arg.get("isIndex") or arg.get("isKey") else ""
+        lines.append(f"    {field['name']}{suffix} ({field['type']}{', list' if field.get('isList') else ''}): "
+                     f"{field.get('desc', '')}")
+    schema = info.get("init_schema")
+    lines.append(f"Init config schema type: {'JSON' if schema else 'none'}")
+    if schema:
+        lines.append(json.dumps(schema, indent=2))
+    return "\n".join(lines)
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    info, error = host_info(args.library)
+    if info is None:
+        print(f"falco-plugin info: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(info, indent=2) if args.json else format_info(info))
+    return 0
+
+
+def host_run_args(args: argparse.Namespace) -> list[str]:
+    """Translate ``falco-plugin run`` options into the host's command line."""
+    argv = ["run"]
+    if args.max_events is not None:
+        argv += ["-n", str(args.max_events)]
+    if args.json:
+        argv.append("--json")
+    if args.fields:
+        argv += ["--fields", args.fields]
+    if args.duration is not None:
+        argv += ["--duration", str(args.duration)]
+    specs = [{"path": args.library, "config": args.config, "open_params": args.open_params}]
+    for extra in getattr(args, "extra_plugins", None) or []:
+        specs.append(extra)
+    for spec in specs:
+        argv += ["-p", spec["path"]]
+        if spec.get("config") is not None:
+            argv += ["-c", spec["config"]]
+        if spec.get("open_params") is not None:
+            argv += ["-o", spec["open_params"]]
+    return argv
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .host import host_binary
+
+    import subprocess
+
+    return subprocess.call([str(host_binary()), *host_run_args(args)])
+
+
+def _cmd_events(args: argparse.Namespace, rest: list[str]) -> int:
+    from .event.cli import events_main
+
+    return events_main(rest)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="falco-plugin", description="Write Falco plugins in Python.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    b = sub.add_parser("build", help="build a plugin class into a plugin .so")
+    b.add_argument("target", help="MODULE:CLASS or path/to/file.py:CLASS")
+    b.add_argument("-o", "--output", help="output path (default: lib<NAME>.so)")
+
+    i = sub.add_parser("info", help="show what a host sees of a plugin .so (does not start Python)")
+    i.add_argument("library")
+    i.add_argument("--json", action="store_true", help="machine-readable output")
+
+    r = sub.add_parser("run", help="run a plugin .so in a libsinsp-like host and print its events")
+    r.add_argument("library")
+    r.add_argument("--config", help="init config (JSON for plugins with a config model)")
+    r.add_argument("--open-params", help="open parameters")
+    r.add_argument("-n", dest="max_events", type=int, help="stop after N events")
+    r.add_argument("--json", action="store_true", help="one JSON object per event")
+    r.add_argument("--fields", help="fields to extract, e.g. dummy.value,dummy.divisible[3]")
+    r.add_argument("--duration", type=float, help="stop after this many seconds")
+    r.add_argument("--plugin", action=_PluginSpecAction, help="load another plugin .so beside it")
+    r.add_argument("--plugin-config", action=_PluginSpecAction, help="init config of the last --plugin")
+    r.add_argument("--plugin-open-params", action=_PluginSpecAction, help="open params of the last --plugin")
+
+    sub.add_parser("events", help="print the events of a scap capture file", add_help=False)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["events"]:
+        return _cmd_events(argparse.Namespace(), argv[1:])
+    args = parser().parse_args(argv)
+    commands = {"build": _cmd_build, "info": _cmd_info, "run": _cmd_run}
+    return commands[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,287 @@
+"""Field extraction: methods decorated with :func:`field` become fields for Falco rules.
+
+The field type comes from the return type hint (``int`` → uint64, ``str`` → string,
+``bool``, ``timedelta`` → reltime, ``datetime`` → abstime, ``IPv4Address | IPv6Address``
+→ ipaddr, ``IPv4Network | IPv6Network`` → ipnet, ``list[...]`` → a list field), or from
+``type=`` for ints that are times. Returning ``None`` means "no value"::
+
+    from falco_plugin import Event, ExtractPlugin, Index, field
+
+    class Dummy(Plugin, SourcePlugin, ExtractPlugin):
+        ...
+        @field("dummy.value", desc="The sample value in the event")
+        def value(self, event: Event) -> int:
+            return int.from_bytes(event.payload, "little")
+
+        @field("dummy.divisible", desc="1 if the value is divisible by the argument",
+               arg=Index(required=True))
+        def divisible(self, event: Event, n: int) -> int:
+            return int(self.value(event) % n == 0)
+
+Falco asks for one field per call, often several times per event. ``event`` is the same
+object for every field of one event, so :func:`per_event` memoizes a decode once per event.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import inspect
+import ipaddress
+import json
+import re
+import types
+import typing
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field as dataclass_field
+from typing import Any, ClassVar, TypeVar, Union
+
+from .base import Plugin, PluginDefinitionError
+
+__all__ = ["ExtractPlugin", "Field", "Index", "Key", "field", "per_event"]
+
+FIELD_TYPES = ("uint64", "string", "reltime", "abstime", "bool", "ipaddr", "ipnet")
+# ss_plugin_field_type codes, in the order of FIELD_TYPES
+FIELD_TYPE_CODES = {"uint64": 8, "string": 9, "reltime": 20, "abstime": 21, "bool": 25, "ipaddr": 40, "ipnet": 41}
+FIELD_NAME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]*(\.[a-zA-Z0-9_]+)+$")
+PROPERTIES = ("hidden", "info", "conversation")
+PLUGIN_EVENT = 322
+
+_TYPE_BY_HINT: dict[Any, str] = {
+    int: "uint64",
+    str: "string",
+    bool: "bool",
+    datetime.timedelta: "reltime",
+    datetime.datetime: "abstime",
+    ipaddress.IPv4Address: "ipaddr",
+    ipaddress.IPv6Address: "ipaddr",
+    ipaddress.IPv4Network: "ipnet",
+    ipaddress.IPv6Network: "ipnet",
+}
+
+
+@dataclass(frozen=True)
+class Index:
+    """The field takes a numeric argument, ``field[3]``; the method receives an ``int``."""
+
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class Key:
+    """The field takes a string argument, ``field[name]``; the method receives a ``str``."""
+
+    required: bool = False
+
+
+@dataclass
+class Field:
+    """One declared field (what :func:`field` records on the method)."""
+
+    name: str
+    desc: str
+    type: str = ""
+    is_list: bool = False
+    arg: Index | Key | None = None
+    display: str = ""
+    add_output: bool = False
+    properties: Sequence[str] = dataclass_field(default_factory=tuple)
+    method: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "type": self.type, "desc": self.desc}
+        if self.is_list:
+            out["isList"] = True
+        if self.arg is not None:
+            out["arg"] = {
+                "isRequired": self.arg.required,
+                "isIndex": isinstance(self.arg, Index),
+                "isKey": isinstance(self.arg, Key),
+            }
+        if self.display:
+            out["display"] = self.display
+        if self.properties:
+            out["properties"] = list(self.properties)
+        if self.add_output:
+            out["addOutput"] = True
+        return out
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def field(
+    name: str,
+    *,
+    desc: str,
+    type: str | None = None,  # noqa: A002 (the ABI's word)
+    arg: Index | Key | None = None,
+    display: str = "",
+    add_output: bool = False,
+    properties: Sequence[str] = (),
+) -> Callable[[F], F]:
+    """Declare the decorated method as the extractor of field ``name``."""
+
+    def mark(method: F) -> F:
+        method.__falco_field__ = Field(  # type: ignore[attr-defined]
+            name=name, desc=desc, type=type or "", arg=arg, display=display, add_output=add_output,
+            properties=tuple(properties), method=method.__name__,
+        )
+        return method
+
+    return mark
+
+
+def per_event(method: F) -> F:
+    """Memoize ``method(self, event)`` for the event being extracted.
+
+    Falco extracts fields one call at a time; with this, every field of one event shares
+    one decode of the payload::
+
+        @per_event
+        def record(self, event: Event) -> dict[str, Any]:
+            return json.loads(event.payload)
+    """
+    key = f"__per_event_{method.__name__}"
+
+    @functools.wraps(method)
+    def cached(self: Any, event: Any) -> Any:
+        cache = event.__dict__
+        try:
+            return cache[key]
+        except KeyError:
+            value = cache[key] = method(self, event)
+            return value
+
+    return cached  # type: ignore[return-value]
+
+
+class ExtractPlugin:
+    """Capability mixin: the plugin extracts fields (declared with :func:`field`)."""
+
+    #: Event sources the fields apply to. Default: the plugin's own ``EVENT_SOURCE``;
+    #: an extract-only plugin must name the sources it understands.
+    EXTRACT_EVENT_SOURCES: ClassVar[Sequence[str] | None] = None
+    #: Event type codes the host sends to the plugin. Default: plugin events only (322).
+    EXTRACT_EVENT_TYPES: ClassVar[Sequence[int]] = (PLUGIN_EVENT,)
+
+
+def _unwrap_optional(hint: Any) -> Any:
+    origin = typing.get_origin(hint)
+    if origin in (Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+        kinds = {_TYPE_BY_HINT.get(a) for a in args}
+        if len(kinds) == 1 and None not in kinds:
+            return args[0]  # e.g. IPv4Address | IPv6Address
+    return hint
+
+
+def _type_from_hint(owner: str, hint: Any) -> tuple[str, bool]:
+    hint = _unwrap_optional(hint)
+    is_list = False
+    if typing.get_origin(hint) in (list, Sequence, typing.Sequence, tuple):
+        args = typing.get_args(hint)
+        if not args:
+            raise PluginDefinitionError(f"{owner}: give the element type of the list, e.g. list[int]")
+        hint, is_list = _unwrap_optional(args[0]), True
+    kind = _TYPE_BY_HINT.get(hint)
+    if kind is None:
+        raise PluginDefinitionError(
+            f"{owner}: cannot tell the field type from the return type {hint!r}; "
+            f"return one of int, str, bool, timedelta, datetime, ipaddress types (or a list of them), "
+            f"or pass type= one of {', '.join(FIELD_TYPES)}"
+        )
+    return kind, is_list
+
+
+def declared_fields(cls: type[Plugin]) -> list[Field]:
+    """The fields of a plugin class, in declaration order, with types resolved and checked."""
+    found: list[Field] = []
+    seen_methods: set[str] = set()
+    for klass in reversed(cls.__mro__):
+        for attr, value in vars(klass).items():
+            spec = getattr(value, "__falco_field__", None)
+            if isinstance(spec, Field):
+                if attr in seen_methods:
+                    found = [f for f in found if f.method != attr]
+                seen_methods.add(attr)
+                found.append(_resolve(cls, attr, spec))
+    names = [f.name for f in found]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise PluginDefinitionError(f"{cls.__qualname__}: field declared twice: {', '.join(dupes)}")
+    return found
+
+
+def _resolve(cls: type, attr: str, spec: Field) -> Field:
+    owner = f"{cls.__qualname__}.{attr} (field {spec.name})"
+    method = getattr(cls, attr)
+    if not FIELD_NAME_RE.match(spec.name):
+        raise PluginDefinitionError(f"{owner}: field names look like 'plugin.field', got {spec.name!r}")
+    if not spec.desc:
+        raise PluginDefinitionError(f"{owner}: desc must not be empty")
+    bad = [p for p in spec.properties if p not in PROPERTIES]
+    if bad:
+        raise PluginDefinitionError(f"{owner}: unknown properties {bad}; known: {', '.join(PROPERTIES)}")
+    params = list(inspect.signature(method).parameters)
+    wanted = 3 if spec.arg is not None else 2
+    if len(params) != wanted:
+        shape = "(self, event, arg)" if spec.arg is not None else "(self, event)"
+        raise PluginDefinitionError(f"{owner}: the method must take {shape}, it takes ({', '.join(params)})")
+    resolved = Field(**{**spec.__dict__})
+    hints = typing.get_type_hints(method)
+    if spec.type:
+        if spec.type not in FIELD_TYPES:
+            raise PluginDefinitionError(f"{owner}: type {spec.type!r} is not one of {', '.join(FIELD_TYPES)}")
+        hint = hints.get("return")
+        resolved.is_list = hint is not None and typing.get_origin(_unwrap_optional(hint)) in (list, Sequence)
+    elif "return" in hints:
+        resolved.type, resolved.is_list = _type_from_hint(owner, hints["return"])
+    else:
+        raise PluginDefinitionError(f"{owner}: annotate the return type or pass type=")
+    return resolved
+
+
+def fields_json(fields: Sequence[Field]) -> str:
+    return json.dumps([f.to_json() for f in fields], separators=(",", ":"))
+
+
+def extract_sources(cls: type[Plugin]) -> list[str]:
+    """The extract event sources: explicit, else the plugin's own source."""
+    explicit = getattr(cls, "EXTRACT_EVENT_SOURCES", None)
+    if explicit is not None:
+        if isinstance(explicit, str) or not all(isinstance(s, str) and s for s in explicit):
+            raise PluginDefinitionError(f"{cls.__qualname__}.EXTRACT_EVENT_SOURCES must be a list of names")
+        return list(explicit)
+    own = getattr(cls, "EVENT_SOURCE", None)
+    if own:
+        return [own]
+    raise PluginDefinitionError(
+        f"{cls.__qualname__}: an extract-only plugin must set EXTRACT_EVENT_SOURCES to the sources whose "
+        "events it understands (e.g. ['dummy']); an empty list means every source"
+    )
+
+
+def extract_types(cls: type[Plugin]) -> list[int]:
+    types_ = list(getattr(cls, "EXTRACT_EVENT_TYPES", (PLUGIN_EVENT,)))
+    if not types_ or not all(isinstance(t, int) and 0 <= t < 65536 for t in types_):
+        raise PluginDefinitionError(
+            f"{cls.__qualname__}.EXTRACT_EVENT_TYPES must be a non-empty list of event type codes"
+        )
+    return sorted(set(types_))
+
+
+def check_extract(cls: type[Plugin]) -> list[Field]:
+    fields = declared_fields(cls)
+    if not fields:
+        raise PluginDefinitionError(f"{cls.__qualname__} is an ExtractPlugin without fields: declare some with @field")
+    extract_sources(cls)
+    extract_types(cls)
+    return fields
+
+
+def field_methods(plugin: Plugin) -> tuple[Callable[..., Any], ...]:
+    """The bound extractor of every field, indexed by field id (the shim's dispatch table)."""
+    return tuple(getattr(plugin, f.method) for f in declared_fields(type(plugin)))

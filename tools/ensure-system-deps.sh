@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the system packages the build needs when they are missing: a C compiler and
+# the headers and shared library of the Python that will run the plugins.
+set -euo pipefail
+python=${1:-python3}
+missing=()
+command -v cc >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
+if ! "$python" - <<'PY'
+import os, sys, sysconfig
+inc = sysconfig.get_paths()["include"]
+libdir, soname = sysconfig.get_config_var("LIBDIR") or "", sysconfig.get_config_var("INSTSONAME") or ""
+ok = os.path.isfile(os.path.join(inc, "Python.h")) and os.path.isfile(os.path.join(libdir, soname))
+sys.exit(0 if ok else 1)
+PY
+then
+  missing+=(python3-dev libpython3-dev)
+fi
+"$python" -c "import venv, ensurepip" 2>/dev/null || missing+=(python3-venv)
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "installing system packages: ${missing[*]}"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq "${missing[@]}"
