@@ -6,6 +6,10 @@ reference plugin and the Python one, so the ratio means something on a noisy mac
 S1  source: ns/event for batches of 1, 64 and 512 (the C plugin; the Python plugin building
     its payloads; the Python plugin with payloads built at open, i.e. the SDK's own cost),
     cold start (dlopen to the first init returned) and RSS over 10 million events.
+S2  one field per event (bench.value), S3 four fields per event (bench.value, bench.str,
+    bench.div[3], bench.value again as Falco's output does): ns/event on top of S1 (payloads
+    prebuilt, batch 64), each field asked in its own extract_fields call as libsinsp does,
+    and with all fields in one call as other hosts may.
 """
 
 from __future__ import annotations
@@ -37,6 +41,28 @@ def host_bench(specs: list[tuple[Path, str, str]], *extra: str) -> list[dict[str
     return [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
 
 
+S2_FIELDS = "bench.value"
+S3_FIELDS = "bench.value,bench.str,bench.div[3],bench.value"
+
+
+def extraction(c_lib: Path, py_lib: Path) -> None:
+    n = str(EVENTS // 2)
+    specs = [(c_lib, json.dumps({"batch": 64}), n), (py_lib, json.dumps({"batch": 64, "precompute": True}), n)]
+    base = host_bench(specs)
+    print(f"\nS2/S3 extraction, {int(n):,} events, ns/event on top of sourcing (one host process)")
+    print(f"{'':34}{'C plugin':<14}{'Python':<14}")
+    rows = [("S2: 1 field", S2_FIELDS, ()), ("S3: 4 fields, 1 per call", S3_FIELDS, ()),
+            ("S3: 4 fields in one call", S3_FIELDS, ("--fields-per-call",))]
+    results = {}
+    for title, fields, extra in rows:
+        got = host_bench(specs, "--fields", fields, *extra)
+        results[title] = [got[i]["ns_per_event"] - base[i]["ns_per_event"] for i in range(2)]
+        print(f"{title:34}{results[title][0]:<14.1f}{results[title][1]:<14.1f}")
+    for title in ("S3: 4 fields, 1 per call", "S3: 4 fields in one call"):
+        further = (results[title][1] - results["S2: 1 field"][1]) / 3
+        print(f"Python, each further field ({title[4:]}): {further:.1f} ns")
+
+
 def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     c_lib = compile_c_plugin(ROOT / "bench" / "c_reference" / "bench_c.c")
@@ -61,6 +87,8 @@ def main() -> int:
     first_py = results[1]
     print(f"cold start (dlopen to init returned, starts Python): {first_py['cold_start_ms']:.1f} ms")
     print(f"cold start of the C plugin:                          {results[0]['cold_start_ms']:.2f} ms")
+
+    extraction(c_lib, py_lib)
 
     rss = host_bench([(py_lib, json.dumps({"batch": 64}), str(RSS_EVENTS))])[0]
     samples = rss["rss_kb_samples"]

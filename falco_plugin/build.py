@@ -25,7 +25,15 @@ from pathlib import Path
 
 from . import _cc
 from .base import Plugin, PluginDefinitionError, check_metadata, init_schema
-from .extract import FIELD_TYPE_CODES, ExtractPlugin, Field, Index, check_extract, extract_sources, extract_types
+from .extract import (
+    FIELD_TYPE_CODES,
+    ExtractPlugin,
+    Field,
+    Index,
+    check_extract,
+    extract_sources,
+    extract_types,
+)
 from .source import SourcePlugin, check_source
 
 __all__ = ["BuildError", "PluginSpec", "build", "exported_symbols", "load_plugin_class", "plugin_spec"]
@@ -134,7 +142,7 @@ def plugin_spec(cls: type[Plugin], sys_path: list[str]) -> PluginSpec:
         version=cls.PLUGIN_VERSION,
         description=cls.DESCRIPTION,
         contact=cls.CONTACT,
-        required_api_version="%d.%d.%d" % BASE_API_VERSION,
+        required_api_version=".".join(map(str, BASE_API_VERSION)),
         init_schema=init_schema(cls),
         capabilities=capabilities,
     )
@@ -195,7 +203,7 @@ def meta_header(spec: PluginSpec, python_executable: str) -> str:
         f"#define FPY_ENTRY_MODULE {c_string(spec.module)}",
         f"#define FPY_ENTRY_CLASS {c_string(spec.qualname)}",
         f"#define FPY_PY_EXECUTABLE {c_string(python_executable)}",
-        f"#define FPY_PY_VERSION {c_string('%d.%d' % sys.version_info[:2])}",
+        f"#define FPY_PY_VERSION {c_string(f'{sys.version_info[0]}.{sys.version_info[1]}')}",
         f"#define FPY_SYS_PATH {c_string(chr(10).join(spec.sys_path))}",
         f"#define FPY_CAP_SOURCING {int('sourcing' in caps)}",
         f"#define FPY_PLUGIN_ID {spec.plugin_id}u",
@@ -213,13 +221,18 @@ def meta_header(spec: PluginSpec, python_executable: str) -> str:
             f"#define FPY_EXTRACT_TYPES {c_array(spec.extract_types)}",
             f"#define FPY_FIELD_TYPES {c_array(FIELD_TYPE_CODES[f.type] for f in fields)}",
             f"#define FPY_FIELD_IS_LIST {c_array(int(f.is_list) for f in fields)}",
-            f"#define FPY_FIELD_ARG {c_array(0 if f.arg is None else 1 if isinstance(f.arg, Index) else 2 for f in fields)}",
+            f"#define FPY_FIELD_ARG {c_array(arg_kind(f) for f in fields)}",
         ]
     lines += [
         "#endif",
         "",
     ]
     return "\n".join(lines)
+
+
+def arg_kind(f: Field) -> int:
+    """0: no argument, 1: index, 2: key (the shim's ARG_* values)."""
+    return 0 if f.arg is None else 1 if isinstance(f.arg, Index) else 2
 
 
 def c_array(values: Iterable[int]) -> str:
@@ -242,9 +255,8 @@ def libpython() -> Path:
     if multiarch:
         candidates.append(Path(libdir) / multiarch / soname)
     for candidate in candidates:
-        if soname.endswith(".so") or ".so." in soname:
-            if candidate.is_file():
-                return candidate
+        if (soname.endswith(".so") or ".so." in soname) and candidate.is_file():
+            return candidate
     raise BuildError(
         f"Python {sys.version.split()[0]} at {sys.executable} has no shared libpython ({soname or '?'} "
         f"not found in {libdir}). Install it (Debian: apt-get install libpython3-dev python3-dev) or "

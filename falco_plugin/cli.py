@@ -130,9 +130,9 @@ def host_run_args(args: argparse.Namespace) -> list[str]:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from .host import host_binary
-
     import subprocess
+
+    from .host import host_binary
 
     return subprocess.call([str(host_binary()), *host_run_args(args)])
 

@@ -33,7 +33,8 @@ import re
 import types
 import typing
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field as dataclass_field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any, ClassVar, TypeVar, Union
 
 from .base import Plugin, PluginDefinitionError
@@ -114,7 +115,7 @@ def field(
     name: str,
     *,
     desc: str,
-    type: str | None = None,  # noqa: A002 (the ABI's word)
+    type: str | None = None,
     arg: Index | Key | None = None,
     display: str = "",
     add_output: bool = False,

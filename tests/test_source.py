@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -10,10 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from conftest import ROOT, HostRun
 
 from falco_plugin.build import exported_symbols
-
-from conftest import ROOT, HostRun
 
 Host = Callable[..., HostRun]
 Built = Callable[[str], Path]
@@ -208,7 +208,7 @@ def test_two_states_of_one_library_on_two_host_threads(host: Host, built: Built)
     assert len(threads) == 2  # each state ran on its own host thread
     # they ran at the same time: the output interleaves rather than one after the other
     labels = [p[:1] for p in payloads]
-    switches = sum(1 for x, y in zip(labels, labels[1:]) if x != y)
+    switches = sum(1 for x, y in itertools.pairwise(labels) if x != y)
     assert switches > 2, switches
 
 

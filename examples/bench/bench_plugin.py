@@ -23,6 +23,7 @@ from falco_plugin import EndOfStream, Event, ExtractPlugin, Index, Plugin, Sourc
 
 PAYLOAD = struct.Struct("<Q56x")
 COUNTER = struct.Struct("<Q")
+EMPTY = bytes(8)
 
 
 class BenchConfig(BaseModel):
@@ -69,8 +70,8 @@ class BenchPlugin(Plugin, SourcePlugin, ExtractPlugin):
 
     @field("bench.value", desc="the counter")
     def value(self, event: Event) -> int:
-        payload = event.payload
-        return COUNTER.unpack_from(payload)[0] if payload else None  # type: ignore[no-any-return]
+        value: int = COUNTER.unpack_from(event.payload or EMPTY)[0]
+        return value
 
     @field("bench.str", desc="the counter in decimal")
     def str(self, event: Event) -> str:

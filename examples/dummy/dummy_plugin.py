@@ -48,7 +48,7 @@ class DummyConfig(BaseModel):
 
 class OpenParams(BaseModel):
     start: int = Field(default=1, ge=0)
-    maxEvents: int = Field(default=20, ge=0)  # noqa: N815 (the name the other dummies use)
+    maxEvents: int = Field(default=20, ge=0)
 
 
 class DummyInstance(SourceInstance):

@@ -36,8 +36,8 @@ class JsonInstance(SourceInstance):
         record = {
             "n": self.n,
             "tags": [f"t{i}" for i in range(self.n % 4)],
-            "ip": "10.0.0.%d" % self.n if self.n % 2 else "2001:db8::%x" % self.n,
-            "net": "192.168.%d.0/24" % self.n,
+            "ip": f"10.0.0.{self.n}" if self.n % 2 else f"2001:db8::{self.n:x}",
+            "net": f"192.168.{self.n}.0/24",
             "thread": threading.get_ident(),
         }
         return [json.dumps(record).encode()]
@@ -148,7 +148,7 @@ class Reader(Plugin, ExtractPlugin):
     PLUGIN_VERSION = "0.1.0"
     DESCRIPTION = "extract-only plugin on another plugin's source"
     CONTACT = "https://example.com"
-    EXTRACT_EVENT_SOURCES = ["typed"]
+    EXTRACT_EVENT_SOURCES = ("typed",)
 
     @field("reader.double", desc="twice the counter of a typed event")
     def double(self, event: Event) -> int:
