@@ -24,7 +24,8 @@ $(OUT)/libdummy_py.so: setup examples/dummy/dummy_plugin.py $(wildcard shim/*.c 
 
 demo: $(OUT)/libdummy_py.so
 	$(FP) info $(OUT)/libdummy_py.so
-	$(FP) run $(OUT)/libdummy_py.so --config '{"jitter": 5}' --open-params '{"start": 1, "maxEvents": 10}'
+	$(FP) run $(OUT)/libdummy_py.so --config '{"jitter": 5}' --open-params '{"start": 1, "maxEvents": 10}' \
+		--fields 'dummy.value,dummy.strvalue,dummy.divisible[3]'
 
 lint: setup
 	$(VENV)/bin/ruff check falco_plugin examples tests tools bench
