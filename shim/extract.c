@@ -2,8 +2,13 @@
  * Field extraction. The field list, event types and sources are baked at build time; at
  * init the shim caches one bound method per field id. extract_fields loops in C over the
  * requested fields, calls the method with the (reused) Event object and the argument, and
- * converts the result in C into per-state slots that live until the next call on the state
- * (plugin-api.md §3.4, §6.4). A method that raises gives "no value" and is logged once.
+ * converts the result in C (plugin-api.md §3.4, §6.4). A method that raises gives "no value"
+ * and is logged once.
+ *
+ * Results are kept per state for the current event: Falco asks for the same field of the
+ * same event more than once (the rule condition, then the output), and a repeat is answered
+ * from C without entering Python. They live until the host moves on to another event, which
+ * is longer than the ABI asks (until the next extract_fields call on the state).
  */
 #include "shim.h"
 
@@ -20,17 +25,25 @@ static const uint8_t field_is_list[] = FPY_FIELD_IS_LIST;
 static const uint8_t field_arg[] = FPY_FIELD_ARG;
 #define NFIELDS ((uint32_t)sizeof field_types)
 
-/* Storage for one requested field's values, kept until the next call. */
+/* One field's result for the current event: its values and the objects they point into. */
 typedef struct {
-	void *buf;
+	uint32_t fid;
+	ss_plugin_bool arg_present;
+	uint64_t arg_index;
+	char *arg_key; /* a copy, or NULL */
+	void *buf;     /* the values, reused from event to event */
 	size_t cap;
-	PyObject *hold; /* the objects the values point into */
-} fp_slot;
+	uint64_t len; /* how many values (0: no value) */
+	PyObject *hold;
+} fp_result;
 
 struct fp_extract {
 	PyObject *methods; /* tuple of bound methods, by field id */
-	fp_slot *slots;
-	uint32_t nslots;
+	fp_result *results;
+	uint32_t nresults, capresults;
+	int have_event; /* which event the results are for */
+	uint64_t evtnum, ts;
+	uint16_t type;
 	uint8_t logged[sizeof field_types];
 };
 
@@ -73,11 +86,12 @@ void fp_extract_destroy(fp_state *s)
 	struct fp_extract *x = s->extract;
 	if (!x)
 		return;
-	for (uint32_t i = 0; i < x->nslots; i++) {
-		Py_CLEAR(x->slots[i].hold);
-		free(x->slots[i].buf);
+	for (uint32_t i = 0; i < x->capresults; i++) {
+		Py_CLEAR(x->results[i].hold);
+		free(x->results[i].arg_key);
+		free(x->results[i].buf);
 	}
-	free(x->slots);
+	free(x->results);
 	Py_CLEAR(x->methods);
 	free(x);
 	s->extract = NULL;
@@ -145,7 +159,7 @@ static int convert_one(PyObject *v, uint8_t ftype, void *out, PyObject *keep)
 			PyErr_Format(PyExc_TypeError, "a string field must return str, not %.80s", Py_TYPE(v)->tp_name);
 			return -1;
 		}
-		const char *utf8 = PyUnicode_AsUTF8(v); /* cached in v, which the slot holds */
+		const char *utf8 = PyUnicode_AsUTF8(v); /* cached in v, which the result holds */
 		if (!utf8)
 			return -1;
 		memcpy(out, &utf8, sizeof utf8);
@@ -169,32 +183,31 @@ static int convert_one(PyObject *v, uint8_t ftype, void *out, PyObject *keep)
 	}
 }
 
-static int reserve(fp_slot *slot, size_t bytes)
+static int reserve(fp_result *r, size_t bytes)
 {
-	if (bytes <= slot->cap)
+	if (bytes <= r->cap)
 		return 0;
-	void *buf = realloc(slot->buf, bytes);
+	void *buf = realloc(r->buf, bytes);
 	if (!buf) {
 		PyErr_NoMemory();
 		return -1;
 	}
-	slot->buf = buf;
-	slot->cap = bytes;
+	r->buf = buf;
+	r->cap = bytes;
 	return 0;
 }
 
-/* Store v (a value, or a sequence for list fields) in slot; set f->res and f->res_len. */
-static int store(fp_slot *slot, uint32_t fid, PyObject *v, ss_plugin_extract_field *f)
+/* Store v (a value, or a sequence for list fields) as the values of r. */
+static int store(fp_result *r, uint32_t fid, PyObject *v)
 {
 	uint8_t ftype = field_types[fid];
 	size_t size = elem_size(ftype);
 	if (!field_is_list[fid] && ftype != FTYPE_IPADDR && ftype != FTYPE_IPNET) {
 		/* the common case: one value, nothing to keep but v itself (a str's UTF-8) */
-		if (reserve(slot, size) < 0 || convert_one(v, ftype, slot->buf, NULL) < 0)
+		if (reserve(r, size) < 0 || convert_one(v, ftype, r->buf, NULL) < 0)
 			return -1;
-		Py_XSETREF(slot->hold, Py_NewRef(v));
-		f->res.u64 = slot->buf;
-		f->res_len = 1;
+		Py_XSETREF(r->hold, Py_NewRef(v));
+		r->len = 1;
 		return 0;
 	}
 	PyObject *keep = PyList_New(0);
@@ -212,17 +225,16 @@ static int store(fp_slot *slot, uint32_t fid, PyObject *v, ss_plugin_extract_fie
 	} else if (PyList_Append(keep, v) < 0) {
 		goto fail;
 	}
-	if (reserve(slot, (size_t)(n ? n : 1) * size) < 0)
+	if (reserve(r, (size_t)(n ? n : 1) * size) < 0)
 		goto fail;
 	for (Py_ssize_t i = 0; i < n; i++) {
 		PyObject *item = fast ? PySequence_Fast_GET_ITEM(fast, i) : v;
-		if (convert_one(item, ftype, (char *)slot->buf + (size_t)i * size, keep) < 0)
+		if (convert_one(item, ftype, (char *)r->buf + (size_t)i * size, keep) < 0)
 			goto fail;
 	}
 	Py_XDECREF(fast);
-	Py_XSETREF(slot->hold, keep);
-	f->res.u64 = slot->buf;
-	f->res_len = (uint64_t)n;
+	Py_XSETREF(r->hold, keep);
+	r->len = (uint64_t)n;
 	return 0;
 fail:
 	Py_XDECREF(fast);
@@ -241,6 +253,69 @@ static PyObject *field_arg_object(uint32_t fid, const ss_plugin_extract_field *f
 	Py_RETURN_NONE;
 }
 
+static int same_arg(const fp_result *r, const ss_plugin_extract_field *f)
+{
+	if (r->arg_present != f->arg_present || r->arg_index != f->arg_index)
+		return 0;
+	if (!r->arg_key || !f->arg_key)
+		return r->arg_key == f->arg_key;
+	return strcmp(r->arg_key, f->arg_key) == 0;
+}
+
+static fp_result *find_result(struct fp_extract *x, const ss_plugin_extract_field *f)
+{
+	for (uint32_t i = 0; i < x->nresults; i++)
+		if (x->results[i].fid == f->field_id && same_arg(&x->results[i], f))
+			return &x->results[i];
+	return NULL;
+}
+
+/* A new, empty result for f (or NULL when out of memory). */
+static fp_result *add_result(struct fp_extract *x, const ss_plugin_extract_field *f)
+{
+	if (x->nresults == x->capresults) {
+		uint32_t cap = x->capresults ? 2 * x->capresults : 8;
+		fp_result *results = realloc(x->results, cap * sizeof *results);
+		if (!results)
+			return NULL;
+		memset(results + x->capresults, 0, (cap - x->capresults) * sizeof *results);
+		x->results = results;
+		x->capresults = cap;
+	}
+	fp_result *r = &x->results[x->nresults];
+	char *key = f->arg_key ? strdup(f->arg_key) : NULL;
+	if (f->arg_key && !key)
+		return NULL;
+	x->nresults++;
+	r->fid = f->field_id;
+	r->arg_present = f->arg_present;
+	r->arg_index = f->arg_index;
+	r->arg_key = key;
+	r->len = 0;
+	return r;
+}
+
+/* The host moved on to another event: forget the results (needs the GIL). */
+static void start_event(struct fp_extract *x, const ss_plugin_event_input *evt)
+{
+	for (uint32_t i = 0; i < x->nresults; i++) {
+		Py_CLEAR(x->results[i].hold);
+		free(x->results[i].arg_key);
+		x->results[i].arg_key = NULL;
+	}
+	x->nresults = 0;
+	x->have_event = 1;
+	x->evtnum = evt->evtnum;
+	x->ts = evt->evt->ts;
+	x->type = evt->evt->type;
+}
+
+static void answer(ss_plugin_extract_field *f, const fp_result *r)
+{
+	f->res.u64 = r->buf;
+	f->res_len = r->len;
+}
+
 FP_EXPORT ss_plugin_rc plugin_extract_fields(ss_plugin_t *st, const ss_plugin_event_input *evt,
 					     const ss_plugin_field_extract_input *in)
 {
@@ -250,22 +325,34 @@ FP_EXPORT ss_plugin_rc plugin_extract_fields(ss_plugin_t *st, const ss_plugin_ev
 	struct fp_extract *x = s ? s->extract : NULL;
 	if (!x || !evt || !evt->evt)
 		return SS_PLUGIN_FAILURE;
-	if (in->num_fields > x->nslots) {
-		fp_slot *slots = realloc(x->slots, in->num_fields * sizeof *slots);
-		if (!slots)
-			return SS_PLUGIN_FAILURE;
-		memset(slots + x->nslots, 0, (in->num_fields - x->nslots) * sizeof *slots);
-		x->slots = slots;
-		x->nslots = in->num_fields;
+	int same_event = x->have_event && evt->evtnum == x->evtnum && evt->evt->ts == x->ts &&
+			 evt->evt->type == x->type;
+	if (same_event) { /* answered before? then no Python at all */
+		uint32_t i = 0;
+		for (fp_result *r; i < in->num_fields && (r = find_result(x, &in->fields[i])) != NULL; i++)
+			answer(&in->fields[i], r);
+		if (i == in->num_fields)
+			return SS_PLUGIN_SUCCESS;
 	}
 	char report[FPA_MAX_ERRLEN] = "";
 	fp_gil g = fp_enter();
+	if (!same_event)
+		start_event(x, evt);
 	PyObject *event = fp_event_bind(&s->event, evt);
 	for (uint32_t i = 0; event && i < in->num_fields; i++) {
 		ss_plugin_extract_field *f = &in->fields[i];
 		uint32_t fid = f->field_id;
 		if (fid >= NFIELDS)
 			continue;
+		fp_result *r = find_result(x, f);
+		if (r) {
+			answer(f, r);
+			continue;
+		}
+		if (!(r = add_result(x, f))) {
+			PyErr_NoMemory();
+			goto failed;
+		}
 		PyObject *args[2] = {event, NULL};
 		size_t nargs = 1;
 		if (field_arg[fid] != ARG_NONE) {
@@ -276,13 +363,16 @@ FP_EXPORT ss_plugin_rc plugin_extract_fields(ss_plugin_t *st, const ss_plugin_ev
 		PyObject *value = PyObject_Vectorcall(PyTuple_GET_ITEM(x->methods, fid), args, nargs, NULL);
 		Py_XDECREF(args[1]);
 		if (value) {
-			int rc = value == Py_None ? 0 : store(&x->slots[i], fid, value, f);
+			int rc = value == Py_None ? 0 : store(r, fid, value);
 			Py_DECREF(value);
-			if (rc == 0)
+			if (rc == 0) {
+				answer(f, r);
 				continue;
+			}
 		}
 	failed:
-		f->res_len = 0;
+		if (r)
+			r->len = 0; /* no value, also the next time this event is asked */
 		if (!x->logged[fid] && !report[0]) {
 			x->logged[fid] = 1;
 			char what[256];
