@@ -14,6 +14,7 @@ b'hello'
 from __future__ import annotations
 
 import builtins
+import struct
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
@@ -31,6 +32,10 @@ __all__ = ["AsyncEvent", "EventError", "PluginEvent", "RawEvent", "event_class"]
 
 _TypedT = TypeVar("_TypedT", bound=TypedEvent)
 _unpack_header = HEADER.unpack_from
+_unpack_u32 = struct.Struct("<I").unpack_from
+_CACHED_TABLES = 40
+_SMALL_TABLES = [length_table_struct(False, count) for count in range(_CACHED_TABLES)]
+_LARGE_TABLES = [length_table_struct(True, count) for count in range(_CACHED_TABLES)]
 
 
 class RawEvent:
@@ -50,7 +55,19 @@ class RawEvent:
     (1, 2, 'PPME_SYSCALL_CLOSE_X', Errno(0))
     """
 
-    __slots__ = ("_buffer", "_offset", "_params", "len", "nparams", "tid", "ts", "type")
+    __slots__ = (
+        "_buffer",
+        "_data_start",
+        "_lengths",
+        "_offset",
+        "_params",
+        "_view",
+        "len",
+        "nparams",
+        "tid",
+        "ts",
+        "type",
+    )
 
     ts: int
     tid: int
@@ -99,6 +116,7 @@ class RawEvent:
         self._buffer = buffer
         self._offset = offset
         self._params: tuple[memoryview, ...] | None = None
+        self._lengths: tuple[int, ...] | None = None  # with _view and _data_start, set by _read_lengths
         self.ts = ts
         self.tid = tid
         self.len = length
@@ -152,21 +170,40 @@ class RawEvent:
         """The bytes of parameter ``index``."""
         return self.params[index]
 
-    def _split(self) -> tuple[memoryview, ...]:
-        large = self.type in LARGE_PAYLOAD_CODES
+    def layout(self) -> tuple[tuple[int, ...], int, memoryview]:
+        """The parameter lengths, the buffer offset of the first parameter, and a view of the buffer.
+
+        Checks (once) that the lengths add up to the event length. This is what typed decoding
+        reads parameters through, without a slice per parameter.
+        """
+        if self._lengths is None:
+            self._read_lengths()
+        return self._lengths, self._data_start, self._view  # type: ignore[return-value]
+
+    def _read_lengths(self) -> None:
         count = self.nparams
         start = self._offset + HEADER_SIZE
+        if self.type in LARGE_PAYLOAD_CODES:
+            tables, entry = _LARGE_TABLES, 4
+        else:
+            tables, entry = _SMALL_TABLES, 2
+        packer = tables[count] if count < _CACHED_TABLES else length_table_struct(entry == 4, count)
         buffer = self._buffer
-        lengths = length_table_struct(large, count).unpack_from(buffer, start)
-        position = start + count * (4 if large else 2)
-        end = self._offset + self.len
-        if position + sum(lengths) != end:
+        lengths = packer.unpack_from(buffer, start)
+        data_start = start + entry * count
+        total = sum(lengths)
+        if data_start + total != self._offset + self.len:
             raise EventError(
                 f"length mismatch: the {count} parameter lengths of event at offset {self._offset} "
-                f"(type {self.type}) add up to {sum(lengths)} bytes, but the event has "
-                f"{end - position} bytes of parameter data"
+                f"(type {self.type}) add up to {total} bytes, but the event has "
+                f"{self._offset + self.len - data_start} bytes of parameter data"
             )
-        view = buffer if type(buffer) is memoryview else memoryview(buffer)
+        self._view = buffer if type(buffer) is memoryview else memoryview(buffer)
+        self._data_start = data_start
+        self._lengths = lengths
+
+    def _split(self) -> tuple[memoryview, ...]:
+        lengths, position, view = self.layout()
         slices: list[memoryview] = []
         append = slices.append
         for length in lengths:
@@ -177,8 +214,8 @@ class RawEvent:
         return params
 
     def check(self) -> RawEvent:
-        """Split the parameters now (raising EventError if their lengths are wrong); returns self."""
-        _ = self.params
+        """Check the parameter lengths now (EventError if they are wrong); returns self."""
+        self.layout()
         return self
 
     # -- typed events --------------------------------------------------------------------------
@@ -253,6 +290,22 @@ class PluginEvent(PPME_PLUGINEVENT_E):
     def data(self) -> bytes:
         """The payload (``event_data``); ``b""`` when absent."""
         return self.event_data if self.event_data is not None else b""
+
+    @classmethod
+    def from_raw(cls, raw: RawEvent) -> PluginEvent:
+        """Decode (a fast path for the usual two-parameter layout, else the generic decoder)."""
+        if raw.type == 322 and raw.nparams == 2:
+            lengths, position, view = raw.layout()
+            if lengths[0] == 4:
+                event = cls.__new__(cls)
+                event.ts = raw.ts
+                event.tid = raw.tid
+                event._nparams = 2
+                event.plugin_id = _unpack_u32(view, position)[0]
+                start = position + 4
+                event.event_data = view[start : start + lengths[1]].tobytes()
+                return event
+        return super().from_raw(raw)
 
 
 class AsyncEvent(PPME_ASYNCEVENT_E):

@@ -551,6 +551,10 @@ class Codec:
     def decode(self, data: memoryview) -> Any:
         raise NotImplementedError
 
+    def decode_at(self, view: memoryview, start: int, length: int) -> Any:
+        """Decode the ``length`` (> 0) bytes at ``start`` of ``view``: :meth:`decode` of that slice."""
+        return self.decode(view[start : start + length])
+
     def encode(self, value: Any) -> bytes:
         raise NotImplementedError
 
@@ -569,12 +573,13 @@ class Codec:
 class IntCodec(Codec):
     """Fixed-size little-endian integers, optionally wrapped in an ``int`` subclass."""
 
-    __slots__ = ("_struct", "_unpack", "size", "wrap")
+    __slots__ = ("_struct", "_unpack", "_unpack_from", "size", "wrap")
 
     def __init__(self, ptype: str, struct_char: str, wrap: Callable[[int], Any] = int) -> None:
         super().__init__(ptype)
         self._struct = struct.Struct("<" + struct_char)
         self._unpack = self._struct.unpack
+        self._unpack_from = self._struct.unpack_from
         self.size = self._struct.size
         self.wrap = wrap
 
@@ -593,6 +598,13 @@ class IntCodec(Codec):
             (value,) = self._unpack(data)
         except struct.error:
             raise EventError(f"expected {self.size} bytes, found {data.nbytes}") from None
+        wrap = self.wrap
+        return value if wrap is int else wrap(value)
+
+    def decode_at(self, view: memoryview, start: int, length: int) -> Any:
+        if length != self.size:
+            raise EventError(f"expected {self.size} bytes, found {length}")
+        (value,) = self._unpack_from(view, start)
         wrap = self.wrap
         return value if wrap is int else wrap(value)
 
@@ -772,6 +784,12 @@ class StringCodec(Codec):
             raise EventError("string is not NUL-terminated")
         return _text(data[:-1])
 
+    def decode_at(self, view: memoryview, start: int, length: int) -> Any:
+        end = start + length - 1
+        if view[end] != 0:
+            raise EventError("string is not NUL-terminated")
+        return str(view[start:end], "utf-8", "surrogateescape")
+
     def encode(self, value: Any) -> bytes:
         return _text_bytes(value) + b"\0"
 
@@ -790,6 +808,9 @@ class BytesCodec(Codec):
 
     def decode(self, data: memoryview) -> Any:
         return data.tobytes()
+
+    def decode_at(self, view: memoryview, start: int, length: int) -> Any:
+        return view[start : start + length].tobytes()
 
     def encode(self, value: Any) -> bytes:
         if isinstance(value, str):
@@ -1213,7 +1234,7 @@ class TypedEvent:
     EVENT_FLAGS: ClassVar[tuple[str, ...]] = ()
     LARGE_PAYLOAD: ClassVar[bool] = False
     PARAMS: ClassVar[tuple[Param, ...]] = ()
-    _DECODERS: ClassVar[tuple[tuple[str, Callable[[memoryview], Any], Any], ...]] = ()
+    _DECODERS: ClassVar[tuple[tuple[str, Callable[[memoryview, int, int], Any], Any], ...]] = ()
 
     ts: int
     tid: int
@@ -1228,7 +1249,7 @@ class TypedEvent:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls._DECODERS = tuple((p.attr, p.codec.decode, p.codec.EMPTY) for p in cls.PARAMS)
+        cls._DECODERS = tuple((p.attr, p.codec.decode_at, p.codec.EMPTY) for p in cls.PARAMS)
 
     @classmethod
     def from_raw(cls: type[_TypedT], raw: RawEvent) -> _TypedT:
@@ -1237,8 +1258,8 @@ class TypedEvent:
             raise EventError(
                 f"cannot load a {raw.type_name} event (type {raw.type}) as {cls.PPME} (type {cls.CODE})"
             )
-        values = raw.params
-        count = len(values)
+        lengths, position, view = raw.layout()
+        count = len(lengths)
         decoders = cls._DECODERS
         if count > len(decoders):
             raise EventError(
@@ -1250,10 +1271,14 @@ class TypedEvent:
         event.tid = raw.tid
         event._nparams = count
         try:
-            for (attr, decode, empty), data in zip(decoders, values, strict=False):
-                setattr(event, attr, decode(data) if data else empty)
+            for (attr, decode_at, empty), length in zip(decoders, lengths, strict=False):
+                if length:
+                    setattr(event, attr, decode_at(view, position, length))
+                    position += length
+                else:
+                    setattr(event, attr, empty)
         except _DECODE_ERRORS:
-            raise cls._decode_error(values) from None
+            raise cls._decode_error(raw.params) from None
         for attr, _decode, _empty in decoders[count:]:
             setattr(event, attr, None)
         return event
