@@ -241,6 +241,25 @@ def test_malformed_captures_raise_scap_error(data: bytes, message: str) -> None:
         list(CaptureReader(data))
 
 
+def test_corrupt_gzip_streams(tmp_path: Path) -> None:
+    packed = bytearray(gzip.compress(build_capture([close_event(n) for n in range(200)])))
+    packed[40:60] = b"\xff" * 20  # damage the deflate stream
+    path = tmp_path / "corrupt.scap.gz"
+    path.write_bytes(bytes(packed))
+    for source in (path, bytes(packed)):
+        with pytest.raises(ScapError, match="cannot"):
+            list(CaptureReader(source))
+    with pytest.raises(ScapError, match="cannot"):
+        list(CaptureReader(bytes(packed[:-30])))  # truncated gzip
+
+
+def test_v1_event_of_unknown_type_with_a_large_payload_is_bounded() -> None:
+    payload = b"\xff" * 60_000  # no parameter count fits: must fail fast, not try 30000 counts
+    v1 = struct.pack("<QQIH", 1, 2, 22 + len(payload), 999) + payload
+    with pytest.raises(ScapError, match="no parameter count matches"):
+        list(CaptureReader(SECTION + block(0x204, struct.pack("<H", 0) + v1)))
+
+
 def test_missing_file() -> None:
     with pytest.raises(ScapError, match="cannot open capture"):
         CaptureReader("/nonexistent/file.scap")

@@ -19,6 +19,7 @@ import gzip
 import io
 import os
 import struct
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, cast
@@ -102,6 +103,8 @@ _SECTION = struct.Struct("<IHHq")
 _V1_HEADER = struct.Struct("<QQIH")
 _MACHINE_INFO = struct.Struct("<IQQ128sQQ")
 _CHUNK = 1 << 20
+# How many parameters to try for a version-1 event of a type the schema does not know.
+_V1_MAX_UNKNOWN_PARAMS = 32
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -176,7 +179,7 @@ def _open_source(source: str | os.PathLike[str] | bytes | bytearray | IO[bytes])
         if data[:2] == _GZIP_MAGIC:
             try:
                 data = gzip.decompress(data)
-            except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            except (OSError, EOFError, zlib.error) as exc:
                 raise ScapError(f"cannot decompress capture: {exc}") from None
         return io.BytesIO(data), True
     if isinstance(source, (str, os.PathLike)):
@@ -312,7 +315,7 @@ class CaptureReader:
     def _read(self, size: int) -> bytes:
         try:
             data = self._stream.read(size)
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        except (OSError, EOFError, zlib.error) as exc:
             raise ScapError(f"cannot read capture: {exc}") from None
         return bytes(data) if data else b""
 
@@ -363,7 +366,7 @@ def _upgrade_v1_event(data: memoryview) -> bytes:
         raise EventError(f"version-1 event (type {code}) declares length {length}, block holds {data.nbytes}")
     payload = data[_V1_HEADER.size : length]
     entry = 4 if code in LARGE_PAYLOAD_CODES else 2
-    most = len(EVENT_CLASSES[code].PARAMS) if code < EVENT_MAX else payload.nbytes // entry
+    most = len(EVENT_CLASSES[code].PARAMS) if code < EVENT_MAX else _V1_MAX_UNKNOWN_PARAMS
     for count in range(min(most, payload.nbytes // entry), -1, -1):
         table = length_table_struct(entry == 4, count).unpack_from(payload)
         if count * entry + sum(table) == payload.nbytes:
