@@ -41,6 +41,8 @@ from falco_plugin.event import (
     Fd,
     FdListEntry,
     FileFlags,
+    FsPath,
+    FsRelPath,
     LseekWhence,
     MknodMode,
     Param,
@@ -285,14 +287,17 @@ def test_strings() -> None:
 
 
 def test_paths() -> None:
-    assert probe_value("PT_FSPATH", b"/etc/hosts\0") == "/etc/hosts"
+    path = probe_value("PT_FSPATH", b"/etc/hosts\0")
+    assert path == "/etc/hosts" and isinstance(path, FsPath) and path.as_path().parent.name == "etc"
+    assert probe_value("PT_FSPATH", b"\0") == ""
     openat2 = decode(
         PPME_SYSCALL_OPENAT2_X,
         [struct.pack("<q", 3), struct.pack("<q", -100), b"rel/path\0"]
         + [b"\0" * 4] * 3
         + [b"\0" * 4, b"\0" * 8],
     )
-    assert openat2.name == "rel/path"
+    assert openat2.name == "rel/path" and isinstance(openat2.name, FsRelPath)
+    assert openat2.name.resolve("/home/u") == "/home/u/rel/path"
     assert PPME_SYSCALL_OPENAT2_X.PARAMS[2].ptype == "PT_FSRELPATH"
     assert PPME_SYSCALL_OPENAT2_X.PARAMS[2].info == 1  # the dirfd parameter's index
 

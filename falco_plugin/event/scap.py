@@ -109,12 +109,23 @@ _GZIP_MAGIC = b"\x1f\x8b"
 
 
 class ScapError(EventError):
-    """A capture file is malformed or unsupported; the message gives the block and file offset."""
+    """A capture file is malformed or unsupported; the message gives the block and file offset.
+
+    >>> try:
+    ...     list(CaptureReader(b"not a capture"))
+    ... except ScapError as exc:
+    ...     print(exc)
+    not a scap capture: first block type is 0x20746f6e, expected a section header (0xa0d0d0a)
+    """
 
 
 @dataclass(frozen=True, slots=True)
 class SectionHeader:
-    """A section header block: format version and section length (-1: unknown)."""
+    """A section header block: format version and section length (-1: unknown).
+
+    >>> reader = CaptureReader(build_capture([])); _ = list(reader); reader.sections
+    [SectionHeader(major_version=1, minor_version=2, section_length=-1, offset=0)]
+    """
 
     major_version: int
     minor_version: int
@@ -124,7 +135,11 @@ class SectionHeader:
 
 @dataclass(frozen=True, slots=True)
 class MachineInfo:
-    """The machine-info block: the capturing host."""
+    """The machine-info block: the capturing host (:attr:`CaptureReader.machine_info`).
+
+    >>> MachineInfo(2, 1 << 30, 32768, "host", 0, 0).hostname
+    'host'
+    """
 
     num_cpus: int
     memory_size_bytes: int
@@ -136,7 +151,11 @@ class MachineInfo:
 
 @dataclass(frozen=True, slots=True)
 class BlockInfo:
-    """A block that is not an event: its type, kind name, file offset and total length."""
+    """A block that is not an event: its type, kind name, file offset and total length.
+
+    >>> reader = CaptureReader(build_capture([])); _ = list(reader); reader.blocks
+    [BlockInfo(block_type=168627466, kind='section header', offset=0, length=28)]
+    """
 
     block_type: int
     kind: str
@@ -146,7 +165,14 @@ class BlockInfo:
 
 @dataclass(frozen=True, slots=True)
 class CaptureEvent:
-    """One event block: its 1-based number among event blocks, the event, and the block fields."""
+    """One event block: its 1-based number among event blocks, the event, and the block fields.
+
+    >>> from falco_plugin.event.raw import PluginEvent
+    >>> data = build_capture([PluginEvent(1, b"a").to_bytes()], cpu=2)
+    >>> (item,) = CaptureReader(data)
+    >>> item.number, item.cpu, item.event.type, item.block_bytes() == data[28:]
+    (1, 2, 322, True)
+    """
 
     number: int
     event: RawEvent

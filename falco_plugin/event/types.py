@@ -20,9 +20,11 @@ import datetime as _dt
 import enum
 import errno as _errno
 import ipaddress
+import posixpath
 import struct
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, TypeVar
 
 if TYPE_CHECKING:
@@ -42,6 +44,8 @@ __all__ = [
     "EventFlags",
     "Fd",
     "FdListEntry",
+    "FsPath",
+    "FsRelPath",
     "Gid",
     "L4Proto",
     "Param",
@@ -76,6 +80,13 @@ class EventError(ValueError):
 
     The message says what is wrong and where (event type, parameter index and name, offsets).
     It is the only exception the event module raises for bad input bytes.
+
+    >>> from falco_plugin.event import RawEvent
+    >>> try:
+    ...     RawEvent(b"too short")
+    ... except EventError as exc:
+    ...     print(exc)
+    truncated buffer: an event header needs 26 bytes at offset 0, only 9 available
     """
 
 
@@ -157,7 +168,11 @@ class Errno(int):
 
 
 class Fd(int):
-    """A file descriptor (``PT_FD``, ``PT_FD32``)."""
+    """A file descriptor (``PT_FD``, ``PT_FD32``).
+
+    >>> Fd(3) == 3, Fd(3)
+    (True, Fd(3))
+    """
 
     __slots__ = ()
 
@@ -166,7 +181,11 @@ class Fd(int):
 
 
 class Pid(int):
-    """A process or thread id (``PT_PID``, ``PT_PID32``)."""
+    """A process or thread id (``PT_PID``, ``PT_PID32``).
+
+    >>> Pid(1) + 1
+    2
+    """
 
     __slots__ = ()
 
@@ -175,7 +194,11 @@ class Pid(int):
 
 
 class Uid(int):
-    """A user id (``PT_UID``); ``0xFFFFFFFF`` means none."""
+    """A user id (``PT_UID``); ``0xFFFFFFFF`` means none.
+
+    >>> Uid(0)
+    Uid(0)
+    """
 
     __slots__ = ()
 
@@ -184,7 +207,11 @@ class Uid(int):
 
 
 class Gid(int):
-    """A group id (``PT_GID``); ``0xFFFFFFFF`` means none."""
+    """A group id (``PT_GID``); ``0xFFFFFFFF`` means none.
+
+    >>> Gid(100)
+    Gid(100)
+    """
 
     __slots__ = ()
 
@@ -193,7 +220,11 @@ class Gid(int):
 
 
 class Port(int):
-    """A TCP/UDP port (``PT_PORT``)."""
+    """A TCP/UDP port (``PT_PORT``).
+
+    >>> Port(443)
+    Port(443)
+    """
 
     __slots__ = ()
 
@@ -202,7 +233,11 @@ class Port(int):
 
 
 class SyscallId(int):
-    """A libs system call id (``PT_SYSCALLID``)."""
+    """A libs system call id (``PT_SYSCALLID``).
+
+    >>> SyscallId(75)
+    SyscallId(75)
+    """
 
     __slots__ = ()
 
@@ -211,7 +246,11 @@ class SyscallId(int):
 
 
 class L4Proto(int):
-    """A layer-4 protocol number (``PT_L4PROTO``, the ``SCAP_L4_*`` values)."""
+    """A layer-4 protocol number (``PT_L4PROTO``, the ``SCAP_L4_*`` values).
+
+    >>> L4Proto(2)
+    L4Proto(2)
+    """
 
     __slots__ = ()
 
@@ -220,12 +259,47 @@ class L4Proto(int):
 
 
 class SockFamily(int):
-    """A socket family (``PT_SOCKFAMILY``, the ``PPM_AF_*`` values)."""
+    """A socket family (``PT_SOCKFAMILY``, the ``PPM_AF_*`` values).
+
+    >>> SockFamily(10)
+    SockFamily(10)
+    """
 
     __slots__ = ()
 
     def __repr__(self) -> str:
         return f"SockFamily({int(self)})"
+
+
+class FsPath(str):
+    """A filesystem path (``PT_FSPATH``): a ``str`` (undecodable bytes kept as surrogate escapes).
+
+    >>> FsPath("/etc/hosts").as_path().name
+    'hosts'
+    """
+
+    __slots__ = ()
+
+    def as_path(self) -> PurePosixPath:
+        """As a PurePosixPath (which normalises: use the str itself for the exact bytes)."""
+        return PurePosixPath(self)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str.__repr__(self)})"
+
+
+class FsRelPath(FsPath):
+    """A path relative to a directory fd (``PT_FSRELPATH``); the schema names that fd's parameter.
+
+    >>> FsRelPath("lib/x.so").resolve("/usr"), FsRelPath("/abs").resolve("/usr")
+    ('/usr/lib/x.so', '/abs')
+    """
+
+    __slots__ = ()
+
+    def resolve(self, directory: str) -> str:
+        """The path joined to ``directory`` (the dirfd's path) unless it is absolute."""
+        return str(posixpath.join(directory, self))
 
 
 class RelTime(int):
@@ -292,6 +366,10 @@ class EventFlags(enum.IntFlag):
     """Base of the generated flag sets (``PT_FLAGS*``, ``PT_MODE``). Unknown bits are kept.
 
     :meth:`names` lists the set flags the way libsinsp prints them, in the schema's table order.
+
+    >>> from falco_plugin.event import FileFlags
+    >>> FileFlags(0x1001).names(), FileFlags(0x80000001).names()
+    (['O_RDONLY', 'O_CLOEXEC'], ['O_RDONLY', '0x80000000'])
     """
 
     def names(self) -> list[str]:
@@ -303,6 +381,10 @@ class EventEnum(enum.IntEnum):
     """Base of the generated enumerations (``PT_ENUMFLAGS*``). Unknown values are kept.
 
     An unknown value becomes a pseudo-member named ``UNKNOWN_<value>``; :attr:`known` is False.
+
+    >>> from falco_plugin.event import LseekWhence
+    >>> LseekWhence(1), LseekWhence(9).name, LseekWhence(9).known
+    (<LseekWhence.SEEK_CUR: 1>, 'UNKNOWN_9', False)
     """
 
     @classmethod
@@ -344,7 +426,11 @@ def flag_names(cls: type[enum.IntFlag], value: int) -> list[str]:
 
 
 class Signal(EventEnum):
-    """A Linux signal number (``PT_SIGTYPE``)."""
+    """A Linux signal number (``PT_SIGTYPE``).
+
+    >>> Signal(9), Signal(40).known
+    (<Signal.SIGKILL: 9>, False)
+    """
 
     SIGHUP = 1
     SIGINT = 2
@@ -409,7 +495,11 @@ PPM_AF_INET6 = 10
 
 @dataclass(frozen=True, slots=True)
 class SockAddrUnix:
-    """A unix socket address (``PT_SOCKADDR``, family ``PPM_AF_UNIX``)."""
+    """A unix socket address (``PT_SOCKADDR``, family ``PPM_AF_UNIX``).
+
+    >>> CODECS["PT_SOCKADDR"].decode(memoryview(b"\\x01/run/x.sock\\0"))
+    SockAddrUnix(path='/run/x.sock')
+    """
 
     path: str
 
@@ -419,7 +509,11 @@ class SockAddrUnix:
 
 @dataclass(frozen=True, slots=True)
 class SockAddrV4:
-    """An IPv4 socket address."""
+    """An IPv4 socket address.
+
+    >>> str(SockAddrV4(ipaddress.IPv4Address("10.0.0.1"), 80))
+    '10.0.0.1:80'
+    """
 
     address: ipaddress.IPv4Address
     port: int
@@ -430,7 +524,11 @@ class SockAddrV4:
 
 @dataclass(frozen=True, slots=True)
 class SockAddrV6:
-    """An IPv6 socket address."""
+    """An IPv6 socket address.
+
+    >>> str(SockAddrV6(ipaddress.IPv6Address("::1"), 443))
+    '[::1]:443'
+    """
 
     address: ipaddress.IPv6Address
     port: int
@@ -441,7 +539,11 @@ class SockAddrV6:
 
 @dataclass(frozen=True, slots=True)
 class SockAddrOther:
-    """Any other family (or a malformed address): the ``PPM_AF_*`` family byte and the raw rest."""
+    """Any other family (or a malformed address): the ``PPM_AF_*`` family byte and the raw rest.
+
+    >>> CODECS["PT_SOCKADDR"].decode(memoryview(b"\\x11ab"))
+    SockAddrOther(family=17, data=b'ab')
+    """
 
     family: int
     data: bytes
@@ -455,7 +557,12 @@ SockAddr = SockAddrUnix | SockAddrV4 | SockAddrV6 | SockAddrOther
 
 @dataclass(frozen=True, slots=True)
 class SockTupleV4:
-    """Both ends of an IPv4 connection (``PT_SOCKTUPLE``)."""
+    """Both ends of an IPv4 connection (``PT_SOCKTUPLE``).
+
+    >>> a, b = ipaddress.IPv4Address("10.0.0.1"), ipaddress.IPv4Address("10.0.0.2")
+    >>> str(SockTupleV4(a, 5000, b, 80))
+    '10.0.0.1:5000->10.0.0.2:80'
+    """
 
     source_address: ipaddress.IPv4Address
     source_port: int
@@ -468,7 +575,12 @@ class SockTupleV4:
 
 @dataclass(frozen=True, slots=True)
 class SockTupleV6:
-    """Both ends of an IPv6 connection."""
+    """Both ends of an IPv6 connection.
+
+    >>> a = ipaddress.IPv6Address("::1")
+    >>> str(SockTupleV6(a, 5000, a, 80))
+    '[::1]:5000->[::1]:80'
+    """
 
     source_address: ipaddress.IPv6Address
     source_port: int
@@ -481,7 +593,11 @@ class SockTupleV6:
 
 @dataclass(frozen=True, slots=True)
 class SockTupleUnix:
-    """A unix socket connection: kernel socket pointers of both ends and the path."""
+    """A unix socket connection: kernel socket pointers of both ends and the path.
+
+    >>> str(SockTupleUnix(0x10, 0x20, "/run/x.sock"))
+    '10->20 /run/x.sock'
+    """
 
     source_ptr: int
     dest_ptr: int
@@ -493,7 +609,11 @@ class SockTupleUnix:
 
 @dataclass(frozen=True, slots=True)
 class SockTupleOther:
-    """Any other family (or a malformed tuple): the family byte and the raw rest."""
+    """Any other family (or a malformed tuple): the family byte and the raw rest.
+
+    >>> str(SockTupleOther(16, b"\\x01"))
+    '<af=16>01'
+    """
 
     family: int
     data: bytes
@@ -506,7 +626,11 @@ SockTuple = SockTupleV4 | SockTupleV6 | SockTupleUnix | SockTupleOther
 
 
 class FdListEntry(NamedTuple):
-    """One entry of a ``PT_FDLIST`` (poll): the fd and its poll flags."""
+    """One entry of a ``PT_FDLIST`` (poll): the fd and its poll flags.
+
+    >>> CODECS["PT_FDLIST"].decode(memoryview(bytes.fromhex("0100 0300000000000000 0100")))
+    [FdListEntry(fd=3, flags=1)]
+    """
 
     fd: int
     flags: int
@@ -518,6 +642,10 @@ class DynamicValue:
 
     ``param_type`` is the ``PT_*`` name the tag selects, or None for a tag the table does not know
     (then ``value`` holds the raw bytes after the tag).
+
+    >>> from falco_plugin.event import PTRACE_DYNAMIC_PARAM
+    >>> PTRACE_DYNAMIC_PARAM.decode(memoryview(b"\\x01\\x09"))
+    DynamicValue(index=1, param_type='PT_SIGTYPE', value=<Signal.SIGKILL: 9>)
     """
 
     index: int
@@ -538,6 +666,11 @@ class Codec:
     ``decode`` takes the parameter's bytes (never empty: empty parameters are None without a codec
     call: they are :attr:`EMPTY`) and raises :class:`EventError` when they are malformed; ``encode``
     is its exact inverse.
+
+    >>> codec = CODECS["PT_ERRNO"]
+    >>> value = codec.decode(memoryview(codec.encode(-2)))
+    >>> value, codec.format(value, "PF_DEC")
+    (Errno(-2, 'ENOENT'), '-2(ENOENT)')
     """
 
     __slots__ = ("ptype",)
@@ -774,21 +907,28 @@ _UNPRINTABLE = {i: "." for i in range(32)} | {127: ".", 0xFFFD: "."}
 class StringCodec(Codec):
     """``PT_CHARBUF``, ``PT_FSPATH``, ``PT_FSRELPATH``: NUL-terminated text.
 
-    Decoded as ``str`` with the ``surrogateescape`` error handler, so any bytes round-trip.
+    Decoded as ``str`` (paths as :class:`FsPath` / :class:`FsRelPath`) with the
+    ``surrogateescape`` error handler, so any bytes round-trip.
     """
 
-    __slots__ = ()
+    __slots__ = ("wrap",)
+
+    def __init__(self, ptype: str, wrap: type[str] = str) -> None:
+        super().__init__(ptype)
+        self.wrap = wrap
 
     def decode(self, data: memoryview) -> Any:
         if data[-1] != 0:
             raise EventError("string is not NUL-terminated")
-        return _text(data[:-1])
+        return self.wrap(_text(data[:-1]))
 
     def decode_at(self, view: memoryview, start: int, length: int) -> Any:
         end = start + length - 1
         if view[end] != 0:
             raise EventError("string is not NUL-terminated")
-        return str(view[start:end], "utf-8", "surrogateescape")
+        text = str(view[start:end], "utf-8", "surrogateescape")
+        wrap = self.wrap
+        return text if wrap is str else wrap(text)
 
     def encode(self, value: Any) -> bytes:
         return _text_bytes(value) + b"\0"
@@ -1126,7 +1266,7 @@ CODECS: dict[str, Codec] = {
     "PT_FD": IntCodec("PT_FD", "q", Fd),
     "PT_PID": IntCodec("PT_PID", "q", Pid),
     "PT_FDLIST": FdListCodec("PT_FDLIST"),
-    "PT_FSPATH": StringCodec("PT_FSPATH"),
+    "PT_FSPATH": StringCodec("PT_FSPATH", FsPath),
     "PT_SYSCALLID": IntCodec("PT_SYSCALLID", "H", SyscallId),
     "PT_SIGTYPE": EnumCodec("PT_SIGTYPE", "B", Signal),
     "PT_RELTIME": IntCodec("PT_RELTIME", "Q", RelTime),
@@ -1151,7 +1291,7 @@ CODECS: dict[str, Codec] = {
     "PT_IPADDR": IpCodec("PT_IPADDR", (4, 16), network=False),
     "PT_IPNET": IpCodec("PT_IPNET", (4, 16), network=True),
     "PT_MODE": IntCodec("PT_MODE", "I"),
-    "PT_FSRELPATH": StringCodec("PT_FSRELPATH"),
+    "PT_FSRELPATH": StringCodec("PT_FSRELPATH", FsRelPath),
     "PT_ENUMFLAGS8": IntCodec("PT_ENUMFLAGS8", "B"),
     "PT_ENUMFLAGS16": IntCodec("PT_ENUMFLAGS16", "H"),
     "PT_ENUMFLAGS32": IntCodec("PT_ENUMFLAGS32", "I"),
@@ -1196,6 +1336,10 @@ class Param(NamedTuple):
 
     ``attr`` is the Python attribute name: the schema name, with ``_`` appended where it would
     clash with the event header (``tid``).
+
+    >>> from falco_plugin.event import PPME_SYSCALL_EXECVE_19_X
+    >>> [(p.name, p.attr, p.ptype) for p in PPME_SYSCALL_EXECVE_19_X.PARAMS[2:4]]
+    [('args', 'args', 'PT_BYTEBUF'), ('tid', 'tid_', 'PT_PID')]
     """
 
     name: str
