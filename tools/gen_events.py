@@ -152,6 +152,8 @@ def codec_expr(param: dict[str, Any], kinds: dict[str, str]) -> str:
         return f'{factory}("{ptype}", {class_name(table)})'
     if "dynamic" in info:
         return str(info["dynamic"]).upper()
+    if ptype not in ANNOTATIONS and ptype not in FLAG_TYPES | ENUM_TYPES:
+        return f'raw_codec("{ptype}")'
     return f'CODECS["{ptype}"]'
 
 
@@ -169,7 +171,7 @@ def annotation(param: dict[str, Any], kinds: dict[str, str]) -> str:
     table = param.get("info", {}).get("flags")
     if table is not None and ptype in FLAG_TYPES | ENUM_TYPES:
         return f"{class_name(table)} | int"
-    return ANNOTATIONS.get(ptype, "int")
+    return ANNOTATIONS.get(ptype, "bytes")
 
 
 def info_expr(param: dict[str, Any]) -> str | None:
@@ -188,6 +190,20 @@ def generate(schema: dict[str, Any]) -> str:
         if event["code"] != index:
             raise SystemExit(f"event codes are not contiguous: {event['id']} has code {event['code']}")
     kinds = table_kinds(schema)
+    unknown = sorted(
+        {
+            p["type"]
+            for e in events
+            for p in e["params"]
+            if p["type"] not in ANNOTATIONS and p["type"] not in FLAG_TYPES | ENUM_TYPES
+        }
+    )
+    if unknown:
+        print(
+            f"warning: no Python type for {', '.join(unknown)}: those parameters decode as raw bytes "
+            "(add a codec in falco_plugin/event/types.py and a line in ANNOTATIONS here)",
+            file=sys.stderr,
+        )
     large_flag = schema["event_flags"]["EF_LARGE_PAYLOAD"]
 
     body: list[str] = []
@@ -346,6 +362,7 @@ def generate(schema: dict[str, Any]) -> str:
         "dynamic_codec",
         "enum_codec",
         "flags_codec",
+        *(["raw_codec"] if unknown else []),
     ]
 
     head = [

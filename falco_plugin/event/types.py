@@ -72,6 +72,7 @@ __all__ = [
     "enum_codec",
     "flags_codec",
     "frame_event",
+    "raw_codec",
 ]
 
 
@@ -1318,6 +1319,11 @@ def flags_codec(ptype: str, flags_class: type[EventFlags]) -> FlagsCodec:
 def enum_codec(ptype: str, enum_class: type[EventEnum]) -> EnumCodec:
     """The codec of a ``PT_ENUMFLAGS*`` parameter whose values are ``enum_class``."""
     return EnumCodec(ptype, _STRUCT_CHARS[ptype], enum_class)
+
+
+def raw_codec(ptype: str) -> BytesCodec:
+    """The codec for a parameter type this module does not know (a newer schema): raw bytes."""
+    return BytesCodec(ptype)
 
 
 def dynamic_codec(table_name: str, entries: Sequence[tuple[int, str, str]]) -> DynamicCodec:
