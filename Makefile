@@ -36,6 +36,7 @@ test: setup lint
 
 bench: setup
 	$(PY) bench/run.py
+	$(PY) bench/bench_events.py
 
 clean:
 	rm -rf $(OUT) .pytest_cache .mypy_cache .ruff_cache

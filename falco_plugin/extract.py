@@ -20,6 +20,11 @@ The field type comes from the return type hint (``int`` → uint64, ``str`` → 
 
 Falco asks for one field per call, often several times per event. ``event`` is the same
 object for every field of one event, so :func:`per_event` memoizes a decode once per event.
+
+A field method may instead take a typed event of :mod:`falco_plugin.event` (annotate the
+parameter, e.g. ``event: PPME_SYSCALL_OPEN_X`` or ``event: PluginEvent | AsyncEvent``): the
+event is decoded when such a field is asked for, once per event, and the plugin's event-type
+filter is derived from those classes unless ``EXTRACT_EVENT_TYPES`` is set.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import inspect
 import ipaddress
 import json
 import re
+import sys
 import types
 import typing
 from collections.abc import Callable, Sequence
@@ -163,8 +169,9 @@ class ExtractPlugin:
     #: Event sources the fields apply to. Default: the plugin's own ``EVENT_SOURCE``;
     #: an extract-only plugin must name the sources it understands.
     EXTRACT_EVENT_SOURCES: ClassVar[Sequence[str] | None] = None
-    #: Event type codes the host sends to the plugin. Default: plugin events only (322).
-    EXTRACT_EVENT_TYPES: ClassVar[Sequence[int]] = (PLUGIN_EVENT,)
+    #: Event type codes the host sends to the plugin. Default: the codes of the typed events
+    #: the field methods take, and plugin events (322) for fields that take a plain Event.
+    EXTRACT_EVENT_TYPES: ClassVar[Sequence[int] | None] = None
 
 
 def _unwrap_optional(hint: Any) -> Any:
@@ -265,13 +272,44 @@ def extract_sources(cls: type[Plugin]) -> list[str]:
     )
 
 
+def typed_event_classes(method: Callable[..., Any]) -> tuple[type, ...]:
+    """The typed event classes a field method takes as its event (empty: a plain Event)."""
+    events = sys.modules.get("falco_plugin.event")
+    if events is None:  # nobody imported the typed events, so no method can name one
+        return ()
+    params = list(inspect.signature(method).parameters)
+    first = 1 if params and params[0] == "self" else 0
+    if len(params) <= first:
+        return ()
+    hint = typing.get_type_hints(method).get(params[first])
+    if typing.get_origin(hint) in (Union, types.UnionType):
+        candidates = [a for a in typing.get_args(hint) if a is not type(None)]
+    else:
+        candidates = [hint]
+    classes = tuple(c for c in candidates if isinstance(c, type) and issubclass(c, events.TypedEvent))
+    if classes and len(classes) != len(candidates):
+        raise PluginDefinitionError(f"{method.__qualname__}: the event is either typed events or a plain Event")
+    return classes
+
+
 def extract_types(cls: type[Plugin]) -> list[int]:
-    types_ = list(getattr(cls, "EXTRACT_EVENT_TYPES", (PLUGIN_EVENT,)))
-    if not types_ or not all(isinstance(t, int) and 0 <= t < 65536 for t in types_):
-        raise PluginDefinitionError(
-            f"{cls.__qualname__}.EXTRACT_EVENT_TYPES must be a non-empty list of event type codes"
-        )
-    return sorted(set(types_))
+    """The event types of ``get_extract_event_types``: explicit, else derived from the fields."""
+    explicit = getattr(cls, "EXTRACT_EVENT_TYPES", None)
+    if explicit is not None:
+        types_ = list(explicit)
+        if not types_ or not all(isinstance(t, int) and 0 <= t < 65536 for t in types_):
+            raise PluginDefinitionError(
+                f"{cls.__qualname__}.EXTRACT_EVENT_TYPES must be a non-empty list of event type codes"
+            )
+        return sorted(set(types_))
+    codes: set[int] = set()
+    for f in declared_fields(cls):
+        classes = typed_event_classes(getattr(cls, f.method))
+        if classes:
+            codes.update(c.CODE for c in classes)  # type: ignore[attr-defined]
+        else:
+            codes.add(PLUGIN_EVENT)
+    return sorted(codes)
 
 
 def check_extract(cls: type[Plugin]) -> list[Field]:
@@ -284,5 +322,33 @@ def check_extract(cls: type[Plugin]) -> list[Field]:
 
 
 def field_methods(plugin: Plugin) -> tuple[Callable[..., Any], ...]:
-    """The bound extractor of every field, indexed by field id (the shim's dispatch table)."""
-    return tuple(getattr(plugin, f.method) for f in declared_fields(type(plugin)))
+    """The extractor of every field, indexed by field id (the shim's dispatch table)."""
+    methods: list[Callable[..., Any]] = []
+    for f in declared_fields(type(plugin)):
+        method = getattr(plugin, f.method)
+        classes = typed_event_classes(method)
+        methods.append(_typed_caller(method, classes) if classes else method)
+    return tuple(methods)
+
+
+_TYPED = "__falco_typed_event"
+
+
+def typed_event(event: Any) -> Any:
+    """The typed form of a host event, decoded on first use and kept for the rest of the event."""
+    cache = event.__dict__
+    typed = cache.get(_TYPED)
+    if typed is None:
+        from .event import RawEvent
+
+        typed = cache[_TYPED] = RawEvent.from_bytes(event.raw).load_any()
+    return typed
+
+
+def _typed_caller(method: Callable[..., Any], classes: tuple[type, ...]) -> Callable[..., Any]:
+    def call(event: Any, *arg: Any) -> Any:
+        typed = typed_event(event)
+        return method(typed, *arg) if isinstance(typed, classes) else None
+
+    call.__qualname__ = method.__qualname__
+    return call

@@ -222,3 +222,27 @@ class ArgWithoutParam(Meta):
     def f(self, event: Event) -> int:
         return 1
 '''
+
+
+def extract_types_of(lib: Path) -> list[int]:
+    cdll = ctypes.CDLL(str(lib))
+    get_types = cdll.plugin_get_extract_event_types
+    get_types.restype = ctypes.POINTER(ctypes.c_uint16)
+    count = ctypes.c_uint32(99)
+    types = get_types(ctypes.byref(count), None)
+    return [types[i] for i in range(count.value)]
+
+
+def test_fields_over_typed_plugin_events(host: Host, built: Built) -> None:
+    lib = built("typed_events.py:TypedFields")
+    run = host("run", "--json", "--fields", "words.len,words.plugin_id", "-p", lib)
+    assert run.returncode == 0, run
+    assert fields_of(run) == [{"words.len": n, "words.plugin_id": 991} for n in (5, 2, 6)]
+    assert extract_types_of(lib) == [322]
+
+
+def test_event_types_derived_from_typed_event_classes(built: Built) -> None:
+    from falco_plugin.event import PPME_SYSCALL_OPEN_X
+
+    codes = extract_types_of(built("typed_events.py:SyscallAndAsync"))
+    assert codes == sorted({PPME_SYSCALL_OPEN_X.CODE, 322, 402})
