@@ -14,6 +14,13 @@
 #include <string.h>
 #include <time.h>
 
+/* One batch item as Python handed it over (valid while the batch list is alive). */
+typedef struct {
+	const char *data;
+	Py_ssize_t len;
+	uint64_t ts;
+} fp_item;
+
 typedef struct {
 	PyObject *instance;   /* the user's SourceInstance */
 	PyObject *next_batch; /* its bound method */
@@ -21,7 +28,8 @@ typedef struct {
 	uint8_t *buf;         /* framed events */
 	size_t bufcap;
 	ss_plugin_event **events;
-	uint32_t evcap;
+	fp_item *items; /* scratch: the items of the batch being framed */
+	uint32_t evcap; /* capacity of events and items */
 	char *progress_text;
 } fp_instance;
 
@@ -99,6 +107,7 @@ FP_EXPORT void plugin_close(ss_plugin_t *st, ss_instance_t *h)
 		s->log_fn(s->owner, NULL, s->last_error, SS_PLUGIN_LOG_SEV_ERROR);
 	free(in->buf);
 	free(in->events);
+	free(in->items);
 	free(in->progress_text);
 	free(in);
 }
@@ -140,6 +149,29 @@ static int batch_item(PyObject *item, Py_ssize_t i, const char **data, Py_ssize_
 	return 0;
 }
 
+static int reserve_events(fp_instance *in, Py_ssize_t n)
+{
+	if (n > UINT32_MAX - 64) {
+		PyErr_SetString(PyExc_ValueError, "next_batch: too many events in one batch");
+		return -1;
+	}
+	if ((uint32_t)n <= in->evcap)
+		return 0;
+	uint32_t cap = (uint32_t)n + 64;
+	ss_plugin_event **events = realloc(in->events, cap * sizeof *events);
+	if (events)
+		in->events = events;
+	fp_item *items = realloc(in->items, cap * sizeof *items);
+	if (items)
+		in->items = items;
+	if (!events || !items) {
+		PyErr_NoMemory();
+		return -1;
+	}
+	in->evcap = cap;
+	return 0;
+}
+
 /* Frame every item of seq into the instance's buffers; returns the count or -1. */
 static Py_ssize_t frame_batch(fp_instance *in, PyObject *seq)
 {
@@ -147,58 +179,46 @@ static Py_ssize_t frame_batch(fp_instance *in, PyObject *seq)
 	if (!fast)
 		return -1;
 	Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
-	PyObject **items = PySequence_Fast_ITEMS(fast);
-	const char *data;
-	Py_ssize_t len;
-	uint64_t ts;
+	PyObject **objs = PySequence_Fast_ITEMS(fast);
+	if (reserve_events(in, n) < 0)
+		goto fail;
 	size_t total = 0;
 	for (Py_ssize_t i = 0; i < n; i++) {
-		if (batch_item(items[i], i, &data, &len, &ts) < 0)
+		fp_item *it = &in->items[i];
+		if (batch_item(objs[i], i, &it->data, &it->len, &it->ts) < 0)
 			goto fail;
-		total += FPA_PLUGIN_EVENT_PAYLOAD_OFFSET + (size_t)len;
-	}
-	if (n > UINT32_MAX) {
-		PyErr_SetString(PyExc_ValueError, "next_batch: too many events in one batch");
-		goto fail;
+		total += FPA_PLUGIN_EVENT_PAYLOAD_OFFSET + (size_t)it->len;
 	}
 	if (total > in->bufcap) {
 		size_t cap = total + total / 2 + 4096;
 		uint8_t *buf = realloc(in->buf, cap);
-		if (!buf)
-			goto nomem;
+		if (!buf) {
+			PyErr_NoMemory();
+			goto fail;
+		}
 		in->buf = buf;
 		in->bufcap = cap;
-	}
-	if ((uint32_t)n > in->evcap) {
-		uint32_t cap = (uint32_t)n + 64;
-		ss_plugin_event **events = realloc(in->events, cap * sizeof *events);
-		if (!events)
-			goto nomem;
-		in->events = events;
-		in->evcap = cap;
 	}
 	uint8_t *p = in->buf;
 	const uint32_t id_len = 4, plugin_id = FPY_PLUGIN_ID;
 	for (Py_ssize_t i = 0; i < n; i++) {
-		batch_item(items[i], i, &data, &len, &ts); /* validated above */
+		const fp_item *it = &in->items[i];
 		ss_plugin_event *ev = (ss_plugin_event *)p;
-		ev->ts = ts;
+		uint32_t data_len = (uint32_t)it->len;
+		ev->ts = it->ts;
 		ev->tid = UINT64_MAX;
-		ev->len = FPA_PLUGIN_EVENT_PAYLOAD_OFFSET + (uint32_t)len;
+		ev->len = FPA_PLUGIN_EVENT_PAYLOAD_OFFSET + data_len;
 		ev->type = FPA_EVT_PLUGINEVENT;
 		ev->nparams = 2;
-		uint32_t data_len = (uint32_t)len;
 		memcpy(p + 26, &id_len, 4);
 		memcpy(p + 30, &data_len, 4);
 		memcpy(p + 34, &plugin_id, 4);
-		memcpy(p + FPA_PLUGIN_EVENT_PAYLOAD_OFFSET, data, (size_t)len);
+		memcpy(p + FPA_PLUGIN_EVENT_PAYLOAD_OFFSET, it->data, (size_t)it->len);
 		in->events[i] = ev;
-		p += FPA_PLUGIN_EVENT_PAYLOAD_OFFSET + (size_t)len;
+		p += FPA_PLUGIN_EVENT_PAYLOAD_OFFSET + (size_t)it->len;
 	}
 	Py_DECREF(fast);
 	return n;
-nomem:
-	PyErr_NoMemory();
 fail:
 	Py_DECREF(fast);
 	return -1;
