@@ -5,11 +5,17 @@ turns it into a ``.so`` that Falco loads like any other plugin, and ``falco-plug
 runs it in a host that behaves like libsinsp.
 """
 
+from .async_event import AsyncEvent, AsyncEventPlugin, AsyncHandler, BackgroundTask, BackgroundThread
 from .base import ConfigError, Event, Plugin, PluginDefinitionError
 from .extract import ExtractPlugin, Index, Key, field, per_event
 from .source import EndOfStream, OpenParam, SourceInstance, SourcePlugin, Timeout
 
 __all__ = [
+    "AsyncEvent",
+    "AsyncEventPlugin",
+    "AsyncHandler",
+    "BackgroundTask",
+    "BackgroundThread",
     "ConfigError",
     "EndOfStream",
     "Event",

@@ -177,6 +177,7 @@ class Event(typing.Protocol):
     tid: int  #: thread id (2**64-1: none)
     type: int  #: event type code (322 for plugin events)
     source: str  #: the event source name
-    plugin_id: int | None  #: the plugin id of a plugin event
-    payload: bytes | None  #: the data of a plugin event
+    plugin_id: int | None  #: the plugin id of a plugin or async event
+    payload: bytes | None  #: the data of a plugin or async event
+    async_name: str | None  #: the name of an async event
     raw: bytes  #: the whole event, header included

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import _cc
+from .async_event import AsyncEventPlugin
 from .base import Plugin, PluginDefinitionError, check_metadata, init_schema
 from .extract import (
     FIELD_TYPE_CODES,
@@ -80,6 +81,9 @@ class PluginSpec:
     fields: list[Field] = field(default_factory=list)
     extract_sources: list[str] = field(default_factory=list)
     extract_types: list[int] = field(default_factory=list)
+    async_events: list[str] = field(default_factory=list)
+    async_sources: list[str] = field(default_factory=list)
+    has_dump_state: bool = False
     symbols: list[str] = field(default_factory=list)
 
 
@@ -116,6 +120,24 @@ def load_plugin_class(target: str) -> tuple[type[Plugin], list[str]]:
     return obj, [str(root)]
 
 
+def check_async(cls: type[Plugin]) -> None:
+    """Raise PluginDefinitionError unless the async constants and methods are valid."""
+    names = getattr(cls, "ASYNC_EVENTS", None)
+    if isinstance(names, str) or not isinstance(names, (list, tuple)) or not names:
+        raise PluginDefinitionError(f"{cls.__qualname__}.ASYNC_EVENTS must list the names of the async events it emits")
+    for name in names:
+        if not isinstance(name, str) or not name or "\0" in name:
+            raise PluginDefinitionError(f"{cls.__qualname__}.ASYNC_EVENTS: {name!r} is not a valid event name")
+    if len(set(names)) != len(names):
+        raise PluginDefinitionError(f"{cls.__qualname__}.ASYNC_EVENTS lists a name twice")
+    sources = getattr(cls, "EVENT_SOURCES", ())
+    if isinstance(sources, str) or not all(isinstance(s, str) and s for s in sources):
+        raise PluginDefinitionError(f"{cls.__qualname__}.EVENT_SOURCES must be a list of event source names")
+    for method in ("start_async", "stop_async"):
+        if not _overrides(cls, AsyncEventPlugin, method):
+            raise PluginDefinitionError(f"{cls.__qualname__} is an AsyncEventPlugin but does not define {method}()")
+
+
 def _overrides(cls: type, base: type, name: str) -> bool:
     return getattr(cls, name, None) is not getattr(base, name, None)
 
@@ -130,6 +152,9 @@ def plugin_spec(cls: type[Plugin], sys_path: list[str]) -> PluginSpec:
     if issubclass(cls, ExtractPlugin):
         check_extract(cls)
         capabilities.append("extraction")
+    if issubclass(cls, AsyncEventPlugin):
+        check_async(cls)
+        capabilities.append("async")
     if not capabilities:
         raise PluginDefinitionError(
             f"{cls.__qualname__} has no capability: subclass SourcePlugin (or another capability mixin) too"
@@ -163,6 +188,13 @@ def plugin_spec(cls: type[Plugin], sys_path: list[str]) -> PluginSpec:
         spec.extract_sources = extract_sources(cls)
         spec.extract_types = extract_types(cls)
         symbols += ["get_fields", "extract_fields", "get_extract_event_sources", "get_extract_event_types"]
+    if issubclass(cls, AsyncEventPlugin):
+        spec.async_events = list(cls.ASYNC_EVENTS)
+        spec.async_sources = list(cls.EVENT_SOURCES)
+        spec.has_dump_state = _overrides(cls, AsyncEventPlugin, "dump_state")
+        symbols += ["get_async_events", "get_async_event_sources", "set_async_event_handler"]
+        if spec.has_dump_state:
+            symbols.append("dump_state")
     spec.symbols = ["plugin_" + s for s in symbols]
     return spec
 
@@ -212,7 +244,15 @@ def meta_header(spec: PluginSpec, python_executable: str) -> str:
         f"#define FPY_HAS_LIST_OPEN_PARAMS {int(spec.has_list_open_params)}",
         f"#define FPY_HAS_EVENT_TO_STRING {int(spec.has_event_to_string)}",
         f"#define FPY_CAP_EXTRACTION {int('extraction' in caps)}",
+        f"#define FPY_CAP_ASYNC {int('async' in caps)}",
     ]
+    if "async" in caps:
+        lines += [
+            f"#define FPY_ASYNC_EVENTS_JSON {c_string(json.dumps(spec.async_events))}",
+            f"#define FPY_ASYNC_SOURCES_JSON {c_string(json.dumps(spec.async_sources))}",
+            "#define FPY_ASYNC_NAMES {" + ", ".join(c_string(n) for n in spec.async_events) + "}",
+            f"#define FPY_HAS_DUMP_STATE {int(spec.has_dump_state)}",
+        ]
     if "extraction" in caps:
         fields = spec.fields
         lines += [

@@ -141,6 +141,10 @@ FP_EXPORT void plugin_destroy(ss_plugin_t *st)
 	int failed = 0;
 	if (s->link) {
 		fp_gil g = fp_enter();
+#if FPY_CAP_ASYNC
+		if (s->plugin && fp_async_destroy(s) < 0) /* the host should have reset the handler */
+			failed = 1;
+#endif
 		if (s->plugin) {
 			PyObject *args[] = {s->plugin, s->link};
 			PyObject *res = fp_runtime_call("destroy", args, 2);

@@ -51,20 +51,45 @@ static PyObject *event_payload(PyObject *self, void *closure)
 	fp_event *e = (fp_event *)self;
 	if (e->payload)
 		return Py_NewRef(e->payload);
-	if (e->type != FPA_EVT_PLUGINEVENT)
+	if (e->type != FPA_EVT_PLUGINEVENT && e->type != FPA_EVT_ASYNCEVENT)
 		Py_RETURN_NONE;
 	if (event_gone(e))
 		return NULL;
 	const uint8_t *p = (const uint8_t *)e->evt;
-	uint32_t datalen;
-	if (e->len < FPA_PLUGIN_EVENT_PAYLOAD_OFFSET || e->evt->nparams != 2 ||
-	    (memcpy(&datalen, p + 30, 4), (uint64_t)FPA_PLUGIN_EVENT_PAYLOAD_OFFSET + datalen > e->len)) {
-		PyErr_Format(PyExc_ValueError, "malformed plugin event #%llu (len %u, nparams %u)",
-			     (unsigned long long)e->evtnum, e->len, e->evt->nparams);
+	uint32_t nparams = e->type == FPA_EVT_PLUGINEVENT ? 2 : 3, lens[3] = {0, 0, 0};
+	uint64_t start = 26 + 4 * (uint64_t)nparams, total = start;
+	if (e->len >= start && e->evt->nparams == nparams) {
+		memcpy(lens, p + 26, 4 * nparams);
+		total += (uint64_t)lens[0] + lens[1] + lens[2];
+	}
+	if (e->len < start || e->evt->nparams != nparams || total > e->len) {
+		PyErr_Format(PyExc_ValueError, "malformed %s event #%llu (len %u, nparams %u)",
+			     e->type == FPA_EVT_PLUGINEVENT ? "plugin" : "async", (unsigned long long)e->evtnum,
+			     e->len, e->evt->nparams);
 		return NULL;
 	}
-	e->payload = PyBytes_FromStringAndSize((const char *)p + FPA_PLUGIN_EVENT_PAYLOAD_OFFSET, datalen);
+	/* the data is the last parameter: after the plugin id (and the async event's name) */
+	uint32_t datalen = lens[nparams - 1];
+	e->payload = PyBytes_FromStringAndSize((const char *)p + total - datalen, datalen);
 	return Py_XNewRef(e->payload);
+}
+
+static PyObject *event_async_name(PyObject *self, void *closure)
+{
+	(void)closure;
+	fp_event *e = (fp_event *)self;
+	if (e->type != FPA_EVT_ASYNCEVENT)
+		Py_RETURN_NONE;
+	if (event_gone(e))
+		return NULL;
+	const char *name = (const char *)e->evt + 42;
+	uint32_t namelen;
+	if (e->len < 42 || e->evt->nparams != 3 || (memcpy(&namelen, (const uint8_t *)e->evt + 30, 4), namelen == 0) ||
+	    42 + (uint64_t)namelen > e->len || name[namelen - 1] != '\0') {
+		PyErr_Format(PyExc_ValueError, "malformed async event #%llu", (unsigned long long)e->evtnum);
+		return NULL;
+	}
+	return PyUnicode_DecodeUTF8(name, namelen - 1, "replace");
 }
 
 static PyObject *event_raw(PyObject *self, void *closure)
@@ -95,14 +120,14 @@ static PyObject *event_plugin_id(PyObject *self, void *closure)
 {
 	(void)closure;
 	fp_event *e = (fp_event *)self;
-	if (e->type != FPA_EVT_PLUGINEVENT)
+	if (e->type != FPA_EVT_PLUGINEVENT && e->type != FPA_EVT_ASYNCEVENT)
 		Py_RETURN_NONE;
 	if (event_gone(e))
 		return NULL;
 	uint32_t id;
-	if (e->len < FPA_PLUGIN_EVENT_PAYLOAD_OFFSET)
+	if (e->len < FPA_PLUGIN_EVENT_PAYLOAD_OFFSET + 4u * (e->type == FPA_EVT_ASYNCEVENT))
 		Py_RETURN_NONE;
-	memcpy(&id, (const uint8_t *)e->evt + 34, 4);
+	memcpy(&id, (const uint8_t *)e->evt + (e->type == FPA_EVT_PLUGINEVENT ? 34 : 38), 4);
 	return PyLong_FromUnsignedLong(id);
 }
 
@@ -131,7 +156,8 @@ static PyGetSetDef event_getset[] = {
 	{"type", event_get_type, NULL, "event type code (322: plugin event)", NULL},
 	{"source", event_source, NULL, "the event source name", NULL},
 	{"plugin_id", event_plugin_id, NULL, "plugin id of a plugin event, else None", NULL},
-	{"payload", event_payload, NULL, "the data of a plugin event (bytes), else None", NULL},
+	{"payload", event_payload, NULL, "the data of a plugin or async event (bytes), else None", NULL},
+	{"async_name", event_async_name, NULL, "the name of an async event, else None", NULL},
 	{"raw", event_raw, NULL, "the whole event, header included (bytes)", NULL},
 	{"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, "per-event cache", NULL},
 	{NULL, NULL, NULL, NULL, NULL},

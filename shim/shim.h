@@ -25,6 +25,7 @@ typedef struct fp_state {
 	char *text;             /* result of the last list_open_params / event_to_string */
 	PyObject *event;        /* the reusable Event object (event.c) */
 	struct fp_extract *extract; /* extract.c */
+	PyObject *async_handler;    /* async.c: the AsyncHandler given to start_async */
 } fp_state;
 
 /* --- interpreter.c ----------------------------------------------------------------- */
@@ -85,6 +86,12 @@ void fp_event_unbind(PyObject *event);
 #if FPY_CAP_EXTRACTION
 int fp_extract_init(fp_state *s);     /* with the GIL; -1 with a Python exception */
 void fp_extract_destroy(fp_state *s); /* with the GIL */
+#endif
+
+/* --- async.c ----------------------------------------------------------------------- */
+
+#if FPY_CAP_ASYNC
+int fp_async_destroy(fp_state *s); /* with the GIL: stop_async if capture is still on; -1 on error */
 #endif
 
 /* --- common.c ---------------------------------------------------------------------- */
