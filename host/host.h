@@ -111,6 +111,10 @@ typedef struct plugin {
 	uint8_t *extract_types; /* bitmap of 65536 event codes, after init */
 	char owner_err[HOST_ERRLEN];
 	pthread_mutex_t lock; /* serializes calls into this state when several sessions run */
+	/* async (async.c): the queue of the session the plugin is attached to, and whether the
+	 * host handler is set (atomic; stored before the set call so its threads can emit) */
+	struct async_queue *async_q;
+	int async_set;
 } plugin;
 
 int plugin_load(plugin *p, const char *path, char *err);
@@ -183,8 +187,13 @@ typedef struct session {
 	pthread_barrier_t *start;
 	ss_instance_t *handle;
 	int opened;
+	/* async (async.c): plugins attached to this session, and its queue (NULL: none) */
+	plugin **async_plugins;
+	size_t nasync, nasync_called; /* attached; set_async_event_handler called on the first n */
+	struct async_queue *aq;
 	/* results */
 	uint64_t events, timeouts, batches;
+	uint64_t async_events; /* delivered (also counted in events) */
 	end_reason end;
 	pthread_t thread;
 } session;
@@ -195,6 +204,24 @@ void session_close(session *s); /* main thread; also after a failed open */
 /* One session runs on the calling thread; several run on one thread each, released together. */
 void sessions_run(session **ss, size_t n);
 extern volatile sig_atomic_t g_interrupted;
+
+/* ---- async events (async.c) ---- */
+/* §5.5: the host's handler, thread-safe; the owner is the plugin. */
+ss_plugin_rc async_handler(ss_plugin_owner_t *o, const ss_plugin_event *evt, char *err);
+/* Attaches each CAP_ASYNC plugin to the first compatible session (its own if it is a source). */
+void async_attach(plugin **plugins, size_t np, session *ss, size_t ns);
+/* Main thread, after a successful open: set_async_event_handler for the attached plugins.
+ * -1 on the first failure (printed). */
+int async_session_start(session *s);
+/* Main thread, after close: set_async_event_handler(NULL). -1 if any reset failed (printed). */
+int async_session_stop(session *s);
+/* Session thread: delivers the queued async events through on_event. Nonzero when the
+ * session must end (s->end set). */
+int async_deliver(session *s, ss_plugin_event_input *in);
+uint64_t async_dropped(const session *s);
+void async_session_free(session *s);
+/* The data param of a 402 event and its name (NULL when the event is not a well-formed 402). */
+const char *async_event_parts(const ss_plugin_event *e, const uint8_t **data, size_t *len);
 
 /* ---- commands ---- */
 typedef struct {
@@ -223,5 +250,6 @@ void unload_all(plugin **plugins, size_t n);
 int cmd_info(const char *path);
 int cmd_run(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_bench_async(int argc, char **argv);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * falco-plugin-host: the command line (info, run, bench), output, logging, and `run`.
+ * falco-plugin-host: the command line (info, run, bench, bench-async), output, logging, and `run`.
  */
 #include "host.h"
 
@@ -16,7 +16,8 @@ static const char usage[] =
 	"  falco-plugin-host run [-n N] [--json] [--quiet] [--fields LIST] [--duration SECONDS]\n"
 	"                        -p LIB.so [-c CONFIG] [-o OPEN_PARAMS] [-p LIB2.so ...]\n"
 	"  falco-plugin-host bench [--events N] [--fields LIST] [--fields-per-call]\n"
-	"                        -p LIB.so [-c CONFIG] [-o OPEN_PARAMS] [-p ...]\n";
+	"                        -p LIB.so [-c CONFIG] [-o OPEN_PARAMS] [-p ...]\n"
+	"  falco-plugin-host bench-async [--events N] -p LIB.so [-c CONFIG] [-p ...]\n";
 
 uint64_t now_realtime_ns(void)
 {
@@ -268,8 +269,12 @@ static int run_on_event(session *s, const ss_plugin_event_input *in)
 	char err[HOST_ERRLEN];
 	const uint8_t *data;
 	size_t len;
+	const char *async_name = NULL;
 	b->len = 0;
-	payload_of(e, &data, &len);
+	if (e->type == FPA_EVT_ASYNCEVENT)
+		async_name = async_event_parts(e, &data, &len); /* checked by the handler */
+	if (!async_name)
+		payload_of(e, &data, &len);
 	if (o->json) {
 		sb_printf(b, "{\"evtnum\":%llu,\"source\":", (unsigned long long)in->evtnum);
 		sb_json_str(b, s->source);
@@ -277,12 +282,16 @@ static int run_on_event(session *s, const ss_plugin_event_input *in)
 		sb_json_str(b, s->p->name);
 		sb_printf(b, ",\"ts\":%llu,\"tid\":%llu,\"type\":%u,\"len\":%u,\"plugin_id\":",
 			  (unsigned long long)e->ts, (unsigned long long)e->tid, e->type, e->len);
-		if (e->type == FPA_EVT_PLUGINEVENT) {
+		if (e->type == FPA_EVT_PLUGINEVENT || async_name) {
 			uint32_t pid;
-			memcpy(&pid, (const uint8_t *)e + 34, 4);
+			memcpy(&pid, (const uint8_t *)e + (async_name ? 38 : 34), 4);
 			sb_printf(b, "%u", pid);
 		} else {
 			sb_puts(b, "null");
+		}
+		if (async_name) {
+			sb_puts(b, ",\"async_name\":");
+			sb_json_str(b, async_name);
 		}
 		sb_puts(b, ",\"payload_hex\":\"");
 		static const char hex[] = "0123456789abcdef";
@@ -308,8 +317,14 @@ static int run_on_event(session *s, const ss_plugin_event_input *in)
 			sb_puts(b, "null");
 		sb_puts(b, "}\n");
 	} else {
-		sb_printf(b, "#%llu [%s] ts=%llu tid=%llu len=%u payload=", (unsigned long long)in->evtnum, s->source,
+		sb_printf(b, "#%llu [%s] ts=%llu tid=%llu len=%u ", (unsigned long long)in->evtnum, s->source,
 			  (unsigned long long)e->ts, (unsigned long long)e->tid, e->len);
+		if (async_name) {
+			sb_puts(b, "async=");
+			sb_puts(b, async_name);
+			sb_putc(b, ' ');
+		}
+		sb_puts(b, "payload=");
 		size_t show = len < 64 ? len : 64;
 		for (size_t i = 0; i < show; i++) {
 			uint8_t ch = data[i];
@@ -344,11 +359,15 @@ static void run_on_end(session *s)
 		sb_json_str(&b, s->p->name);
 		sb_puts(&b, ",\"source\":");
 		sb_json_str(&b, s->source);
-		sb_printf(&b, ",\"events\":%llu,\"timeouts\":%llu,\"end\":\"%s\"}}\n", (unsigned long long)s->events,
-			  (unsigned long long)s->timeouts, end_name(s->end));
+		sb_printf(&b,
+			  ",\"events\":%llu,\"timeouts\":%llu,\"end\":\"%s\",\"async_events\":%llu,\"async_dropped\":%llu}}"
+			  "\n",
+			  (unsigned long long)s->events, (unsigned long long)s->timeouts, end_name(s->end),
+			  (unsigned long long)s->async_events, (unsigned long long)async_dropped(s));
 	} else {
-		sb_printf(&b, "summary: plugin=%s source=%s events=%llu timeouts=%llu end=%s\n", s->p->name, s->source,
-			  (unsigned long long)s->events, (unsigned long long)s->timeouts, end_name(s->end));
+		sb_printf(&b, "summary: plugin=%s source=%s events=%llu timeouts=%llu end=%s async_events=%llu async_dropped=%llu\n",
+			  s->p->name, s->source, (unsigned long long)s->events, (unsigned long long)s->timeouts,
+			  end_name(s->end), (unsigned long long)s->async_events, (unsigned long long)async_dropped(s));
 	}
 	write_line(&b);
 	sb_free(&b);
@@ -395,6 +414,7 @@ int cmd_run(int argc, char **argv)
 	ctx = calloc(nsess, sizeof *ctx);
 	session **running = calloc(nsess, sizeof *running);
 	size_t nrun = 0, k = 0;
+	/* build every session, attach the async plugins, then open them in order */
 	for (size_t i = 0; i < o.nspecs; i++) {
 		plugin *p = plugins[i];
 		if (!(p->caps & CAP_SOURCING))
@@ -413,16 +433,24 @@ int cmd_run(int argc, char **argv)
 		s->on_event = run_on_event;
 		s->on_end = run_on_end;
 		s->user = c;
-		if (session_open(s) == 0)
+	}
+	async_attach(plugins, o.nspecs, sess, nsess);
+	for (k = 0; k < nsess; k++) {
+		session *s = &sess[k];
+		if (session_open(s) == 0 && async_session_start(s) == 0) {
 			running[nrun++] = s;
-		else
+		} else {
+			s->end = END_OPEN_FAILED;
 			run_on_end(s);
+		}
 	}
 	if (nrun)
 		sessions_run(running, nrun);
 	free(running);
 	for (size_t i = 0; i < nsess; i++) {
 		session_close(&sess[i]);
+		if (async_session_stop(&sess[i]))
+			status = 1;
 		if (sess[i].end == END_FAILURE || sess[i].end == END_OPEN_FAILED)
 			status = 1;
 		else if (sess[i].end == END_INTERRUPTED && !status)
@@ -431,6 +459,8 @@ int cmd_run(int argc, char **argv)
 out:
 	unload_all(plugins, o.nspecs);
 out_free:
+	for (size_t i = 0; sess && i < nsess; i++)
+		async_session_free(&sess[i]);
 	for (size_t i = 0; ctx && i < nsess; i++) {
 		free(ctx[i].binds);
 		sb_free(&ctx[i].line);
@@ -474,6 +504,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 2, argv + 2);
 	if (!strcmp(cmd, "bench"))
 		return cmd_bench(argc - 2, argv + 2);
+	if (!strcmp(cmd, "bench-async"))
+		return cmd_bench_async(argc - 2, argv + 2);
 	fprintf(stderr, "error: unknown command %s\n%s", cmd, usage);
 	return 2;
 }

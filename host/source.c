@@ -137,6 +137,9 @@ void session_loop(session *s)
 			s->end = END_DURATION;
 			return;
 		}
+		/* queued async events go before each fetch, so also after each TIMEOUT (§5.5) */
+		if (async_deliver(s, &in))
+			return;
 		uint32_t n = 0;
 		ss_plugin_event **evts = NULL;
 		lock(s);
@@ -183,6 +186,7 @@ void session_loop(session *s)
 			break;
 		case SS_PLUGIN_EOF:
 			s->end = END_EOF;
+			async_deliver(s, &in); /* what was queued until now, once more */
 			return;
 		default: /* FAILURE, NOT_SUPPORTED, or any other value */
 			lock(s);
