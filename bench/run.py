@@ -10,6 +10,8 @@ S2  one field per event (bench.value), S3 four fields per event (bench.value, be
     bench.div[3], bench.value again as Falco's output does): ns/event on top of S1 (payloads
     prebuilt, batch 64), each field asked in its own extract_fields call as libsinsp does,
     and with all fields in one call as other hosts may.
+A   async emit: ns/event from one Python thread and from four (emit per event, and emit_many
+    of 64), next to a plain-C emitter plugin (bench/c_reference/async_c.c) in the same host.
 """
 
 from __future__ import annotations
@@ -63,6 +65,32 @@ def extraction(c_lib: Path, py_lib: Path) -> None:
         print(f"Python, each further field ({title[4:]}): {further:.1f} ns")
 
 
+ASYNC_EVENTS = int(os.environ.get("BENCH_ASYNC_EVENTS", "400000"))
+
+
+def async_emit() -> None:
+    c_lib = compile_c_plugin(ROOT / "bench" / "c_reference" / "async_c.c")
+    py_lib, _ = build(f"{ROOT}/examples/bench/async_bench.py:AsyncBench", OUT / "libbench_async_py.so")
+    rows = [
+        ("plain C emitter (async_c)", c_lib, {"threads": 1}, {"threads": 4}),
+        ("Python, emit()", py_lib, {"threads": 1}, {"threads": 4}),
+        ("Python, emit_many() of 64", py_lib, {"threads": 1, "batch": 64}, {"threads": 4, "batch": 64}),
+    ]
+    argv = ["bench-async", "--events", str(ASYNC_EVENTS)]
+    for _, lib, one, four in rows:
+        for config in (one, four):
+            argv += ["-p", str(lib), "-c", json.dumps({"events": ASYNC_EVENTS, **config})]
+    proc = run_host(argv, timeout=1800)
+    if proc.returncode != 0:
+        raise SystemExit(f"host bench-async failed ({proc.returncode}):\n{proc.stderr}")
+    results = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    print(f"\nA async emit, {ASYNC_EVENTS:,} events, ns/event (one host process)")
+    print(f"{'':34}{'1 thread':<14}{'4 threads':<14}")
+    for i, (title, *_rest) in enumerate(rows):
+        one, four = results[2 * i], results[2 * i + 1]
+        print(f"{title:34}{one['ns_per_event']:<14.1f}{four['ns_per_event']:<14.1f}")
+
+
 def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     c_lib = compile_c_plugin(ROOT / "bench" / "c_reference" / "bench_c.c")
@@ -89,6 +117,8 @@ def main() -> int:
     print(f"cold start of the C plugin:                          {results[0]['cold_start_ms']:.2f} ms")
 
     extraction(c_lib, py_lib)
+
+    async_emit()
 
     rss = host_bench([(py_lib, json.dumps({"batch": 64}), str(RSS_EVENTS))])[0]
     samples = rss["rss_kb_samples"]

@@ -531,3 +531,13 @@ int cmd_bench_async(int argc, char **argv)
 	free(o.specs);
 	return status;
 }
+
+void async_hold(session *s, int on)
+{
+	if (!s->aq)
+		return;
+	if (on)
+		pthread_mutex_lock(&s->aq->mu);
+	else
+		pthread_mutex_unlock(&s->aq->mu);
+}

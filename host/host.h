@@ -181,6 +181,7 @@ typedef struct session {
 	uint64_t limit;       /* 0: unlimited */
 	uint64_t duration_ns; /* 0: unlimited */
 	int lock;             /* lock plugin states around calls (several sessions) */
+	int hold_async_lock;  /* hold the async queue's lock while calling the plugin (deadlock probe) */
 	event_cb on_event;    /* nonzero return: failure, ends the session */
 	void (*on_end)(struct session *s);
 	void *user;
@@ -219,6 +220,8 @@ int async_session_stop(session *s);
  * session must end (s->end set). */
 int async_deliver(session *s, ss_plugin_event_input *in);
 uint64_t async_dropped(const session *s);
+/* Take (on=1) or release (on=0) the lock the async handler needs, if the session has a queue. */
+void async_hold(session *s, int on);
 void async_session_free(session *s);
 /* The data param of a 402 event and its name (NULL when the event is not a well-formed 402). */
 const char *async_event_parts(const ss_plugin_event *e, const uint8_t **data, size_t *len);
@@ -236,6 +239,7 @@ typedef struct {
 	uint64_t limit;  /* -n */
 	double duration; /* --duration */
 	int json, quiet;
+	int hold_async_lock; /* --hold-async-lock */
 	/* bench */
 	uint64_t events; /* --events */
 	int per_call;    /* --fields-per-call */

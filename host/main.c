@@ -13,7 +13,7 @@ pthread_mutex_t g_io_lock = PTHREAD_MUTEX_INITIALIZER;
 static const char usage[] =
 	"usage:\n"
 	"  falco-plugin-host info LIB.so\n"
-	"  falco-plugin-host run [-n N] [--json] [--quiet] [--fields LIST] [--duration SECONDS]\n"
+	"  falco-plugin-host run [-n N] [--json] [--quiet] [--fields LIST] [--duration SECONDS] [--hold-async-lock]\n"
 	"                        -p LIB.so [-c CONFIG] [-o OPEN_PARAMS] [-p LIB2.so ...]\n"
 	"  falco-plugin-host bench [--events N] [--fields LIST] [--fields-per-call]\n"
 	"                        -p LIB.so [-c CONFIG] [-o OPEN_PARAMS] [-p ...]\n"
@@ -141,6 +141,8 @@ int parse_cli(int argc, char **argv, int bench, cli_opts *o)
 			o->json = 1;
 		} else if (!bench && !strcmp(opt, "--quiet") && !val) {
 			o->quiet = 1;
+		} else if (!bench && !strcmp(opt, "--hold-async-lock") && !val) {
+			o->hold_async_lock = 1;
 		} else if (bench && !strcmp(opt, "--events")) {
 			if (parse_u64(val, &o->events)) {
 				fprintf(stderr, "error: --events needs a number\n");
@@ -430,6 +432,7 @@ int cmd_run(int argc, char **argv)
 		s->limit = o.limit;
 		s->duration_ns = (uint64_t)(o.duration * 1e9);
 		s->lock = nsess > 1;
+		s->hold_async_lock = o.hold_async_lock;
 		s->on_event = run_on_event;
 		s->on_end = run_on_end;
 		s->user = c;

@@ -143,7 +143,11 @@ void session_loop(session *s)
 		uint32_t n = 0;
 		ss_plugin_event **evts = NULL;
 		lock(s);
+		if (s->hold_async_lock) /* a host that calls the plugin holding the lock its handler needs */
+			async_hold(s, 1);
 		ss_plugin_rc rc = p->api.next_batch(p->state, s->handle, &n, &evts);
+		if (s->hold_async_lock)
+			async_hold(s, 0);
 		unlock(s);
 		s->batches++;
 		if (rc == SS_PLUGIN_SUCCESS && n == 0) {

@@ -91,6 +91,9 @@ class Ticker(Plugin, AsyncEventPlugin, ExtractPlugin):
         self.tasks, self.threads = [], []
         log.info("stopped in %d ms, threads alive: 0, join errors: %s", (time.monotonic() - started) * 1000,
                  errors or "none")
+
+    def destroy(self) -> None:
+        # after the host reset the handler: emitting must raise, not reach the host
         if self.handler is not None:
             try:
                 self.handler.emit(AsyncEvent("tick", b"late"))

@@ -1,0 +1,191 @@
+"""Issue 4, end to end: async events from Python threads through the shim into the host."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, HostRun
+
+from falco_plugin import _cc
+from falco_plugin.host import host_binary
+
+Host = Callable[..., HostRun]
+Built = Callable[[str], Path]
+TICKER = "async_plugins.py:Ticker"
+
+
+def idle_source(built: Built) -> list[str]:
+    return ["-p", str(built("counter.py:Counter")), "-o", "mode=idle"]
+
+
+def run_ticker(host: Host, built: Built, config: dict[str, object], *extra: str, duration: float = 0.6) -> HostRun:
+    return host("run", "--json", "--duration", str(duration), *extra, *idle_source(built),
+                "-p", built(TICKER), "-c", json.dumps(config))
+
+
+def async_events(run: HostRun) -> list[dict[str, object]]:
+    return [e for e in run.events if e["type"] == 402]
+
+
+def test_events_from_a_background_thread_reach_the_host(host: Host, built: Built) -> None:
+    run = run_ticker(host, built, {"interval": 0.01, "count": 5}, "--fields", "ticker.payload,ticker.name")
+    assert run.returncode == 0, run
+    events = async_events(run)
+    assert [bytes.fromhex(str(e["payload_hex"])) for e in events] == [b"0:0", b"0:1", b"0:2", b"0:3", b"0:4"]
+    assert {e["async_name"] for e in events} == {"tick"}
+    assert {e["plugin_id"] for e in events} == {999}  # the host wrote the open source's id
+    assert {e["source"] for e in events} == {"counter"}
+    assert all(e["tid"] == 2**64 - 1 and e["len"] == 42 + len("tick") + 1 + 3 for e in events)
+    assert [e["fields"] for e in events][:2] == [
+        {"ticker.payload": "0:0", "ticker.name": "tick"}, {"ticker.payload": "0:1", "ticker.name": "tick"},
+    ]
+    assert run.summaries[0]["async_events"] == 5
+
+
+def test_stop_async_returns_after_the_thread_stopped_within_an_interval(host: Host, built: Built) -> None:
+    run = run_ticker(host, built, {"interval": 5.0}, duration=0.3)
+    assert run.returncode == 0, run
+    stopped = re.search(r"log info ticker: stopped in (\d+) ms, threads alive: 0, join errors: none", run.stderr)
+    assert stopped, run.stderr
+    assert int(stopped.group(1)) < 1000  # woken at once, not after the 5 s interval
+
+
+def test_exception_in_the_task_surfaces_on_join_and_is_logged(host: Host, built: Built) -> None:
+    run = run_ticker(host, built, {"interval": 0.005, "mode": "raise"})
+    assert run.returncode == 0, run
+    assert [bytes.fromhex(str(e["payload_hex"])) for e in async_events(run)] == [b"0:0", b"0:1", b"0:2"]
+    assert re.search(r"log error ticker: background task falco-plugin:emit failed: OSError: sensor unplugged after 3",
+                     run.stderr), run.stderr
+    assert "join errors: ['OSError: sensor unplugged after 3 events']" in run.stderr
+
+
+def test_undeclared_name_is_refused_before_the_host(host: Host, built: Built) -> None:
+    run = run_ticker(host, built, {"interval": 0.005, "mode": "undeclared"})
+    assert run.returncode == 0, run
+    assert async_events(run) == []
+    assert "ValueError: async event 'nope' is not declared in Ticker.ASYNC_EVENTS [\"tick\", \"tock\"]" in run.stderr
+
+
+def test_emit_after_the_handler_was_reset_raises(host: Host, built: Built) -> None:
+    run = run_ticker(host, built, {"interval": 0.01, "count": 2})
+    assert run.returncode == 0, run
+    assert "late emit refused: the async event handler was taken back by the host" in run.stderr
+
+
+def test_start_async_failure_is_reported(host: Host, built: Built) -> None:
+    run = run_ticker(host, built, {"mode": "start_fails"})
+    assert run.returncode == 1, run
+    assert ("can't set async event handler for plugin ticker: start_async: PermissionError: cannot watch anything "
+            "(at async_plugins.py:") in run.stderr
+
+
+def test_emission_from_several_threads_at_once(host: Host, built: Built) -> None:
+    run = run_ticker(host, built, {"interval": 0, "count": 300, "threads": 4}, duration=1.5)
+    assert run.returncode == 0, run
+    payloads = [bytes.fromhex(str(e["payload_hex"])).decode() for e in async_events(run)]
+    assert len(payloads) == 1200
+    for t in range(4):
+        mine = [int(p.split(":")[1]) for p in payloads if p.startswith(f"{t}:")]
+        assert mine == list(range(300))  # every event of every thread, in its order
+
+
+def test_emit_many_sends_a_batch(host: Host, built: Built) -> None:
+    run = run_ticker(host, built, {"interval": 0.005, "count": 3, "mode": "batch"})
+    assert [(e["async_name"], bytes.fromhex(str(e["payload_hex"]))) for e in async_events(run)] == [
+        ("tick", b"0:0"), ("tock", b"0:0!"), ("tick", b"0:1"), ("tock", b"0:1!"), ("tick", b"0:2"), ("tock", b"0:2!"),
+    ]
+
+
+def test_no_deadlock_when_the_host_holds_its_lock_while_calling_the_plugin(host: Host, built: Built) -> None:
+    # The session thread holds the lock the async handler needs while it calls next_batch
+    # (which needs the GIL), and two Python threads emit as fast as they can (each holds the
+    # GIL until it calls the handler). If emit kept the GIL inside the host, this would hang.
+    counter = str(built("counter.py:Counter"))
+    run = host("run", "--json", "--quiet", "--hold-async-lock", "--duration", "1.0",
+               "-p", counter, "-o", "count=100000000,batch=4,mode=slow",
+               "-p", built(TICKER), "-c", json.dumps({"interval": 0, "threads": 2}), timeout=60)
+    assert run.returncode == 0, run
+    summary = run.summaries[0]
+    assert summary["end"] == "duration"
+    assert summary["async_events"] > 100 and summary["events"] - summary["async_events"] > 100, summary
+
+
+def test_start_stop_start_again_and_destroy_while_running(built: Built) -> None:
+    shim = _cc.c_source_dir("shim")
+    driver = _cc.build_cached("cdriver", [ROOT / "tests" / "cdrivers" / "async_cycle.c"], "async_cycle",
+                              [f"-I{shim}", "-O1", "-pthread", "-Wl,--no-as-needed", "-ldl"])
+    lib = built(f"{ROOT}/examples/sample_async/sample_async.py:SampleAsync")
+    proc = subprocess.run([str(driver), str(lib), ""], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    rounds = re.findall(r"round (\d): events=(\d+) reset_rc=0 reset_ms=(\d+) quiet_after_reset=1", proc.stdout)
+    assert [r[0] for r in rounds] == ["1", "2"], proc.stdout
+    for _, events, reset_ms in rounds:
+        assert 2 <= int(events) <= 4  # every 100 ms for 300 ms
+        assert int(reset_ms) < 100  # stop_async returned within one interval
+    assert "destroyed while running: quiet_after_destroy=1 malformed=0" in proc.stdout
+
+
+def test_sample_async_beside_a_source(host: Host, built: Built) -> None:
+    lib = built(f"{ROOT}/examples/sample_async/sample_async.py:SampleAsync")
+    run = host("run", "--json", "--duration", "0.55", *idle_source(built), "-p", lib)
+    assert run.returncode == 0, run
+    events = async_events(run)
+    assert 3 <= len(events) <= 7
+    assert all(e["async_name"] == "sample_async" and e["payload_hex"] == b"hello".hex() for e in events)
+    info = json.loads(host("info", lib).stdout)
+    assert info["capabilities"] == ["async"] and info["async_events"] == ["sample_async"]
+
+
+def test_file_notify_end_to_end(tmp_path: Path, built: Built) -> None:
+    watched = tmp_path / "etc"
+    watched.mkdir()
+    (watched / "passwd").write_text("root:x:0:0\n")
+    lib = built(f"{ROOT}/examples/file_notify/file_notify.py:FileNotify")
+    fields = "file_notify.path,file_notify.change,file_notify.old_size,file_notify.new_size,file_notify.new_hash"
+    config = json.dumps({"paths": [str(watched)], "interval": 0.05})
+    cmd = [str(host_binary()), "run", "--json", "--duration", "2.5", "--fields", fields, *idle_source(built),
+           "-p", str(lib), "-c", config]
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        time.sleep(1.0)  # Python start-up, then the first snapshot
+        (watched / "passwd").write_text("root:x:0:0\nmallory:x:0:0\n")
+        (watched / "sudoers").write_text("mallory ALL=(ALL) NOPASSWD: ALL\n")
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    got = [json.loads(line)["fields"] for line in out.splitlines()
+           if line.startswith("{") and '"type":402' in line.replace(" ", "")]
+    by_path = {f["file_notify.path"]: f for f in got}
+    assert by_path[str(watched / "passwd")]["file_notify.change"] == "modified"
+    assert by_path[str(watched / "passwd")]["file_notify.old_size"] == 11
+    assert by_path[str(watched / "passwd")]["file_notify.new_size"] == 25
+    assert by_path[str(watched / "sudoers")]["file_notify.change"] == "created"
+    assert by_path[str(watched / "sudoers")]["file_notify.old_size"] is None
+    assert str(by_path[str(watched / "sudoers")]["file_notify.new_hash"]).startswith("sha256:")
+
+
+@pytest.mark.parametrize("cls", ["NoNames", "NoStop"])
+def test_build_refuses_bad_async_plugins(tmp_path: Path, cls: str) -> None:
+    src = tmp_path / "bad_async.py"
+    src.write_text(
+        "from falco_plugin import AsyncEventPlugin, Plugin\n"
+        "class Meta(Plugin, AsyncEventPlugin):\n"
+        "    NAME = 'bad'; PLUGIN_VERSION = '0.1.0'; DESCRIPTION = 'x'; CONTACT = 'x'\n"
+        "class NoNames(Meta):\n"
+        "    def start_async(self, handler): pass\n"
+        "    def stop_async(self): pass\n"
+        "class NoStop(Meta):\n"
+        "    ASYNC_EVENTS = ['a']\n"
+        "    def start_async(self, handler): pass\n"
+    )
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "falco_plugin.cli", "build", f"{src}:{cls}", "-o",
+                           str(tmp_path / "lib.so")], capture_output=True, text=True)
+    assert proc.returncode == 1
+    expected = "must list the names" if cls == "NoNames" else "does not define stop_async()"
+    assert expected in proc.stderr, proc.stderr
