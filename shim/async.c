@@ -14,6 +14,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#if PY_VERSION_HEX < 0x030C0000
+#include <structmember.h> /* PyMemberDef; part of Python.h from 3.12 */
+#endif
 
 static const char *const async_names[] = FPY_ASYNC_NAMES;
 #define NNAMES (sizeof async_names / sizeof async_names[0])
@@ -25,6 +28,70 @@ typedef struct {
 } fp_handler;
 
 static PyObject *str_name, *str_data, *str_ts, *str_tid;
+
+/* falco_plugin.AsyncEvent and where its __slots__ live: an exact instance is read directly,
+ * which saves four attribute lookups per event on the hot path. */
+static PyTypeObject *event_class;
+static Py_ssize_t off_name, off_data, off_ts, off_tid;
+
+static Py_ssize_t slot_offset(PyObject *cls, const char *attr)
+{
+	PyObject *descr = PyObject_GetAttrString(cls, attr);
+	Py_ssize_t off = -1;
+	if (descr && Py_IS_TYPE(descr, &PyMemberDescr_Type))
+		off = ((PyMemberDescrObject *)descr)->d_member->offset;
+	Py_XDECREF(descr);
+	PyErr_Clear();
+	return off;
+}
+
+static void find_event_class(void)
+{
+	PyObject *module = PyImport_ImportModule("falco_plugin.async_event");
+	PyObject *cls = module ? PyObject_GetAttrString(module, "AsyncEvent") : NULL;
+	Py_XDECREF(module);
+	if (cls && PyType_Check(cls)) {
+		off_name = slot_offset(cls, "name");
+		off_data = slot_offset(cls, "data");
+		off_ts = slot_offset(cls, "ts");
+		off_tid = slot_offset(cls, "tid");
+		if (off_name > 0 && off_data > 0 && off_ts > 0 && off_tid > 0) {
+			event_class = (PyTypeObject *)cls; /* kept for the life of the process */
+			return;
+		}
+	}
+	Py_XDECREF(cls);
+	PyErr_Clear(); /* no fast path: attributes are looked up */
+}
+
+/* New references to the four attributes of an AsyncEvent (or anything that has them). */
+static int event_fields(PyObject *event, PyObject **name, PyObject **data, PyObject **ts, PyObject **tid)
+{
+	if (Py_TYPE(event) == event_class) {
+		char *base = (char *)event;
+		*name = *(PyObject **)(base + off_name);
+		*data = *(PyObject **)(base + off_data);
+		*ts = *(PyObject **)(base + off_ts);
+		*tid = *(PyObject **)(base + off_tid);
+		if (*name && *data && *ts && *tid) {
+			Py_INCREF(*name);
+			Py_INCREF(*data);
+			Py_INCREF(*ts);
+			Py_INCREF(*tid);
+			return 0;
+		}
+	}
+	*name = PyObject_GetAttr(event, str_name);
+	*data = *name ? PyObject_GetAttr(event, str_data) : NULL;
+	*ts = *data ? PyObject_GetAttr(event, str_ts) : NULL;
+	*tid = *ts ? PyObject_GetAttr(event, str_tid) : NULL;
+	if (*tid)
+		return 0;
+	Py_CLEAR(*name);
+	Py_CLEAR(*data);
+	Py_CLEAR(*ts);
+	return -1;
+}
 
 FP_EXPORT const char *plugin_get_async_events(void) { return FPY_ASYNC_EVENTS_JSON; }
 FP_EXPORT const char *plugin_get_async_event_sources(void) { return FPY_ASYNC_SOURCES_JSON; }
@@ -48,29 +115,28 @@ static uint8_t *tl_reserve(size_t bytes)
 	return tl_buf;
 }
 
-static int optional_u64(PyObject *event, PyObject *attr, uint64_t *out)
+static int optional_u64(PyObject *v, uint64_t *out)
 {
-	PyObject *v = PyObject_GetAttr(event, attr);
-	if (!v)
-		return -1;
 	*out = UINT64_MAX; /* "now" for ts, "no thread" for tid */
-	if (v != Py_None)
-		*out = PyLong_AsUnsignedLongLong(v);
-	Py_DECREF(v);
+	if (v == Py_None)
+		return 0;
+	*out = PyLong_AsUnsignedLongLong(v);
 	return *out == UINT64_MAX && PyErr_Occurred() ? -1 : 0;
 }
 
 /* Append the framed form of event at offset *used of the thread-local buffer. */
 static int frame_event(PyObject *event, size_t *used)
 {
-	PyObject *name = PyObject_GetAttr(event, str_name);
-	PyObject *data = name ? PyObject_GetAttr(event, str_data) : NULL;
+	PyObject *name, *data, *ts_obj, *tid_obj;
+	if (event_fields(event, &name, &data, &ts_obj, &tid_obj) < 0)
+		return -1;
 	uint64_t ts, tid;
 	int rc = -1;
 	Py_buffer view = {0};
-	if (!data || optional_u64(event, str_ts, &ts) < 0 || optional_u64(event, str_tid, &tid) < 0)
+	const char *bytes;
+	Py_ssize_t nbytes, name_len;
+	if (optional_u64(ts_obj, &ts) < 0 || optional_u64(tid_obj, &tid) < 0)
 		goto out;
-	Py_ssize_t name_len;
 	const char *cname = PyUnicode_Check(name) ? PyUnicode_AsUTF8AndSize(name, &name_len) : NULL;
 	if (!cname) {
 		if (!PyErr_Occurred())
@@ -85,9 +151,16 @@ static int frame_event(PyObject *event, size_t *used)
 			     FPY_ENTRY_CLASS, FPY_ASYNC_EVENTS_JSON);
 		goto out;
 	}
-	if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0)
+	if (PyBytes_CheckExact(data)) {
+		bytes = PyBytes_AS_STRING(data);
+		nbytes = PyBytes_GET_SIZE(data);
+	} else if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) == 0) {
+		bytes = view.buf;
+		nbytes = view.len;
+	} else {
 		goto out;
-	size_t len = 42 + (size_t)name_len + 1 + (size_t)view.len;
+	}
+	size_t len = 42 + (size_t)name_len + 1 + (size_t)nbytes;
 	if (len > UINT32_MAX) {
 		PyErr_SetString(PyExc_ValueError, "async event too large");
 		goto out;
@@ -102,18 +175,20 @@ static int frame_event(PyObject *event, size_t *used)
 	ev->len = (uint32_t)len;
 	ev->type = FPA_EVT_ASYNCEVENT;
 	ev->nparams = 3;
-	uint32_t lens[3] = {4, (uint32_t)name_len + 1, (uint32_t)view.len}, plugin_id = 0;
+	uint32_t lens[3] = {4, (uint32_t)name_len + 1, (uint32_t)nbytes}, plugin_id = 0;
 	memcpy(p + 26, lens, sizeof lens);
 	memcpy(p + 38, &plugin_id, 4); /* the host writes the source's plugin id here */
 	memcpy(p + 42, cname, (size_t)name_len + 1);
-	memcpy(p + 42 + name_len + 1, view.buf, (size_t)view.len);
+	memcpy(p + 42 + name_len + 1, bytes, (size_t)nbytes);
 	*used += len;
 	rc = 0;
 out:
 	if (view.obj)
 		PyBuffer_Release(&view);
-	Py_XDECREF(data);
-	Py_XDECREF(name);
+	Py_DECREF(name);
+	Py_DECREF(data);
+	Py_DECREF(ts_obj);
+	Py_DECREF(tid_obj);
 	return rc;
 }
 
@@ -203,6 +278,7 @@ static PyObject *handler_new(ss_plugin_owner_t *owner, ss_plugin_async_event_han
 		    !(str_data = PyUnicode_InternFromString("data")) || !(str_ts = PyUnicode_InternFromString("ts")) ||
 		    !(str_tid = PyUnicode_InternFromString("tid")))
 			return NULL;
+		find_event_class();
 	}
 	fp_handler *h = PyObject_New(fp_handler, &handler_type);
 	if (h) {
