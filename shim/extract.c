@@ -327,11 +327,11 @@ FP_EXPORT ss_plugin_rc plugin_extract_fields(ss_plugin_t *st, const ss_plugin_ev
 		return SS_PLUGIN_FAILURE;
 	int same_event = x->have_event && evt->evtnum == x->evtnum && evt->evt->ts == x->ts &&
 			 evt->evt->type == x->type;
-	if (same_event) { /* answered before? then no Python at all */
-		uint32_t i = 0;
-		for (fp_result *r; i < in->num_fields && (r = find_result(x, &in->fields[i])) != NULL; i++)
-			answer(&in->fields[i], r);
-		if (i == in->num_fields)
+	uint32_t first = 0; /* the fields before it are answered */
+	if (same_event) {   /* answered before? then no Python at all */
+		for (fp_result *r; first < in->num_fields && (r = find_result(x, &in->fields[first])) != NULL; first++)
+			answer(&in->fields[first], r);
+		if (first == in->num_fields)
 			return SS_PLUGIN_SUCCESS;
 	}
 	char report[FPA_MAX_ERRLEN] = "";
@@ -339,7 +339,7 @@ FP_EXPORT ss_plugin_rc plugin_extract_fields(ss_plugin_t *st, const ss_plugin_ev
 	if (!same_event)
 		start_event(x, evt);
 	PyObject *event = fp_event_bind(&s->event, evt);
-	for (uint32_t i = 0; event && i < in->num_fields; i++) {
+	for (uint32_t i = first; event && i < in->num_fields; i++) {
 		ss_plugin_extract_field *f = &in->fields[i];
 		uint32_t fid = f->field_id;
 		if (fid >= NFIELDS)
