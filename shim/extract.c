@@ -39,6 +39,7 @@ typedef struct {
 
 struct fp_extract {
 	PyObject *methods; /* tuple of bound methods, by field id */
+	PyObject *datetime_ns, *ip_packed; /* _runtime converters, looked up once */
 	fp_result *results;
 	uint32_t nresults, capresults;
 	int have_event; /* which event the results are for */
@@ -70,7 +71,9 @@ int fp_extract_init(fp_state *s)
 	}
 	s->extract = x;
 	x->methods = fp_runtime_call("field_methods", &s->plugin, 1);
-	if (!x->methods)
+	x->datetime_ns = PyObject_GetAttrString(fp_runtime, "datetime_ns");
+	x->ip_packed = PyObject_GetAttrString(fp_runtime, "ip_packed");
+	if (!x->methods || !x->datetime_ns || !x->ip_packed)
 		return -1;
 	if (!PyTuple_Check(x->methods) || PyTuple_GET_SIZE(x->methods) != NFIELDS) {
 		PyErr_Format(PyExc_RuntimeError,
@@ -93,6 +96,8 @@ void fp_extract_destroy(fp_state *s)
 	}
 	free(x->results);
 	Py_CLEAR(x->methods);
+	Py_CLEAR(x->datetime_ns);
+	Py_CLEAR(x->ip_packed);
 	free(x);
 	s->extract = NULL;
 }
@@ -112,7 +117,7 @@ static size_t elem_size(uint8_t ftype)
 	}
 }
 
-static uint64_t time_ns(PyObject *v, uint8_t ftype)
+static uint64_t time_ns(const struct fp_extract *x, PyObject *v, uint8_t ftype)
 {
 	if (ftype == FTYPE_RELTIME && PyDelta_Check(v)) {
 		long long ns = ((long long)PyDateTime_DELTA_GET_DAYS(v) * 86400 + PyDateTime_DELTA_GET_SECONDS(v)) *
@@ -125,7 +130,7 @@ static uint64_t time_ns(PyObject *v, uint8_t ftype)
 		return (uint64_t)ns;
 	}
 	if (ftype == FTYPE_ABSTIME && PyDateTime_Check(v)) {
-		PyObject *ns = fp_runtime_call("datetime_ns", &v, 1);
+		PyObject *ns = PyObject_Vectorcall(x->datetime_ns, &v, 1, NULL);
 		uint64_t out = ns ? PyLong_AsUnsignedLongLong(ns) : (uint64_t)-1;
 		Py_XDECREF(ns);
 		return out;
@@ -134,13 +139,13 @@ static uint64_t time_ns(PyObject *v, uint8_t ftype)
 }
 
 /* Convert one value into *out. Objects it must keep alive are appended to keep. */
-static int convert_one(PyObject *v, uint8_t ftype, void *out, PyObject *keep)
+static int convert_one(const struct fp_extract *x, PyObject *v, uint8_t ftype, void *out, PyObject *keep)
 {
 	switch (ftype) {
 	case FTYPE_UINT64:
 	case FTYPE_RELTIME:
 	case FTYPE_ABSTIME: {
-		uint64_t u = ftype == FTYPE_UINT64 ? PyLong_AsUnsignedLongLong(v) : time_ns(v, ftype);
+		uint64_t u = ftype == FTYPE_UINT64 ? PyLong_AsUnsignedLongLong(v) : time_ns(x, v, ftype);
 		if (u == (uint64_t)-1 && PyErr_Occurred())
 			return -1;
 		memcpy(out, &u, sizeof u);
@@ -166,7 +171,7 @@ static int convert_one(PyObject *v, uint8_t ftype, void *out, PyObject *keep)
 		return 0;
 	}
 	default: { /* ipaddr / ipnet: 4 or 16 bytes in network order */
-		PyObject *packed = PyBytes_Check(v) ? Py_NewRef(v) : fp_runtime_call("ip_packed", &v, 1);
+		PyObject *packed = PyBytes_Check(v) ? Py_NewRef(v) : PyObject_Vectorcall(x->ip_packed, &v, 1, NULL);
 		if (!packed)
 			return -1;
 		if (!PyBytes_Check(packed) || (PyBytes_GET_SIZE(packed) != 4 && PyBytes_GET_SIZE(packed) != 16)) {
@@ -198,13 +203,13 @@ static int reserve(fp_result *r, size_t bytes)
 }
 
 /* Store v (a value, or a sequence for list fields) as the values of r. */
-static int store(fp_result *r, uint32_t fid, PyObject *v)
+static int store(const struct fp_extract *x, fp_result *r, uint32_t fid, PyObject *v)
 {
 	uint8_t ftype = field_types[fid];
 	size_t size = elem_size(ftype);
 	if (!field_is_list[fid] && ftype != FTYPE_IPADDR && ftype != FTYPE_IPNET) {
 		/* the common case: one value, nothing to keep but v itself (a str's UTF-8) */
-		if (reserve(r, size) < 0 || convert_one(v, ftype, r->buf, NULL) < 0)
+		if (reserve(r, size) < 0 || convert_one(x, v, ftype, r->buf, NULL) < 0)
 			return -1;
 		Py_XSETREF(r->hold, Py_NewRef(v));
 		r->len = 1;
@@ -229,7 +234,7 @@ static int store(fp_result *r, uint32_t fid, PyObject *v)
 		goto fail;
 	for (Py_ssize_t i = 0; i < n; i++) {
 		PyObject *item = fast ? PySequence_Fast_GET_ITEM(fast, i) : v;
-		if (convert_one(item, ftype, (char *)r->buf + (size_t)i * size, keep) < 0)
+		if (convert_one(x, item, ftype, (char *)r->buf + (size_t)i * size, keep) < 0)
 			goto fail;
 	}
 	Py_XDECREF(fast);
@@ -363,7 +368,7 @@ FP_EXPORT ss_plugin_rc plugin_extract_fields(ss_plugin_t *st, const ss_plugin_ev
 		PyObject *value = PyObject_Vectorcall(PyTuple_GET_ITEM(x->methods, fid), args, nargs, NULL);
 		Py_XDECREF(args[1]);
 		if (value) {
-			int rc = value == Py_None ? 0 : store(r, fid, value);
+			int rc = value == Py_None ? 0 : store(x, r, fid, value);
 			Py_DECREF(value);
 			if (rc == 0) {
 				answer(f, r);

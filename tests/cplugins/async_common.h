@@ -48,18 +48,7 @@ typedef struct {
 	const char *str;
 } async_state;
 
-static void logf_(async_state *s, ss_plugin_log_severity sev, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void logf_(async_state *s, ss_plugin_log_severity sev, const char *fmt, ...)
-{
-	char msg[1200];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	if (s->log_fn)
-		s->log_fn(s->owner, NULL, msg, sev);
-}
+#define logf_(s, sev, ...) host_logf(((async_state *)(s))->log_fn, ((async_state *)(s))->owner, (sev), __VA_ARGS__)
 
 /* Builds a 402 event into buf: name, data, ts, tid. Returns its length. */
 static uint32_t make_async(uint8_t *buf, const char *name, const char *data, uint64_t ts, uint64_t tid)

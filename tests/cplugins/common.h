@@ -5,6 +5,7 @@
 #ifndef FPH_TEST_COMMON_H
 #define FPH_TEST_COMMON_H
 
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,21 @@ typedef struct {
 } basic_state;
 
 /* Everything required except get_contact: name, version strings, description. */
+/* printf-style logging through the host's log_fn (nothing when there is none). */
+static void host_logf(ss_plugin_log_fn_t log_fn, ss_plugin_owner_t *owner, ss_plugin_log_severity sev,
+		      const char *fmt, ...) __attribute__((format(printf, 4, 5), unused));
+static void host_logf(ss_plugin_log_fn_t log_fn, ss_plugin_owner_t *owner, ss_plugin_log_severity sev,
+		      const char *fmt, ...)
+{
+	char msg[1200];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (log_fn)
+		log_fn(owner, NULL, msg, sev);
+}
+
 #define DEFINE_META(NAME, VERSION, API)                                              \
 	const char *plugin_get_required_api_version(void) { return API; }            \
 	const char *plugin_get_version(void) { return VERSION; }                     \

@@ -49,18 +49,7 @@ typedef struct {
 	ss_plugin_event *ptrs[MAX_BATCH];
 } test_instance;
 
-static void logf_(test_state *s, ss_plugin_log_severity sev, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void logf_(test_state *s, ss_plugin_log_severity sev, const char *fmt, ...)
-{
-	char msg[600];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	if (s->log_fn)
-		s->log_fn(s->owner, NULL, msg, sev);
-}
+#define logf_(s, sev, ...) host_logf(((test_state *)(s))->log_fn, ((test_state *)(s))->owner, (sev), __VA_ARGS__)
 
 const char *plugin_get_required_api_version(void) { return "3.3.0"; }
 const char *plugin_get_version(void) { return "1.2.3"; }
