@@ -139,6 +139,12 @@ def field(
     return mark
 
 
+_MISSING = object()
+# Inside a built plugin the shim registers "falco_plugin._shim" before any import; elsewhere
+# (build, tests, plain Python) the Python memo below is the one.
+_shim_per_event: Callable[[Any], Any] | None = getattr(sys.modules.get("falco_plugin._shim"), "per_event", None)
+
+
 def per_event(method: F) -> F:
     """Memoize ``method(self, event)`` for the event being extracted.
 
@@ -149,16 +155,19 @@ def per_event(method: F) -> F:
         def record(self, event: Event) -> dict[str, Any]:
             return json.loads(event.payload)
     """
+    if _shim_per_event is not None:  # inside the shim: the same memo, in C
+        memo = _shim_per_event(method)
+        functools.update_wrapper(memo, method)
+        return memo  # type: ignore[no-any-return]
     key = f"__per_event_{method.__name__}"
 
     @functools.wraps(method)
     def cached(self: Any, event: Any) -> Any:
         cache = event.__dict__
-        try:
-            return cache[key]
-        except KeyError:
+        value = cache.get(key, _MISSING)
+        if value is _MISSING:  # not a KeyError: a miss happens once per event, raising costs
             value = cache[key] = method(self, event)
-            return value
+        return value
 
     return cached  # type: ignore[return-value]
 

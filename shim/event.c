@@ -9,7 +9,12 @@
  */
 #include "shim.h"
 
+#include <structmember.h>
+
 #include <string.h>
+
+/* Results of @per_event methods for the current event, looked up by the memo object. */
+#define FP_MEMO_SLOTS 8
 
 typedef struct {
 	PyObject_HEAD
@@ -19,10 +24,17 @@ typedef struct {
 	uint32_t len;
 	uint16_t type;
 	PyObject *payload, *raw, *source_str, *dict;
+	PyObject *memo_key[FP_MEMO_SLOTS], *memo_value[FP_MEMO_SLOTS];
+	int nmemo;
 } fp_event;
 
 static void event_reset(fp_event *e)
 {
+	for (int i = 0; i < e->nmemo; i++) {
+		Py_CLEAR(e->memo_key[i]);
+		Py_CLEAR(e->memo_value[i]);
+	}
+	e->nmemo = 0;
 	Py_CLEAR(e->payload);
 	Py_CLEAR(e->raw);
 	Py_CLEAR(e->source_str);
@@ -195,6 +207,7 @@ PyObject *fp_event_bind(PyObject **slot, const ss_plugin_event_input *in)
 		if (!e)
 			return NULL;
 		e->payload = e->raw = e->source_str = e->dict = NULL;
+		e->nmemo = 0;
 		*slot = (PyObject *)e;
 	}
 	e->evt = in->evt;
@@ -213,4 +226,162 @@ void fp_event_unbind(PyObject *event)
 		((fp_event *)event)->evt = NULL;
 		((fp_event *)event)->source = NULL;
 	}
+}
+
+/*
+ * per_event: the C form of falco_plugin.per_event, used inside the shim (the Python one
+ * is the reference and runs everywhere else). Falco asks one field per call, so a payload
+ * decode shared by the fields of an event is looked up on every call: here a hit is a
+ * pointer compare in the Event instead of a Python frame and a dict lookup. For any other
+ * object than the shim's Event (e.g. a typed event), it caches in obj.__dict__ as the
+ * Python form does.
+ */
+typedef struct {
+	PyObject_HEAD
+	PyObject *func, *name, *key, *dict; /* key: "__per_event_<name>", for __dict__ caching */
+	vectorcallfunc vectorcall;
+} fp_memo;
+
+static PyObject *memo_store_in_dict(fp_memo *m, PyObject *self, PyObject *event)
+{
+	PyObject *cache = PyObject_GetAttrString(event, "__dict__");
+	if (!cache)
+		return NULL;
+	PyObject *value = PyDict_GetItemWithError(cache, m->key);
+	if (value) {
+		Py_INCREF(value);
+	} else if (!PyErr_Occurred()) {
+		PyObject *args[2] = {self, event};
+		value = PyObject_Vectorcall(m->func, args, 2, NULL);
+		if (value && PyDict_SetItem(cache, m->key, value) < 0)
+			Py_CLEAR(value);
+	}
+	Py_DECREF(cache);
+	return value;
+}
+
+static PyObject *memo_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+	fp_memo *m = (fp_memo *)callable;
+	if (PyVectorcall_NARGS(nargsf) != 2 || (kwnames && PyTuple_GET_SIZE(kwnames))) {
+		PyErr_Format(PyExc_TypeError, "%S() is a @per_event method: call it as self.%S(event)", m->name, m->name);
+		return NULL;
+	}
+	if (Py_TYPE(args[1]) != &event_type)
+		return memo_store_in_dict(m, args[0], args[1]);
+	fp_event *e = (fp_event *)args[1];
+	for (int i = 0; i < e->nmemo; i++)
+		if (e->memo_key[i] == callable)
+			return Py_NewRef(e->memo_value[i]);
+	PyObject *value = PyObject_Vectorcall(m->func, args, 2, NULL);
+	if (!value)
+		return NULL;
+	if (e->nmemo == FP_MEMO_SLOTS) /* more memoized methods than slots: the rest go by dict */
+		return value;
+	e->memo_key[e->nmemo] = Py_NewRef(callable);
+	e->memo_value[e->nmemo++] = Py_NewRef(value);
+	return value;
+}
+
+static PyObject *memo_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+	PyObject *func;
+	if (kwds && PyDict_GET_SIZE(kwds)) {
+		PyErr_SetString(PyExc_TypeError, "per_event() takes no keyword arguments");
+		return NULL;
+	}
+	if (!PyArg_UnpackTuple(args, "per_event", 1, 1, &func))
+		return NULL;
+	if (!PyCallable_Check(func)) {
+		PyErr_SetString(PyExc_TypeError, "per_event() needs a method");
+		return NULL;
+	}
+	PyObject *name = PyObject_GetAttrString(func, "__name__");
+	if (!name)
+		return NULL;
+	PyObject *key = PyUnicode_FromFormat("__per_event_%S", name);
+	fp_memo *m = key ? (fp_memo *)type->tp_alloc(type, 0) : NULL;
+	if (!m) {
+		Py_DECREF(name);
+		Py_XDECREF(key);
+		return NULL;
+	}
+	m->func = Py_NewRef(func);
+	m->name = name;
+	m->key = key;
+	m->vectorcall = memo_vectorcall;
+	return (PyObject *)m;
+}
+
+static void memo_dealloc(PyObject *self)
+{
+	fp_memo *m = (fp_memo *)self;
+	PyObject_GC_UnTrack(self);
+	Py_CLEAR(m->func);
+	Py_CLEAR(m->name);
+	Py_CLEAR(m->key);
+	Py_CLEAR(m->dict);
+	Py_TYPE(self)->tp_free(self);
+}
+
+static int memo_traverse(PyObject *self, visitproc visit, void *arg)
+{
+	fp_memo *m = (fp_memo *)self;
+	Py_VISIT(m->func);
+	Py_VISIT(m->dict);
+	return 0;
+}
+
+static PyObject *memo_get(PyObject *self, PyObject *obj, PyObject *type)
+{
+	(void)type;
+	if (!obj || obj == Py_None)
+		return Py_NewRef(self);
+	return PyMethod_New(self, obj);
+}
+
+static PyMemberDef memo_members[] = {
+	{"__vectorcalloffset__", T_PYSSIZET, offsetof(fp_memo, vectorcall), READONLY, NULL},
+	{NULL, 0, 0, 0, NULL},
+};
+
+static PyGetSetDef memo_getset[] = {
+	{"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, NULL, NULL},
+	{NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject memo_type = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "falco_plugin.per_event",
+	.tp_basicsize = sizeof(fp_memo),
+	.tp_dealloc = memo_dealloc,
+	.tp_call = PyVectorcall_Call,
+	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_METHOD_DESCRIPTOR |
+		    Py_TPFLAGS_HAVE_VECTORCALL,
+	.tp_doc = "Memoize method(self, event) for the event being handled.",
+	.tp_traverse = memo_traverse,
+	.tp_members = memo_members,
+	.tp_getset = memo_getset,
+	.tp_descr_get = memo_get,
+	.tp_dictoffset = offsetof(fp_memo, dict),
+	.tp_vectorcall_offset = offsetof(fp_memo, vectorcall),
+	.tp_new = memo_new,
+};
+
+int fp_event_register(void)
+{
+	if (PyType_Ready(&event_type) < 0 || PyType_Ready(&memo_type) < 0)
+		return -1;
+	PyObject *module = PyModule_New("falco_plugin._shim");
+	if (!module)
+		return -1;
+	int rc = PyModule_AddObjectRef(module, "per_event", (PyObject *)&memo_type);
+	if (rc == 0)
+		rc = PyModule_AddObjectRef(module, "Event", (PyObject *)&event_type);
+	if (rc == 0) {
+		PyObject *modules = PyImport_GetModuleDict();
+		rc = PyDict_SetItemString(modules, "falco_plugin._shim", module);
+	}
+	Py_DECREF(module);
+	return rc;
 }

@@ -9,6 +9,12 @@
  * same event more than once (the rule condition, then the output), and a repeat is answered
  * from C without entering Python. They live until the host moves on to another event, which
  * is longer than the ABI asks (until the next extract_fields call on the state).
+ *
+ * Prefetch: libsinsp asks one field per call, and a rule set asks the same fields of every
+ * event. So while the GIL is held for the first field of an event, the shim also computes
+ * the fields the host asked of the previous event; their calls are then answered from C.
+ * A field that raises while prefetched is dropped silently and computed again (and logged)
+ * only if the host really asks for it; a field the host stops asking is no longer prefetched.
  */
 #include "shim.h"
 
@@ -35,10 +41,15 @@ typedef struct {
 	size_t cap;
 	uint64_t len; /* how many values (0: no value) */
 	PyObject *hold;
+	int fresh; /* computed for the current event; else carried over from the last one */
+	int asked; /* the host asked for it during the current event */
 } fp_result;
 
 struct fp_extract {
 	PyObject *methods; /* tuple of bound methods, by field id */
+	/* each method as function and self (self NULL: a plain callable), borrowed from methods,
+	 * so a call skips the bound method's own dispatch */
+	PyObject *func[sizeof field_types], *self[sizeof field_types];
 	PyObject *datetime_ns, *ip_packed; /* _runtime converters, looked up once */
 	fp_result *results;
 	uint32_t nresults, capresults;
@@ -80,6 +91,11 @@ int fp_extract_init(fp_state *s)
 			     "the plugin class declares %zd fields but this library was built with %u: rebuild it",
 			     PyTuple_Check(x->methods) ? PyTuple_GET_SIZE(x->methods) : -1, NFIELDS);
 		return -1;
+	}
+	for (uint32_t i = 0; i < NFIELDS; i++) {
+		PyObject *m = PyTuple_GET_ITEM(x->methods, i);
+		x->func[i] = PyMethod_Check(m) ? PyMethod_GET_FUNCTION(m) : m;
+		x->self[i] = PyMethod_Check(m) ? PyMethod_GET_SELF(m) : NULL;
 	}
 	return 0;
 }
@@ -297,28 +313,88 @@ static fp_result *add_result(struct fp_extract *x, const ss_plugin_extract_field
 	r->arg_index = f->arg_index;
 	r->arg_key = key;
 	r->len = 0;
+	r->fresh = 0;
+	r->asked = 0;
 	return r;
 }
 
-/* The host moved on to another event: forget the results (needs the GIL). */
+/* The host moved on to another event: the results it asked of the last one stay as
+ * slots to prefetch, the others go (needs the GIL). */
 static void start_event(struct fp_extract *x, const ss_plugin_event_input *evt)
 {
+	uint32_t kept = 0;
 	for (uint32_t i = 0; i < x->nresults; i++) {
-		Py_CLEAR(x->results[i].hold);
-		free(x->results[i].arg_key);
-		x->results[i].arg_key = NULL;
+		fp_result *r = &x->results[i];
+		Py_CLEAR(r->hold);
+		if (!r->asked) {
+			free(r->arg_key);
+			r->arg_key = NULL;
+			continue;
+		}
+		r->fresh = r->asked = 0;
+		r->len = 0;
+		if (kept != i) {
+			x->results[kept] = *r;
+			r->arg_key = NULL;
+		}
+		kept++;
 	}
-	x->nresults = 0;
+	x->nresults = kept;
 	x->have_event = 1;
 	x->evtnum = evt->evtnum;
 	x->ts = evt->evt->ts;
 	x->type = evt->evt->type;
 }
 
-static void answer(ss_plugin_extract_field *f, const fp_result *r)
+static void answer(ss_plugin_extract_field *f, fp_result *r)
 {
+	r->fresh = r->asked = 1;
 	f->res.u64 = r->buf;
 	f->res_len = r->len;
+}
+
+/* Call the field's method for f and store what it returns in r (len 0 for None).
+ * -1 with a Python error set when it raised or returned what the field cannot hold. */
+static int compute(struct fp_extract *x, PyObject *event, const ss_plugin_extract_field *f, fp_result *r)
+{
+	uint32_t fid = f->field_id;
+	PyObject *args[4] = {NULL, x->self[fid], event, NULL}; /* args[0]: room for a callee's self */
+	size_t nargs = 2;
+	if (field_arg[fid] != ARG_NONE) {
+		if (!(args[3] = field_arg_object(fid, f)))
+			return -1;
+		nargs = 3;
+	}
+	PyObject *const *from = x->self[fid] ? args + 1 : args + 2;
+	if (!x->self[fid])
+		nargs--;
+	PyObject *value = PyObject_Vectorcall(x->func[fid], from, nargs | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+	Py_XDECREF(args[3]);
+	if (!value)
+		return -1;
+	int rc = value == Py_None ? 0 : store(x, r, fid, value);
+	Py_DECREF(value);
+	return rc;
+}
+
+/* With the GIL held for this event anyway: compute what the host asked of the last event.
+ * A field that fails here stays not computed, to be computed (and logged) if asked. */
+static void prefetch(struct fp_extract *x, PyObject *event)
+{
+	for (uint32_t i = 0; i < x->nresults; i++) {
+		fp_result *r = &x->results[i];
+		if (r->fresh)
+			continue;
+		ss_plugin_extract_field f = {.field_id = r->fid, .arg_key = r->arg_key,
+					     .arg_index = r->arg_index, .arg_present = r->arg_present};
+		if (compute(x, event, &f, r) == 0) {
+			r->fresh = 1;
+		} else {
+			PyErr_Clear();
+			Py_CLEAR(r->hold);
+			r->len = 0;
+		}
+	}
 }
 
 FP_EXPORT ss_plugin_rc plugin_extract_fields(ss_plugin_t *st, const ss_plugin_event_input *evt,
@@ -334,7 +410,7 @@ FP_EXPORT ss_plugin_rc plugin_extract_fields(ss_plugin_t *st, const ss_plugin_ev
 			 evt->evt->type == x->type;
 	uint32_t first = 0; /* the fields before it are answered */
 	if (same_event) {   /* answered before? then no Python at all */
-		for (fp_result *r; first < in->num_fields && (r = find_result(x, &in->fields[first])) != NULL; first++)
+		for (fp_result *r; first < in->num_fields && (r = find_result(x, &in->fields[first])) && r->fresh; first++)
 			answer(&in->fields[first], r);
 		if (first == in->num_fields)
 			return SS_PLUGIN_SUCCESS;
@@ -350,34 +426,24 @@ FP_EXPORT ss_plugin_rc plugin_extract_fields(ss_plugin_t *st, const ss_plugin_ev
 		if (fid >= NFIELDS)
 			continue;
 		fp_result *r = find_result(x, f);
-		if (r) {
+		if (r && r->fresh) {
 			answer(f, r);
 			continue;
 		}
-		if (!(r = add_result(x, f))) {
+		if (!r && !(r = add_result(x, f))) {
 			PyErr_NoMemory();
 			goto failed;
 		}
-		PyObject *args[2] = {event, NULL};
-		size_t nargs = 1;
-		if (field_arg[fid] != ARG_NONE) {
-			if (!(args[1] = field_arg_object(fid, f)))
-				goto failed;
-			nargs = 2;
-		}
-		PyObject *value = PyObject_Vectorcall(PyTuple_GET_ITEM(x->methods, fid), args, nargs, NULL);
-		Py_XDECREF(args[1]);
-		if (value) {
-			int rc = value == Py_None ? 0 : store(x, r, fid, value);
-			Py_DECREF(value);
-			if (rc == 0) {
-				answer(f, r);
-				continue;
-			}
+		if (compute(x, event, f, r) == 0) {
+			answer(f, r);
+			continue;
 		}
 	failed:
-		if (r)
+		if (r) {
+			Py_CLEAR(r->hold);
 			r->len = 0; /* no value, also the next time this event is asked */
+			r->fresh = r->asked = 1;
+		}
 		if (!x->logged[fid] && !report[0]) {
 			x->logged[fid] = 1;
 			char what[256];
@@ -390,6 +456,8 @@ FP_EXPORT ss_plugin_rc plugin_extract_fields(ss_plugin_t *st, const ss_plugin_ev
 	if (!event) {
 		fp_set_error_from_python(s, "extract_fields");
 		snprintf(report, sizeof report, "%.1000s", s->last_error);
+	} else if (!same_event) {
+		prefetch(x, event);
 	}
 	fp_event_unbind(event);
 	fp_leave(g);

@@ -213,6 +213,8 @@ static int import_runtime(void)
 	if (add_sys_path() < 0)
 		return -1;
 	if (!fp_runtime) {
+		if (fp_event_register() < 0)
+			return -1;
 		fp_runtime = PyImport_ImportModule("falco_plugin._runtime");
 		if (!fp_runtime)
 			return -1;

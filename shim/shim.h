@@ -80,6 +80,8 @@ const char *fp_keep_text(fp_state *s, PyObject *str);
 PyObject *fp_event_bind(PyObject **slot, const ss_plugin_event_input *in);
 /* After the call: the host's memory must not be read any more. */
 void fp_event_unbind(PyObject *event);
+/* Before the plugin is imported: sys.modules["falco_plugin._shim"] with the C per_event. */
+int fp_event_register(void);
 
 /* --- extract.c --------------------------------------------------------------------- */
 

@@ -246,3 +246,29 @@ def test_event_types_derived_from_typed_event_classes(built: Built) -> None:
 
     codes = extract_types_of(built("typed_events.py:SyscallAndAsync"))
     assert codes == sorted({PPME_SYSCALL_OPEN_X.CODE, 322, 402})
+
+
+PREFETCHED = "fields.py:Prefetched"
+
+
+def test_prefetch_gives_the_same_values_and_logs_a_raising_field_once(host: Host, built: Built) -> None:
+    # libsinsp asks one field per call; from the second event on, the shim computes the fields
+    # asked of the last event during the first call. What the host gets must not change.
+    run = host("run", "--json", "--fields", "pf.n,pf.odd,pf.ncalls,pf.n,pf.odd", "-p", built(PREFETCHED),
+               "-o", "6")
+    assert run.returncode == 0, run
+    fields = fields_of(run)
+    assert [f["pf.n"] for f in fields] == [1, 2, 3, 4, 5, 6]
+    assert [f["pf.odd"] for f in fields] == [1, None, 3, None, 5, None]
+    # @per_event (the shim's C memo): pf.n is computed once per event, prefetched or not
+    assert [f["pf.ncalls"] for f in fields] == [1, 2, 3, 4, 5, 6]
+    logged = [line for line in run.stderr.splitlines() if "even counter" in line]
+    assert len(logged) == 1 and "field pf.odd: ValueError: even counter 2" in logged[0], run.stderr
+
+
+def test_per_event_method_called_wrongly_raises_a_clear_error(host: Host, built: Built) -> None:
+    run = host("run", "--json", "--fields", "pf.memo_misuse,pf.n", "-p", built(PREFETCHED), "-o", "2")
+    assert run.returncode == 0, run
+    assert [f["pf.memo_misuse"] for f in fields_of(run)] == [None, None]
+    assert [f["pf.n"] for f in fields_of(run)] == [1, 2]
+    assert "n() is a @per_event method: call it as self.n(event)" in run.stderr, run.stderr

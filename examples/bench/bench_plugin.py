@@ -19,7 +19,17 @@ import struct
 
 from pydantic import BaseModel, Field
 
-from falco_plugin import EndOfStream, Event, ExtractPlugin, Index, Plugin, SourceInstance, SourcePlugin, field
+from falco_plugin import (
+    EndOfStream,
+    Event,
+    ExtractPlugin,
+    Index,
+    Plugin,
+    SourceInstance,
+    SourcePlugin,
+    field,
+    per_event,
+)
 
 PAYLOAD = struct.Struct("<Q56x")
 COUNTER = struct.Struct("<Q")
@@ -69,6 +79,7 @@ class BenchPlugin(Plugin, SourcePlugin, ExtractPlugin):
         return BenchInstance(count, self.batch, self.precompute)
 
     @field("bench.value", desc="the counter")
+    @per_event  # decoded once per event, shared by bench.str and bench.div
     def value(self, event: Event) -> int:
         value: int = COUNTER.unpack_from(event.payload or EMPTY)[0]
         return value
@@ -79,4 +90,4 @@ class BenchPlugin(Plugin, SourcePlugin, ExtractPlugin):
 
     @field("bench.div", desc="1 if the counter is divisible by n, else 0", arg=Index(required=True))
     def div(self, event: Event, n: int) -> int:
-        return 0 if n == 0 else int(self.value(event) % n == 0)
+        return 1 if n and self.value(event) % n == 0 else 0

@@ -157,3 +157,41 @@ class Reader(Plugin, ExtractPlugin):
     @field("reader.source", desc="the event's source")
     def source(self, event: Event) -> str:
         return event.source
+
+
+class Prefetched(Plugin, SourcePlugin, ExtractPlugin):
+    """Counts the calls of its field methods, to see what the shim computes ahead."""
+
+    NAME = "prefetched"
+    PLUGIN_VERSION = "0.1.0"
+    DESCRIPTION = "fields that count their calls"
+    CONTACT = "https://example.com"
+    PLUGIN_ID = 991
+    EVENT_SOURCE = "prefetched"
+
+    def __init__(self, config: None) -> None:
+        self.calls: dict[str, int] = {"n": 0, "odd": 0, "rare": 0}
+
+    def open(self, params: str) -> JsonInstance:
+        return JsonInstance(int(params or "6"))
+
+    @field("pf.n", desc="the counter, decoded once per event")
+    @per_event
+    def n(self, event: Event) -> int:
+        self.calls["n"] += 1
+        return int(json.loads(event.payload or b"{}")["n"])
+
+    @field("pf.odd", desc="the counter, raising on even ones")
+    def odd(self, event: Event) -> int:
+        self.calls["odd"] += 1
+        if self.n(event) % 2 == 0:
+            raise ValueError(f"even counter {self.n(event)}")
+        return self.n(event)
+
+    @field("pf.ncalls", desc="how many times pf.n was computed so far")
+    def ncalls(self, event: Event) -> int:
+        return self.calls["n"]
+
+    @field("pf.memo_misuse", desc="calls a per_event method with a keyword")
+    def memo_misuse(self, event: Event) -> int:
+        return self.n(event=event)  # type: ignore[call-arg]
