@@ -139,6 +139,17 @@ static int kw_index(PyObject *key)
 static PyObject *ae_vectorcall(PyObject *type, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
 	Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+	if (nargs == 2 && !kwnames && type == (PyObject *)&ae_type && ae_nfree > 0 && PyUnicode_CheckExact(args[0]) &&
+	    PyBytes_CheckExact(args[1])) {
+		/* the common AsyncEvent(name, payload), inline */
+		fp_async_event *e = (fp_async_event *)PyObject_Init((PyObject *)ae_freelist[--ae_nfree], &ae_type);
+		e->name = Py_NewRef(args[0]);
+		e->data = Py_NewRef(args[1]);
+		e->ts = Py_NewRef(Py_None);
+		e->tid = Py_NewRef(Py_None);
+		e->ts_v = e->tid_v = UINT64_MAX;
+		return (PyObject *)e;
+	}
 	PyObject *v[4] = {NULL, NULL, NULL, NULL};
 	if (nargs > 4) {
 		PyErr_Format(PyExc_TypeError, "AsyncEvent() takes from 1 to 4 positional arguments but %zd were given",

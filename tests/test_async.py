@@ -13,7 +13,7 @@ import pytest
 from conftest import ROOT, HostRun
 
 from falco_plugin import _cc
-from falco_plugin.host import host_binary
+from falco_plugin.host import compile_c_plugin, host_binary
 
 Host = Callable[..., HostRun]
 Built = Callable[[str], Path]
@@ -361,12 +361,19 @@ class Parity(Plugin, AsyncEventPlugin):
 '''
 
 
+@pytest.mark.parametrize("source", ["counter", "test"])
 def test_in_the_shim_async_event_is_the_c_class_and_behaves_like_the_python_one(
-    tmp_path: Path, host: Host, built: Built
+    tmp_path: Path, host: Host, built: Built, source: str
 ) -> None:
+    # With the Python source (loaded first), falco_plugin.AsyncEvent is the counter .so's C
+    # class, which the parity .so reads as a foreign type of the same layout; with the C
+    # source, it is the parity .so's own.
     (tmp_path / "parity_plugin.py").write_text(PARITY_PLUGIN)
-    run = host("run", "--json", "--duration", "0.6", *idle_source(built),
-               "-p", built(f"{tmp_path}/parity_plugin.py:Parity"))
+    if source == "counter":
+        src = idle_source(built)
+    else:
+        src = ["-p", str(compile_c_plugin(ROOT / "tests" / "cplugins" / "test_src.c")), "-o", "slow:100"]
+    run = host("run", "--json", "--duration", "0.6", *src, "-p", built(f"{tmp_path}/parity_plugin.py:Parity"))
     assert run.returncode == 0, run
     assert "log info parity: implementation: C" in run.stderr, run.stderr
     assert "log info parity: parity: 29 cases, differences: {}" in run.stderr, run.stderr
@@ -383,4 +390,4 @@ def test_in_the_shim_async_event_is_the_c_class_and_behaves_like_the_python_one(
         "AsyncEvent.name must be a str, not int",
     ]
     assert ("log info parity: host said: the host rejected async event 'tick': async events of plugin 'parity' "
-            "can have no thread associated with open event source 'counter'") in run.stderr, run.stderr
+            f"can have no thread associated with open event source '{source}'") in run.stderr, run.stderr
