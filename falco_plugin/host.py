@@ -34,6 +34,7 @@ def host_binary() -> Path:
         "-Wl,--no-as-needed",
         "-ldl",
         "-lm",
+        "-lz",
     ]
     return build_cached("host", sources, HOST_NAME, flags)
 

@@ -186,9 +186,12 @@ int extract_call(plugin *p, ss_plugin_extract_field *f, uint32_t n, const ss_plu
 	fin.get_owner_last_error = host_get_owner_last_error;
 	fin.num_fields = n;
 	fin.fields = f;
-	fin.table_reader_ext = NULL; /* tables API not offered yet */
+	fin.table_reader = g_reader_old;
+	fin.table_reader_ext = &g_reader_ext;
 	fin.value_offsets = &vo;
+	tables_call_begin(p, CALL_EXTRACT);
 	ss_plugin_rc rc = p->api.extract_fields(p->state, in, &fin);
+	tables_call_end(p);
 	if (rc != SS_PLUGIN_SUCCESS)
 		return 0; /* silent: no value (§6.4) */
 	for (uint32_t i = 0; i < n; i++) {
@@ -258,6 +261,7 @@ int extract_field(const field_bind *bd, const ss_plugin_event_input *in, sbuf *o
 	fill_field(&f, bd);
 	if (lock)
 		pthread_mutex_lock(&p->lock);
+	tables_lock();
 	int r = extract_call(p, &f, 1, in, err, errlen);
 	/* values live until the next extract_fields on this state: format them under the lock */
 	if (r == 1 && f.res_len > 0) {
@@ -275,6 +279,7 @@ int extract_field(const field_bind *bd, const ss_plugin_event_input *in, sbuf *o
 		sb_puts(out, json ? "null" : "<NA>");
 		r = 0;
 	}
+	tables_unlock();
 	if (lock)
 		pthread_mutex_unlock(&p->lock);
 	return r;

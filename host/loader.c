@@ -428,15 +428,21 @@ int plugin_init(plugin *p, char *err, size_t errlen)
 		}
 	}
 
+	/* the tables input only for parsing or extraction (§3.5); a stack object, valid during the call */
+	ss_plugin_init_tables_input tables;
+	tables_init(); /* idempotent: the registry with the host's tables */
+	tables_fill_init_input(&tables);
 	ss_plugin_init_input in = {
 		.config = config,
 		.owner = p,
 		.get_owner_last_error = host_get_owner_last_error,
-		.tables = NULL, /* the tables API is not offered yet */
+		.tables = (p->caps & (CAP_PARSING | CAP_EXTRACTION)) ? &tables : NULL,
 		.log_fn = host_log_fn,
 	};
 	ss_plugin_rc rc = (ss_plugin_rc)0x5a5a; /* garbage: catches a plugin that never writes rc */
+	tables_call_begin(p, CALL_INIT);
 	ss_plugin_t *state = p->api.init(&in, &rc);
+	tables_call_end(p);
 	if (state)
 		p->state = state; /* kept even on failure, destroyed later (§2.5) */
 	if (rc != SS_PLUGIN_SUCCESS) {
@@ -460,6 +466,7 @@ int plugin_init(plugin *p, char *err, size_t errlen)
 				p->extract_types[FPA_EVT_PLUGINEVENT / 8] |= (uint8_t)(1u << (FPA_EVT_PLUGINEVENT % 8));
 		}
 	}
+	parse_setup(p);
 	return 0;
 }
 
@@ -487,6 +494,9 @@ void plugin_unload(plugin *p)
 	strlist_free(p->async_sources);
 	strlist_free(p->async_events);
 	free(p->extract_types);
+	free(p->parse_types);
+	strlist_free(p->parse_errors_seen);
+	tables_plugin_free(p);
 	pthread_mutex_destroy(&p->lock);
 }
 

@@ -14,10 +14,15 @@ static const char usage[] =
 	"usage:\n"
 	"  falco-plugin-host info LIB.so\n"
 	"  falco-plugin-host run [-n N] [--json] [--quiet] [--fields LIST] [--duration SECONDS] [--hold-async-lock]\n"
+	"                        [--dump-tables] [--metrics] [--metrics-interval SECONDS] [--pool-threads N]\n"
 	"                        -p LIB.so [-c CONFIG] [-o OPEN_PARAMS] [-p LIB2.so ...]\n"
+	"  falco-plugin-host replay --capture FILE.scap [-n N] [--json] [--quiet] [--fields LIST] [--dump-tables]\n"
+	"                        [--metrics] [--metrics-interval SECONDS] [--pool-threads N]\n"
+	"                        -p LIB.so [-c CONFIG] [-p LIB2.so ...]\n"
 	"  falco-plugin-host bench [--events N] [--fields LIST] [--fields-per-call]\n"
 	"                        -p LIB.so [-c CONFIG] [-o OPEN_PARAMS] [-p ...]\n"
-	"  falco-plugin-host bench-async [--events N] -p LIB.so [-c CONFIG] [-p ...]\n";
+	"  falco-plugin-host bench-async [--events N] -p LIB.so [-c CONFIG] [-p ...]\n"
+	"  falco-plugin-host bench-parse --capture FILE.scap [--repeat K] -p LIB.so [-c CONFIG] [-p ...]\n";
 
 uint64_t now_realtime_ns(void)
 {
@@ -66,7 +71,7 @@ const char *host_get_owner_last_error(ss_plugin_owner_t *o)
 	return (p && p->owner_err[0]) ? p->owner_err : NULL;
 }
 
-static void write_line(const sbuf *b)
+void write_line(const sbuf *b)
 {
 	pthread_mutex_lock(&g_io_lock);
 	fwrite(b->p, 1, b->len, stdout);
@@ -88,9 +93,24 @@ static int parse_u64(const char *s, uint64_t *out)
 	return 0;
 }
 
-int parse_cli(int argc, char **argv, int bench, cli_opts *o)
+static int parse_seconds(const char *opt, const char *val, double *out)
 {
+	char *end;
+	*out = strtod(val, &end);
+	if (*end || !(*out > 0)) {
+		fprintf(stderr, "error: %s needs a positive number of seconds\n", opt);
+		return -1;
+	}
+	return 0;
+}
+
+int parse_cli(int argc, char **argv, int mode, cli_opts *o)
+{
+	int bench = mode == CLI_BENCH, run = mode == CLI_RUN, replay = mode == CLI_REPLAY;
+	int bparse = mode == CLI_BENCH_PARSE;
+	int runlike = run || replay; /* event output, tables, listening, metrics */
 	memset(o, 0, sizeof *o);
+	o->pool_threads = 2;
 	o->specs = calloc((size_t)argc + 1, sizeof *o->specs);
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
@@ -102,9 +122,12 @@ int parse_cli(int argc, char **argv, int bench, cli_opts *o)
 			*eq = '\0';
 			val = a + (eq - opt) + 1;
 		}
-		int takes = !strcmp(opt, "-p") || !strcmp(opt, "-c") || !strcmp(opt, "-o") || !strcmp(opt, "--fields") ||
-			    (!bench && (!strcmp(opt, "-n") || !strcmp(opt, "--duration"))) ||
-			    (bench && !strcmp(opt, "--events"));
+		int takes = !strcmp(opt, "-p") || !strcmp(opt, "-c") || (!replay && !bparse && !strcmp(opt, "-o")) ||
+			    (!bparse && !strcmp(opt, "--fields")) ||
+			    (runlike && (!strcmp(opt, "-n") || !strcmp(opt, "--metrics-interval") ||
+					 !strcmp(opt, "--pool-threads"))) ||
+			    (run && !strcmp(opt, "--duration")) || (bench && !strcmp(opt, "--events")) ||
+			    ((replay || bparse) && !strcmp(opt, "--capture")) || (bparse && !strcmp(opt, "--repeat"));
 		if (takes && !val) {
 			if (i + 1 >= argc) {
 				fprintf(stderr, "error: option %s needs a value\n%s", opt, usage);
@@ -114,7 +137,7 @@ int parse_cli(int argc, char **argv, int bench, cli_opts *o)
 		}
 		if (!strcmp(opt, "-p")) {
 			o->specs[o->nspecs++].path = val;
-		} else if (!strcmp(opt, "-c") || !strcmp(opt, "-o")) {
+		} else if (!strcmp(opt, "-c") || (takes && !strcmp(opt, "-o"))) {
 			if (!o->nspecs) {
 				fprintf(stderr, "error: %s must follow a -p LIB.so\n%s", opt, usage);
 				return -1;
@@ -123,27 +146,44 @@ int parse_cli(int argc, char **argv, int bench, cli_opts *o)
 				o->specs[o->nspecs - 1].config = val;
 			else
 				o->specs[o->nspecs - 1].open_params = val;
-		} else if (!strcmp(opt, "--fields")) {
+		} else if (takes && !strcmp(opt, "--fields")) {
 			o->fields = val;
-		} else if (!bench && !strcmp(opt, "-n")) {
+		} else if (takes && !strcmp(opt, "-n")) {
 			if (parse_u64(val, &o->limit)) {
 				fprintf(stderr, "error: -n needs a number of events\n");
 				return -1;
 			}
-		} else if (!bench && !strcmp(opt, "--duration")) {
-			char *end;
-			o->duration = strtod(val, &end);
-			if (*end || !(o->duration > 0)) {
-				fprintf(stderr, "error: --duration needs a positive number of seconds\n");
+		} else if (takes && !strcmp(opt, "--duration")) {
+			if (parse_seconds("--duration", val, &o->duration))
+				return -1;
+		} else if (takes && !strcmp(opt, "--metrics-interval")) {
+			if (parse_seconds("--metrics-interval", val, &o->metrics_interval))
+				return -1;
+		} else if (takes && !strcmp(opt, "--pool-threads")) {
+			uint64_t n;
+			if (parse_u64(val, &n) || n == 0 || n > 1024) {
+				fprintf(stderr, "error: --pool-threads needs a number of threads (1..1024)\n");
 				return -1;
 			}
-		} else if (!bench && !strcmp(opt, "--json") && !val) {
+			o->pool_threads = (unsigned)n;
+		} else if (takes && !strcmp(opt, "--capture")) {
+			o->capture = val;
+		} else if (takes && !strcmp(opt, "--repeat")) {
+			if (parse_u64(val, &o->repeat) || o->repeat == 0) {
+				fprintf(stderr, "error: --repeat needs a positive number of passes\n");
+				return -1;
+			}
+		} else if (runlike && !strcmp(opt, "--json") && !val) {
 			o->json = 1;
-		} else if (!bench && !strcmp(opt, "--quiet") && !val) {
+		} else if (runlike && !strcmp(opt, "--quiet") && !val) {
 			o->quiet = 1;
-		} else if (!bench && !strcmp(opt, "--hold-async-lock") && !val) {
+		} else if (runlike && !strcmp(opt, "--dump-tables") && !val) {
+			o->dump_tables = 1;
+		} else if (runlike && !strcmp(opt, "--metrics") && !val) {
+			o->metrics = 1;
+		} else if (run && !strcmp(opt, "--hold-async-lock") && !val) {
 			o->hold_async_lock = 1;
-		} else if (bench && !strcmp(opt, "--events")) {
+		} else if (takes && !strcmp(opt, "--events")) {
 			if (parse_u64(val, &o->events)) {
 				fprintf(stderr, "error: --events needs a number\n");
 				return -1;
@@ -157,6 +197,10 @@ int parse_cli(int argc, char **argv, int bench, cli_opts *o)
 	}
 	if (!o->nspecs) {
 		fprintf(stderr, "error: no plugin given (-p LIB.so)\n%s", usage);
+		return -1;
+	}
+	if ((replay || bparse) && !o->capture) {
+		fprintf(stderr, "error: --capture FILE is required\n%s", usage);
 		return -1;
 	}
 	return 0;
@@ -204,7 +248,38 @@ typedef struct {
 	field_bind *binds;
 	size_t nbinds;
 	sbuf line;
+	plugin **plugins; /* all loaded, for parsing */
+	size_t np;
 } run_ctx;
+
+void print_plugin_summaries(plugin **plugins, size_t np, int json)
+{
+	for (size_t i = 0; i < np; i++) {
+		plugin *p = plugins[i];
+		if (!(p->caps & (CAP_PARSING | CAP_CAPTURE_LISTENING)) && !p->tables_used)
+			continue;
+		sbuf b = {0};
+		unsigned long long subs = __atomic_load_n(&p->routines_subscribed, __ATOMIC_RELAXED);
+		unsigned long long runs = __atomic_load_n(&p->routine_runs, __ATOMIC_RELAXED);
+		if (json) {
+			sb_puts(&b, "{\"summary\":{\"plugin\":");
+			sb_json_str(&b, p->name);
+			sb_printf(&b,
+				  ",\"kind\":\"plugin\",\"parsed\":%llu,\"parse_failures\":%llu,\"table_entries_unreleased\":%llu,"
+				  "\"routines_subscribed\":%llu,\"routine_runs\":%llu}}\n",
+				  (unsigned long long)p->parsed, (unsigned long long)p->parse_failures,
+				  (unsigned long long)p->table_entries_unreleased, subs, runs);
+		} else {
+			sb_printf(&b,
+				  "summary: plugin=%s kind=plugin parsed=%llu parse_failures=%llu table_entries_unreleased=%llu "
+				  "routines_subscribed=%llu routine_runs=%llu\n",
+				  p->name, (unsigned long long)p->parsed, (unsigned long long)p->parse_failures,
+				  (unsigned long long)p->table_entries_unreleased, subs, runs);
+		}
+		write_line(&b);
+		sb_free(&b);
+	}
+}
 
 static void payload_of(const ss_plugin_event *e, const uint8_t **data, size_t *len)
 {
@@ -273,6 +348,7 @@ static int run_on_event(session *s, const ss_plugin_event_input *in)
 	size_t len;
 	const char *async_name = NULL;
 	b->len = 0;
+	parse_all(c->plugins, c->np, in, s->lock); /* before extraction (§6.2) */
 	if (e->type == FPA_EVT_ASYNCEVENT)
 		async_name = async_event_parts(e, &data, &len); /* checked by the handler */
 	if (!async_name)
@@ -385,6 +461,8 @@ int cmd_run(int argc, char **argv)
 	size_t nreq = 0, nsess = 0;
 	session *sess = NULL;
 	run_ctx *ctx = NULL;
+	int listening = 0;
+	tables_init();
 	int status = load_specs(&o, plugins);
 	char err[HOST_ERRLEN];
 	if (status)
@@ -424,6 +502,8 @@ int cmd_run(int argc, char **argv)
 		session *s = &sess[k];
 		run_ctx *c = &ctx[k++];
 		c->o = &o;
+		c->plugins = plugins;
+		c->np = o.nspecs;
 		c->nbinds = nreq;
 		c->binds = calloc(nreq ? nreq : 1, sizeof *c->binds);
 		s->p = p;
@@ -437,6 +517,7 @@ int cmd_run(int argc, char **argv)
 		s->on_end = run_on_end;
 		s->user = c;
 	}
+	tables_set_locking(nsess > 1);
 	async_attach(plugins, o.nspecs, sess, nsess);
 	for (k = 0; k < nsess; k++) {
 		session *s = &sess[k];
@@ -447,8 +528,27 @@ int cmd_run(int argc, char **argv)
 			run_on_end(s);
 		}
 	}
+	/* capture listening once the capture is open and the async handlers set (§6.2) */
+	for (size_t i = 0; i < o.nspecs; i++)
+		if (plugins[i]->caps & CAP_CAPTURE_LISTENING)
+			listening = 1;
+	if (listening && nrun) {
+		pool_start(o.pool_threads);
+		if (listen_open_all(plugins, o.nspecs)) {
+			status = 1;
+			for (k = 0; k < nrun; k++) {
+				running[k]->end = END_OPEN_FAILED;
+				run_on_end(running[k]);
+			}
+			nrun = 0;
+		}
+	}
+	if (o.metrics_interval > 0 && nrun)
+		metrics_thread_start(plugins, o.nspecs, o.metrics_interval, o.json);
 	if (nrun)
 		sessions_run(running, nrun);
+	if (metrics_thread_stop())
+		status = 1;
 	free(running);
 	for (size_t i = 0; i < nsess; i++) {
 		session_close(&sess[i]);
@@ -458,6 +558,17 @@ int cmd_run(int argc, char **argv)
 			status = 1;
 		else if (sess[i].end == END_INTERRUPTED && !status)
 			status = 130;
+	}
+	if (listen_close_all(plugins, o.nspecs))
+		status = 1;
+	pool_stop(); /* purge: queued routines dropped, running ones waited for (§6.2 step 5) */
+	print_plugin_summaries(plugins, o.nspecs, o.json);
+	if (o.metrics && metrics_print_all(plugins, o.nspecs, o.json, "end"))
+		status = 1;
+	if (o.dump_tables) {
+		pthread_mutex_lock(&g_io_lock);
+		tables_dump(stdout);
+		pthread_mutex_unlock(&g_io_lock);
 	}
 out:
 	unload_all(plugins, o.nspecs);
@@ -473,6 +584,7 @@ out_free:
 	free_field_reqs(reqs, nreq);
 	free(plugins);
 	free(o.specs);
+	tables_shutdown();
 	return status;
 }
 
@@ -509,6 +621,10 @@ int main(int argc, char **argv)
 		return cmd_bench(argc - 2, argv + 2);
 	if (!strcmp(cmd, "bench-async"))
 		return cmd_bench_async(argc - 2, argv + 2);
+	if (!strcmp(cmd, "replay"))
+		return cmd_replay(argc - 2, argv + 2);
+	if (!strcmp(cmd, "bench-parse"))
+		return cmd_bench_parse(argc - 2, argv + 2);
 	fprintf(stderr, "error: unknown command %s\n%s", cmd, usage);
 	return 2;
 }

@@ -356,5 +356,27 @@ _Static_assert(sizeof(ss_plugin_init_tables_input) == 72, "init tables input is 
 _Static_assert(sizeof(ss_plugin_table_input) == 152, "table input is 152 bytes");
 _Static_assert(sizeof(ss_plugin_capture_listen_input) == 40, "capture listen input is 40 bytes");
 _Static_assert(sizeof(ss_plugin_metric) == 32, "metric is 32 bytes");
+_Static_assert(offsetof(ss_plugin_metric, value_type) == 24, "metric value_type at 24");
+_Static_assert(sizeof(ss_plugin_state_data) == 8, "state data is 8 bytes");
+_Static_assert(sizeof(ss_plugin_table_info) == 16, "table info is 16 bytes");
+_Static_assert(sizeof(ss_plugin_table_fieldinfo) == 16, "field info is 16 bytes");
+_Static_assert(offsetof(ss_plugin_table_fieldinfo, read_only) == 12, "read_only at 12");
+_Static_assert(sizeof(ss_plugin_table_fields_vtable) == 24, "fields vtable is 24 bytes");
+_Static_assert(sizeof(ss_plugin_table_reader_vtable) == 32, "reader vtable is 32 bytes");
+_Static_assert(sizeof(ss_plugin_table_reader_vtable_ext) == 48, "reader vtable ext is 48 bytes");
+_Static_assert(sizeof(ss_plugin_table_writer_vtable) == 48, "writer vtable is 48 bytes");
+_Static_assert(offsetof(ss_plugin_table_input, reader) == 24, "table input reader at 24");
+_Static_assert(offsetof(ss_plugin_table_input, writer) == 56, "table input writer at 56");
+_Static_assert(offsetof(ss_plugin_table_input, fields) == 104, "table input fields at 104");
+_Static_assert(offsetof(ss_plugin_table_input, reader_ext) == 128, "table input reader_ext at 128");
+_Static_assert(offsetof(ss_plugin_init_tables_input, fields) == 24, "init tables fields at 24");
+_Static_assert(offsetof(ss_plugin_init_tables_input, fields_ext) == 48, "init tables fields_ext at 48");
+_Static_assert(offsetof(ss_plugin_init_tables_input, writer_ext) == 64, "init tables writer_ext at 64");
+_Static_assert(offsetof(ss_plugin_event_parse_input, table_writer) == 48, "parse input writer at 48");
+_Static_assert(offsetof(ss_plugin_event_parse_input, table_reader_ext) == 96, "parse input reader_ext at 96");
+_Static_assert(offsetof(ss_plugin_field_extract_input, table_reader) == 32, "extract input reader at 32");
+_Static_assert(sizeof(ss_plugin_routine_vtable) == 16, "routine vtable is 16 bytes");
+_Static_assert(offsetof(ss_plugin_capture_listen_input, get_owner_last_error) == 32,
+	       "listen input get_owner_last_error at 32");
 
 #endif

@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# Installs the system packages the build needs when they are missing: a C compiler and
-# the headers and shared library of the Python that will run the plugins.
+# Installs the system packages the build needs when they are missing: a C compiler, zlib's
+# headers (for the test host) and the headers and shared library of the Python that will run
+# the plugins.
 set -euo pipefail
 python=${1:-python3}
 missing=()
 command -v cc >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
+# zlib: the test host reads gzip-compressed scap captures (replay, bench-parse)
+if ! { command -v cc >/dev/null 2>&1 && echo '#include <zlib.h>' | cc -E -x c - >/dev/null 2>&1; }; then
+  missing+=(zlib1g-dev)
+fi
 if ! "$python" - <<'PY'
 import os, sys, sysconfig
 inc = sysconfig.get_paths()["include"]

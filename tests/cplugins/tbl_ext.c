@@ -1,0 +1,2 @@
+/* The table user on the _ext vtables (see tbl_common.h). */
+#include "tbl_common.h"
