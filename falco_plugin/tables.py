@@ -185,6 +185,8 @@ def state_type(hint: Any, what: str = "a table key") -> StateType:
     for meta in getattr(hint, "__metadata__", ()):
         if isinstance(meta, StateType):
             return meta
+    if typing.get_origin(hint) is Annotated:  # e.g. Private[str]
+        return state_type(typing.get_args(hint)[0], what)
     if hint is int:
         raise TypeError(f"{what}: say which integer the table holds: Int8 ... Int64 or UInt8 ... UInt64")
     raise TypeError(f"{what}: {hint!r} is not a table type (str, bool, Int8 ... UInt64, Table[K, Entry])")
@@ -229,8 +231,7 @@ def entry_fields(cls: type[TableEntry]) -> tuple[FieldSpec, ...]:
     """The declared fields of an entry class, in declaration order."""
     if cls.__dict__.get("_specs"):
         return cls._specs
-    module = sys.modules.get(cls.__module__)
-    hints = typing.get_type_hints(cls, globalns=vars(module) if module else None, include_extras=True)
+    hints = typing.get_type_hints(cls, include_extras=True)
     specs = []
     for name, hint in hints.items():
         if name.startswith("_") or typing.get_origin(hint) is ClassVar:

@@ -81,6 +81,19 @@ static void owner_error(const fp_access *a, char *out, size_t n)
 	snprintf(out, n, "%s", e && *e ? e : "no reason given by the host");
 }
 
+/* A state type given as its code or as a hint (str, bool, UInt64 ...); -1 with an error. */
+static long state_code(PyObject *o)
+{
+	if (PyLong_Check(o))
+		return PyLong_AsLong(o);
+	PyObject *module = PyImport_ImportModule("falco_plugin.tables");
+	PyObject *r = module ? PyObject_CallMethod(module, "state_type", "O", o) : NULL;
+	Py_XDECREF(module);
+	long code = r ? PyLong_AsLong(r) : -1;
+	Py_XDECREF(r);
+	return code;
+}
+
 /* ---- state values <-> Python -------------------------------------------------------- */
 
 static const char *type_name(ss_plugin_state_type t)
@@ -815,10 +828,10 @@ static fp_access *fields_access(fp_table *tb)
 static PyObject *get_or_add_field(fp_table *tb, PyObject *const *args, Py_ssize_t nargs, int add)
 {
 	const char *fn = add ? "add_field" : "get_field";
-	long type;
-	if (nargs != 2 || !PyUnicode_Check(args[0]) || !PyLong_Check(args[1]) ||
-	    ((type = PyLong_AsLong(args[1])), !valid_type(type))) {
-		PyErr_Format(PyExc_TypeError, "%s(name, state_type)", fn);
+	long type = -1;
+	if (nargs != 2 || !PyUnicode_Check(args[0]) || ((type = state_code(args[1])), !valid_type(type))) {
+		if (!PyErr_Occurred())
+			PyErr_Format(PyExc_TypeError, "%s(name, type): type is str, bool, Int8 ... UInt64", fn);
 		return NULL;
 	}
 	fp_access *a = fields_access(tb);
@@ -889,7 +902,8 @@ static PyObject *table_list_fields(PyObject *self, PyObject *unused)
 }
 
 /* In __init__: a nested table of a TABLE field, reached through a temporary entry (the host
- * allows writers at init for this), so that its fields can be looked up. */
+ * allows writers at init for this) kept until init returns, so that the fields of such
+ * nested tables can be looked up (an accessor is valid for every table of that kind). */
 static PyObject *table_sample_nested(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
 	fp_table *tb = (fp_table *)self;
@@ -911,11 +925,17 @@ static PyObject *table_sample_nested(PyObject *self, PyObject *const *args, Py_s
 		rc = a->reader->read_entry_field(tb->table, e, f->field, &out);
 		if (rc != SS_PLUGIN_SUCCESS)
 			owner_error(a, why, sizeof why);
-		a->writer->destroy_table_entry(tb->table, e);
 	} else {
 		owner_error(a, why, sizeof why);
 	}
 	PyEval_RestoreThread(ts);
+	/* the nested table lives in the entry: destroyed when __init__ is over */
+	if (e && hold(a, tb->table, e, 1) < 0) {
+		ts = PyEval_SaveThread();
+		a->writer->destroy_table_entry(tb->table, e);
+		PyEval_RestoreThread(ts);
+		return PyErr_NoMemory();
+	}
 	if (rc != SS_PLUGIN_SUCCESS || !out.table) {
 		PyErr_Format(table_error_type(), "reaching the nested tables of field '%S' of table '%S': %s", f->name,
 			     tb->name, why[0] ? why : "no table");
@@ -1068,10 +1088,10 @@ static PyObject *init_list_tables(PyObject *self, PyObject *unused)
 static PyObject *init_get_table(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
 	fp_init_tables *it = (fp_init_tables *)self;
-	long key;
-	if (nargs != 2 || !PyUnicode_Check(args[0]) || !PyLong_Check(args[1]) ||
-	    ((key = PyLong_AsLong(args[1])), !valid_type(key))) {
-		PyErr_SetString(PyExc_TypeError, "get_table(name, key_state_type)");
+	long key = -1;
+	if (nargs != 2 || !PyUnicode_Check(args[0]) || ((key = state_code(args[1])), !valid_type(key))) {
+		if (!PyErr_Occurred())
+			PyErr_SetString(PyExc_TypeError, "get_table(name, key type)");
 		return NULL;
 	}
 	if (!init_usable(it))
