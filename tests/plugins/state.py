@@ -82,6 +82,7 @@ class ThreadCounter(Plugin, SourcePlugin, ParsePlugin, ExtractPlugin):
         self.comm = self.threads.get_field("comm", str)
         self.untyped = tables.get_table("threads", Int64)
         self.untyped_seen = self.untyped.add_field("seen", UInt64)
+        self.cwd = self.untyped.get_field("cwd", str)
         self.kept: Any = None
 
     def open(self, params: str) -> Ticks:
@@ -104,7 +105,7 @@ class ThreadCounter(Plugin, SourcePlugin, ParsePlugin, ExtractPlugin):
         if self.mode == "wrong_type":
             thread.comm = 5  # type: ignore[assignment]
         if self.mode == "read_only":
-            thread.tid = 1
+            self.untyped[tid][self.cwd] = "/tmp"
 
     @field("tc.seen", desc="events parsed on this event's thread")
     def seen(self, event: Event) -> int:
