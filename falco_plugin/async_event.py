@@ -33,48 +33,147 @@ the GIL is released while the host takes it, so emitting never blocks the host's
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import operator
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from typing import ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
-__all__ = ["AsyncEvent", "AsyncEventPlugin", "AsyncHandler", "BackgroundTask", "BackgroundThread"]
+__all__ = ["AsyncEvent", "AsyncEventPlugin", "AsyncHandler", "BackgroundTask", "BackgroundThread", "PyAsyncEvent"]
+
+
+_U64 = 1 << 64
+
+
+def _check_name(name: object) -> str:
+    if not isinstance(name, str):
+        raise TypeError(f"AsyncEvent.name must be a str, not {type(name).__name__}")
+    return str.__str__(name)  # an exact str, even from a subclass
+
+
+def _check_data(data: object) -> bytes:
+    if type(data) is bytes:
+        return data
+    try:
+        return bytes(memoryview(data))  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(f"AsyncEvent.data must be bytes-like, not {type(data).__name__}") from None
+
+
+def _check_u64(attr: str, value: object) -> int | None:
+    if value is None:
+        return None
+    try:
+        number = operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(f"AsyncEvent.{attr} must be None or an int, not {type(value).__name__}") from None
+    if not 0 <= number < _U64:
+        raise ValueError(f"AsyncEvent.{attr} must be None or an int in [0, 2**64), not {number}")
+    return number
 
 
 class AsyncEvent:
     """An async event: a declared name, payload bytes, and optionally its time and thread.
 
     ``ts`` (ns since the epoch) defaults to "now" and ``tid`` to "no thread", as the host
-    defines them.
+    defines them. The values are checked when they are set: ``name`` must be a ``str``,
+    ``data`` bytes-like (kept as ``bytes``, a copy unless it is ``bytes`` already), ``ts`` and
+    ``tid`` None or an int in [0, 2**64). Whether the name is one of the plugin's
+    ``ASYNC_EVENTS`` is checked by ``emit``.
+
+    Inside a plugin ``.so`` the shim provides this class implemented in C (cheaper to build
+    and to emit); elsewhere (tests, tools) it is this Python implementation, which is also
+    ``falco_plugin.async_event.PyAsyncEvent`` and behaves the same.
 
     >>> AsyncEvent("sample_async", b"hello")
     AsyncEvent('sample_async', b'hello')
+    >>> AsyncEvent("sample_async", bytearray(b"hi"), ts=1).data
+    b'hi'
     """
 
-    __slots__ = ("data", "name", "tid", "ts")
+    __slots__ = ("_data", "_name", "_tid", "_ts")
 
     def __init__(self, name: str, data: bytes = b"", ts: int | None = None, tid: int | None = None) -> None:
-        self.name = name
-        self.data = data
-        self.ts = ts
-        self.tid = tid
+        self._name = _check_name(name)
+        self._data = _check_data(data)
+        self._ts = _check_u64("ts", ts)
+        self._tid = _check_u64("tid", tid)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self._name = _check_name(value)
+
+    @property
+    def data(self) -> bytes:
+        return self._data
+
+    @data.setter
+    def data(self, value: bytes) -> None:
+        self._data = _check_data(value)
+
+    @property
+    def ts(self) -> int | None:
+        return self._ts
+
+    @ts.setter
+    def ts(self, value: int | None) -> None:
+        self._ts = _check_u64("ts", value)
+
+    @property
+    def tid(self) -> int | None:
+        return self._tid
+
+    @tid.setter
+    def tid(self, value: int | None) -> None:
+        self._tid = _check_u64("tid", value)
 
     def __repr__(self) -> str:
-        extra = "".join(f", {k}={getattr(self, k)!r}" for k in ("ts", "tid") if getattr(self, k) is not None)
-        return f"AsyncEvent({self.name!r}, {self.data!r}{extra})"
+        return _repr(self)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, AsyncEvent) and (self.name, self.data, self.ts, self.tid) == (
-            other.name, other.data, other.ts, other.tid,
-        )
+        if type(other) is not type(self):
+            return NotImplemented
+        assert isinstance(other, PyAsyncEvent)
+        return (self._name, self._data, self._ts, self._tid) == (other._name, other._data, other._ts, other._tid)
 
     __hash__ = None  # type: ignore[assignment]
 
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self._name, self._data, self._ts, self._tid))
+
     def to_bytes(self) -> bytes:
         """The event as the host receives it (``PPME_ASYNCEVENT_E``, plugin id 0)."""
-        from .event import AsyncEvent as AsyncEventRecord
+        return _to_bytes(self)
 
-        return AsyncEventRecord(self.name, bytes(self.data), ts=self.ts, tid=self.tid).to_bytes()
+
+def _repr(event: AsyncEvent) -> str:
+    """``repr`` of either implementation."""
+    extra = "".join(f", {k}={v!r}" for k, v in (("ts", event.ts), ("tid", event.tid)) if v is not None)
+    return f"AsyncEvent({event.name!r}, {event.data!r}{extra})"
+
+
+def _to_bytes(event: AsyncEvent) -> bytes:
+    """``to_bytes`` of either implementation: the one framing, in ``falco_plugin.event``."""
+    from .event import AsyncEvent as AsyncEventRecord
+
+    return AsyncEventRecord(event.name, event.data, ts=event.ts, tid=event.tid).to_bytes()
+
+
+#: The pure-Python implementation (whichever ``AsyncEvent`` is in use).
+PyAsyncEvent = AsyncEvent
+
+if not TYPE_CHECKING:
+    # Inside a plugin .so, the shim registers the built-in module _falco_plugin_shim before
+    # Python starts; its AsyncEvent is this class in C, read directly by emit().
+    with contextlib.suppress(ImportError):
+        from _falco_plugin_shim import AsyncEvent
+
+        PyAsyncEvent.__name__ = PyAsyncEvent.__qualname__ = "PyAsyncEvent"  # found by that name (pickle)
 
 
 class AsyncHandler(Protocol):

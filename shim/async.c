@@ -1,22 +1,374 @@
 /*
- * Async events: set_async_event_handler / dump_state, and the AsyncHandler object Python
- * threads emit through.
+ * Async events: the AsyncEvent type in C, set_async_event_handler / dump_state, and the
+ * AsyncHandler object Python threads emit through.
  *
  * emit() checks the name against the baked ASYNC_EVENTS, frames a PPME_ASYNCEVENT_E event
- * (plugin-api.md §5.3) in a thread-local buffer, and calls the host's handler with the GIL
- * released: a host thread that holds a host lock while calling into the plugin must never
- * wait for a Python thread that waits for the GIL inside the host (embedding-cpython.md §2.2).
- * The host copies the event before returning, so the buffer is reused at once.
+ * (plugin-api.md §5.3) in a local or thread-local buffer, and calls the host's handler with
+ * the GIL released: a host thread that holds a host lock while calling into the plugin must
+ * never wait for a Python thread that waits for the GIL inside the host
+ * (embedding-cpython.md §2.2). The host copies the event before returning, so the buffer is
+ * reused at once.
  */
 #include "shim.h"
 
-#if FPY_CAP_ASYNC
-
 #include <stdlib.h>
 #include <string.h>
-#if PY_VERSION_HEX < 0x030C0000
-#include <structmember.h> /* PyMemberDef; part of Python.h from 3.12 */
-#endif
+
+/* --- AsyncEvent in C (every plugin) -------------------------------------------------- *
+ *
+ * falco_plugin.AsyncEvent, implemented in C: a constructor call costs ~40 ns instead of
+ * ~120 ns for the Python class, and emit() reads the checked fields straight from the
+ * struct. A constructor registers the built-in module _falco_plugin_shim before Python
+ * starts; falco_plugin.async_event imports its AsyncEvent in place of the pure-Python class
+ * (which it keeps as PyAsyncEvent, and uses wherever the module is missing: outside a
+ * plugin, or in an interpreter started before this .so was loaded). Both check the same
+ * things when a value is set, and share repr() and to_bytes() (Python helpers).
+ *
+ * The fields only ever hold an exact str, an exact bytes, and None or an exact int, so an
+ * instance cannot be part of a reference cycle and the type needs no GC support.
+ */
+
+#define FP_ASYNC_EVENT_ABI 1 /* bump when fp_async_event changes: another .so's type is read directly only if equal */
+
+typedef struct {
+	PyObject_HEAD
+	PyObject *name;       /* exact str */
+	PyObject *data;       /* exact bytes */
+	PyObject *ts, *tid;   /* None or an exact int in [0, 2**64) */
+	uint64_t ts_v, tid_v; /* their values; UINT64_MAX for None ("now", "no thread") */
+} fp_async_event;
+
+static PyTypeObject ae_type;
+
+/* Freed exact instances kept for reuse (needs the GIL): a tight emit loop builds and drops
+ * one per event, and this skips the allocator both ways. */
+#define AE_FREELIST_MAX 64
+static fp_async_event *ae_freelist[AE_FREELIST_MAX];
+static int ae_nfree;
+
+static PyObject *kw_name, *kw_data, *kw_ts, *kw_tid;
+static PyObject *py_helpers; /* falco_plugin.async_event, for _repr and _to_bytes */
+
+static PyObject *check_name(PyObject *v) /* new reference, or NULL */
+{
+	if (PyUnicode_CheckExact(v))
+		return Py_NewRef(v);
+	if (PyUnicode_Check(v))
+		return PyUnicode_FromObject(v); /* an exact copy of a subclass */
+	PyErr_Format(PyExc_TypeError, "AsyncEvent.name must be a str, not %.100s", Py_TYPE(v)->tp_name);
+	return NULL;
+}
+
+static PyObject *check_data(PyObject *v)
+{
+	if (PyBytes_CheckExact(v))
+		return Py_NewRef(v);
+	if (PyObject_CheckBuffer(v))
+		return PyBytes_FromObject(v); /* a copy, contiguous */
+	PyErr_Format(PyExc_TypeError, "AsyncEvent.data must be bytes-like, not %.100s", Py_TYPE(v)->tp_name);
+	return NULL;
+}
+
+static PyObject *check_u64(const char *attr, PyObject *v, uint64_t *value)
+{
+	*value = UINT64_MAX;
+	if (v == Py_None)
+		return Py_NewRef(v);
+	PyObject *n;
+	if (PyLong_CheckExact(v))
+		n = Py_NewRef(v);
+	else if (PyIndex_Check(v))
+		n = PyNumber_Index(v); /* an exact int */
+	else {
+		PyErr_Format(PyExc_TypeError, "AsyncEvent.%s must be None or an int, not %.100s", attr,
+			     Py_TYPE(v)->tp_name);
+		return NULL;
+	}
+	if (!n)
+		return NULL;
+	*value = PyLong_AsUnsignedLongLong(n);
+	if (*value == UINT64_MAX && PyErr_Occurred()) {
+		if (!PyErr_ExceptionMatches(PyExc_OverflowError)) {
+			Py_DECREF(n);
+			return NULL;
+		}
+		PyErr_Clear();
+		PyErr_Format(PyExc_ValueError, "AsyncEvent.%s must be None or an int in [0, 2**64), not %R", attr, n);
+		Py_DECREF(n);
+		return NULL;
+	}
+	return n;
+}
+
+/* Set the fields from args[0..3] (name required; NULL: the default). -1 with an exception. */
+static int ae_fill(fp_async_event *e, PyObject *const *args)
+{
+	uint64_t ts, tid;
+	PyObject *name = check_name(args[0]);
+	PyObject *data = name ? (args[1] ? check_data(args[1]) : PyBytes_FromStringAndSize(NULL, 0)) : NULL;
+	PyObject *ts_obj = data ? check_u64("ts", args[2] ? args[2] : Py_None, &ts) : NULL;
+	PyObject *tid_obj = ts_obj ? check_u64("tid", args[3] ? args[3] : Py_None, &tid) : NULL;
+	if (!tid_obj) {
+		Py_XDECREF(name);
+		Py_XDECREF(data);
+		Py_XDECREF(ts_obj);
+		return -1;
+	}
+	Py_XSETREF(e->name, name);
+	Py_XSETREF(e->data, data);
+	Py_XSETREF(e->ts, ts_obj);
+	Py_XSETREF(e->tid, tid_obj);
+	e->ts_v = ts;
+	e->tid_v = tid;
+	return 0;
+}
+
+static int kw_index(PyObject *key)
+{
+	PyObject *const kws[4] = {kw_name, kw_data, kw_ts, kw_tid};
+	for (int i = 0; i < 4; i++)
+		if (key == kws[i])
+			return i;
+	for (int i = 0; i < 4; i++)
+		if (PyUnicode_Check(key) && PyUnicode_Compare(key, kws[i]) == 0)
+			return i;
+	return -1;
+}
+
+/* AsyncEvent(name, data=b"", ts=None, tid=None), without an args tuple. */
+static PyObject *ae_vectorcall(PyObject *type, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+	Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+	PyObject *v[4] = {NULL, NULL, NULL, NULL};
+	if (nargs > 4) {
+		PyErr_Format(PyExc_TypeError, "AsyncEvent() takes from 1 to 4 positional arguments but %zd were given",
+			     nargs);
+		return NULL;
+	}
+	for (Py_ssize_t i = 0; i < nargs; i++)
+		v[i] = args[i];
+	for (Py_ssize_t j = 0; kwnames && j < PyTuple_GET_SIZE(kwnames); j++) {
+		PyObject *key = PyTuple_GET_ITEM(kwnames, j);
+		int i = kw_index(key);
+		if (i < 0) {
+			PyErr_Format(PyExc_TypeError, "AsyncEvent() got an unexpected keyword argument '%S'", key);
+			return NULL;
+		}
+		if (v[i]) {
+			PyErr_Format(PyExc_TypeError, "AsyncEvent() got multiple values for argument '%S'", key);
+			return NULL;
+		}
+		v[i] = args[nargs + j];
+	}
+	if (!v[0]) {
+		PyErr_SetString(PyExc_TypeError, "AsyncEvent() missing required argument 'name'");
+		return NULL;
+	}
+	PyTypeObject *tp = (PyTypeObject *)type;
+	fp_async_event *e;
+	if (tp != &ae_type)
+		e = (fp_async_event *)tp->tp_alloc(tp, 0);
+	else if (ae_nfree > 0)
+		e = (fp_async_event *)PyObject_Init((PyObject *)ae_freelist[--ae_nfree], &ae_type);
+	else
+		e = PyObject_New(fp_async_event, &ae_type);
+	if (!e)
+		return NULL;
+	e->name = e->data = e->ts = e->tid = NULL;
+	if (ae_fill(e, v) < 0) {
+		Py_DECREF(e);
+		return NULL;
+	}
+	return (PyObject *)e;
+}
+
+/* tp_new and tp_init, for subclasses (type_call): __new__ gives the defaults whatever the
+ * arguments, so that a subclass's own __init__ signature works; __init__ sets the fields. */
+static PyObject *ae_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
+{
+	(void)args;
+	(void)kwds;
+	fp_async_event *e = (fp_async_event *)tp->tp_alloc(tp, 0);
+	if (!e)
+		return NULL;
+	e->name = PyUnicode_New(0, 0);
+	e->data = PyBytes_FromStringAndSize(NULL, 0);
+	e->ts = Py_NewRef(Py_None);
+	e->tid = Py_NewRef(Py_None);
+	e->ts_v = e->tid_v = UINT64_MAX;
+	if (!e->name || !e->data)
+		Py_CLEAR(e);
+	return (PyObject *)e;
+}
+
+static int ae_init(PyObject *self, PyObject *args, PyObject *kwds)
+{
+	static char *kwlist[] = {"name", "data", "ts", "tid", NULL};
+	PyObject *v[4] = {NULL, NULL, NULL, NULL};
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|OOO:AsyncEvent", kwlist, &v[0], &v[1], &v[2], &v[3]))
+		return -1;
+	return ae_fill((fp_async_event *)self, v);
+}
+
+static void ae_dealloc(PyObject *self)
+{
+	fp_async_event *e = (fp_async_event *)self;
+	Py_XDECREF(e->name);
+	Py_XDECREF(e->data);
+	Py_XDECREF(e->ts);
+	Py_XDECREF(e->tid);
+	if (Py_IS_TYPE(self, &ae_type) && ae_nfree < AE_FREELIST_MAX)
+		ae_freelist[ae_nfree++] = e;
+	else
+		Py_TYPE(self)->tp_free(self);
+}
+
+static PyObject *ae_get(PyObject *self, void *closure)
+{
+	PyObject *v = *(PyObject **)((char *)self + (size_t)closure);
+	return Py_NewRef(v);
+}
+
+static int ae_set(PyObject *self, PyObject *value, void *closure)
+{
+	fp_async_event *e = (fp_async_event *)self;
+	size_t off = (size_t)closure;
+	if (!value) {
+		PyErr_SetString(PyExc_AttributeError, "AsyncEvent attributes cannot be deleted");
+		return -1;
+	}
+	uint64_t n = 0;
+	PyObject *v = off == offsetof(fp_async_event, name)   ? check_name(value)
+		      : off == offsetof(fp_async_event, data) ? check_data(value)
+		      : check_u64(off == offsetof(fp_async_event, ts) ? "ts" : "tid", value, &n);
+	if (!v)
+		return -1;
+	if (off == offsetof(fp_async_event, ts))
+		e->ts_v = n;
+	else if (off == offsetof(fp_async_event, tid))
+		e->tid_v = n;
+	Py_SETREF(*(PyObject **)((char *)self + off), v);
+	return 0;
+}
+
+#define AE_FIELD(f, doc) {#f, ae_get, ae_set, doc, (void *)offsetof(fp_async_event, f)}
+static PyGetSetDef ae_getset[] = {
+	AE_FIELD(name, "the event's name, one of the plugin's ASYNC_EVENTS (checked by emit)"),
+	AE_FIELD(data, "the payload (bytes)"),
+	AE_FIELD(ts, "ns since the epoch, or None for \"now\""),
+	AE_FIELD(tid, "the thread id, or None for \"no thread\""),
+	{NULL, NULL, NULL, NULL, NULL},
+};
+
+/* falco_plugin.async_event.<name>(self), shared with the Python class. */
+static PyObject *ae_helper(PyObject *self, const char *name)
+{
+	if (!py_helpers && !(py_helpers = PyImport_ImportModule("falco_plugin.async_event")))
+		return NULL;
+	PyObject *fn = PyObject_GetAttrString(py_helpers, name);
+	PyObject *res = fn ? PyObject_CallOneArg(fn, self) : NULL;
+	Py_XDECREF(fn);
+	return res;
+}
+
+static PyObject *ae_repr(PyObject *self) { return ae_helper(self, "_repr"); }
+
+static PyObject *ae_to_bytes(PyObject *self, PyObject *unused)
+{
+	(void)unused;
+	return ae_helper(self, "_to_bytes");
+}
+
+static PyObject *ae_reduce(PyObject *self, PyObject *unused)
+{
+	(void)unused;
+	fp_async_event *e = (fp_async_event *)self;
+	return Py_BuildValue("O(OOOO)", (PyObject *)Py_TYPE(self), e->name, e->data, e->ts, e->tid);
+}
+
+static PyObject *ae_richcompare(PyObject *a, PyObject *b, int op)
+{
+	if ((op != Py_EQ && op != Py_NE) || Py_TYPE(a) != Py_TYPE(b))
+		Py_RETURN_NOTIMPLEMENTED;
+	fp_async_event *x = (fp_async_event *)a, *y = (fp_async_event *)b;
+	int eq = 1;
+	PyObject *const xs[4] = {x->name, x->data, x->ts, x->tid}, *const ys[4] = {y->name, y->data, y->ts, y->tid};
+	for (int i = 0; i < 4 && eq == 1; i++)
+		eq = PyObject_RichCompareBool(xs[i], ys[i], Py_EQ);
+	if (eq < 0)
+		return NULL;
+	return PyBool_FromLong(op == Py_EQ ? eq : !eq);
+}
+
+static PyMethodDef ae_methods[] = {
+	{"to_bytes", ae_to_bytes, METH_NOARGS, "The event as the host receives it (PPME_ASYNCEVENT_E, plugin id 0)."},
+	{"__reduce__", ae_reduce, METH_NOARGS, NULL},
+	{NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject ae_type = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "falco_plugin.async_event.AsyncEvent",
+	.tp_basicsize = sizeof(fp_async_event),
+	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+	.tp_doc = "AsyncEvent(name, data=b'', ts=None, tid=None): an async event (the shim's C implementation).",
+	.tp_dealloc = ae_dealloc,
+	.tp_repr = ae_repr,
+	.tp_hash = PyObject_HashNotImplemented,
+	.tp_richcompare = ae_richcompare,
+	.tp_methods = ae_methods,
+	.tp_getset = ae_getset,
+	.tp_init = ae_init,
+	.tp_new = ae_new,
+	.tp_vectorcall = ae_vectorcall,
+};
+
+static struct PyModuleDef shim_module = {
+	PyModuleDef_HEAD_INIT,
+	.m_name = "_falco_plugin_shim",
+	.m_doc = "Types the falco-plugin shim provides to falco_plugin (AsyncEvent).",
+	.m_size = -1,
+};
+
+/* The keyword strings and the type, once. Needs the GIL. */
+static int ae_ready(void)
+{
+	if (!kw_name && (!(kw_name = PyUnicode_InternFromString("name")) || !(kw_data = PyUnicode_InternFromString("data")) ||
+			 !(kw_ts = PyUnicode_InternFromString("ts")) || !(kw_tid = PyUnicode_InternFromString("tid"))))
+		return -1;
+	if (!(ae_type.tp_flags & Py_TPFLAGS_READY)) {
+		if (PyType_Ready(&ae_type) < 0)
+			return -1;
+		PyObject *abi = PyLong_FromLong(FP_ASYNC_EVENT_ABI);
+		int rc = abi ? PyDict_SetItemString(ae_type.tp_dict, "_fp_abi", abi) : -1;
+		Py_XDECREF(abi);
+		if (rc < 0)
+			return -1;
+		PyType_Modified(&ae_type);
+	}
+	return 0;
+}
+
+static PyObject *shim_module_init(void)
+{
+	if (ae_ready() < 0)
+		return NULL;
+	PyObject *m = PyModule_Create(&shim_module);
+	if (m && PyModule_AddObjectRef(m, "AsyncEvent", (PyObject *)&ae_type) < 0)
+		Py_CLEAR(m);
+	return m;
+}
+
+/* At dlopen, before any plugin_init can start Python. If Python already runs (started by
+ * someone else), falco_plugin uses its pure-Python AsyncEvent, which emit() also takes. When
+ * several SDK plugins are loaded, the first registered module is the one imported. */
+__attribute__((constructor)) static void register_shim_module(void)
+{
+	if (!Py_IsInitialized())
+		PyImport_AppendInittab("_falco_plugin_shim", shim_module_init);
+}
+
+#if FPY_CAP_ASYNC
 
 static const char *const async_names[] = FPY_ASYNC_NAMES;
 #define NNAMES (sizeof async_names / sizeof async_names[0])
@@ -27,76 +379,176 @@ typedef struct {
 	ss_plugin_async_event_handler_t handler; /* NULL once the host took it back */
 } fp_handler;
 
-static PyObject *str_name, *str_data, *str_ts, *str_tid;
+/* What emit() needs of one event: the declared name's index, the payload, ts and tid. */
+typedef struct {
+	size_t name;
+	const char *data;
+	size_t ndata;
+	uint64_t ts, tid;
+	PyObject *hold; /* slow path: the payload object (released by parts_release) */
+} ev_parts;
 
-/* falco_plugin.AsyncEvent and where its __slots__ live: an exact instance is read directly,
- * which saves four attribute lookups per event on the hot path. */
-static PyTypeObject *event_class;
-static Py_ssize_t off_name, off_data, off_ts, off_tid;
+/* Another SDK plugin's C AsyncEvent (the first .so registers the module everyone imports),
+ * read directly too if its layout is ours. */
+static PyTypeObject *foreign_event_type;
 
-static Py_ssize_t slot_offset(PyObject *cls, const char *attr)
+/* Per declared name: its length, and the last str object found equal to it (a strong
+ * reference, so the pointer stays valid): a literal in the plugin's code is the same
+ * object at every call, so the check is one pointer comparison. Needs the GIL. */
+static size_t name_len[NNAMES];
+static PyObject *name_seen[NNAMES];
+
+/* The names' lengths, and the foreign type if any; once. Needs the GIL. */
+static void emit_setup(void)
 {
-	PyObject *descr = PyObject_GetAttrString(cls, attr);
-	Py_ssize_t off = -1;
-	if (descr && Py_IS_TYPE(descr, &PyMemberDescr_Type))
-		off = ((PyMemberDescrObject *)descr)->d_member->offset;
-	Py_XDECREF(descr);
-	PyErr_Clear();
-	return off;
-}
-
-static void find_event_class(void)
-{
+	static int done;
+	if (done)
+		return;
+	done = 1;
+	for (size_t i = 0; i < NNAMES; i++)
+		name_len[i] = strlen(async_names[i]);
 	PyObject *module = PyImport_ImportModule("falco_plugin.async_event");
 	PyObject *cls = module ? PyObject_GetAttrString(module, "AsyncEvent") : NULL;
-	Py_XDECREF(module);
-	if (cls && PyType_Check(cls)) {
-		off_name = slot_offset(cls, "name");
-		off_data = slot_offset(cls, "data");
-		off_ts = slot_offset(cls, "ts");
-		off_tid = slot_offset(cls, "tid");
-		if (off_name > 0 && off_data > 0 && off_ts > 0 && off_tid > 0) {
-			event_class = (PyTypeObject *)cls; /* kept for the life of the process */
-			return;
-		}
-	}
+	PyObject *abi = cls && PyType_Check(cls) && cls != (PyObject *)&ae_type ? PyObject_GetAttrString(cls, "_fp_abi")
+										      : NULL;
+	if (abi && PyLong_Check(abi) && PyLong_AsLong(abi) == FP_ASYNC_EVENT_ABI &&
+	    ((PyTypeObject *)cls)->tp_basicsize == (Py_ssize_t)sizeof(fp_async_event))
+		foreign_event_type = (PyTypeObject *)Py_NewRef(cls); /* kept for the life of the process */
+	Py_XDECREF(abi);
 	Py_XDECREF(cls);
-	PyErr_Clear(); /* no fast path: attributes are looked up */
+	Py_XDECREF(module);
+	PyErr_Clear(); /* not found: other objects take the attribute path */
 }
 
-/* New references to the four attributes of an AsyncEvent (or anything that has them). */
-static int event_fields(PyObject *event, PyObject **name, PyObject **data, PyObject **ts, PyObject **tid)
+/* The index of name in ASYNC_EVENTS, or -1 with an exception. */
+static Py_ssize_t declared_index(PyObject *name)
 {
-	if (Py_TYPE(event) == event_class) {
-		char *base = (char *)event;
-		*name = *(PyObject **)(base + off_name);
-		*data = *(PyObject **)(base + off_data);
-		*ts = *(PyObject **)(base + off_ts);
-		*tid = *(PyObject **)(base + off_tid);
-		if (*name && *data && *ts && *tid) {
-			Py_INCREF(*name);
-			Py_INCREF(*data);
-			Py_INCREF(*ts);
-			Py_INCREF(*tid);
-			return 0;
+	for (size_t i = 0; i < NNAMES; i++) {
+		if (name_seen[i] == name)
+			return (Py_ssize_t)i;
+	}
+	Py_ssize_t len = 0;
+	const char *cname = PyUnicode_Check(name) ? PyUnicode_AsUTF8AndSize(name, &len) : NULL;
+	if (!cname && !PyUnicode_Check(name)) {
+		PyErr_Format(PyExc_TypeError, "AsyncEvent.name must be a str, not %.100s", Py_TYPE(name)->tp_name);
+		return -1;
+	}
+	PyErr_Clear(); /* not encodable: not declared */
+	for (size_t i = 0; cname && i < NNAMES; i++) {
+		if ((size_t)len == name_len[i] && memcmp(cname, async_names[i], (size_t)len) == 0) {
+			Py_XSETREF(name_seen[i], Py_NewRef(name));
+			return (Py_ssize_t)i;
 		}
 	}
-	*name = PyObject_GetAttr(event, str_name);
-	*data = *name ? PyObject_GetAttr(event, str_data) : NULL;
-	*ts = *data ? PyObject_GetAttr(event, str_ts) : NULL;
-	*tid = *ts ? PyObject_GetAttr(event, str_tid) : NULL;
-	if (*tid)
-		return 0;
-	Py_CLEAR(*name);
-	Py_CLEAR(*data);
-	Py_CLEAR(*ts);
+	PyErr_Format(PyExc_ValueError, "async event %R is not declared in %s.ASYNC_EVENTS %s", name, FPY_ENTRY_CLASS,
+		     FPY_ASYNC_EVENTS_JSON);
 	return -1;
+}
+
+static int optional_u64(PyObject *v, uint64_t *out)
+{
+	*out = UINT64_MAX; /* "now" for ts, "no thread" for tid */
+	if (v == Py_None)
+		return 0;
+	*out = PyLong_AsUnsignedLongLong(v);
+	return *out == UINT64_MAX && PyErr_Occurred() ? -1 : 0;
+}
+
+/* The slow path's references. view: the payload's buffer, if it was not bytes. */
+static inline void parts_release(ev_parts *e, Py_buffer *view)
+{
+	if (view->obj)
+		PyBuffer_Release(view);
+	Py_CLEAR(e->hold);
+}
+
+/* Fill e from an AsyncEvent (or anything with its four attributes). -1 with an exception.
+ * Inlined, so that the fields reach frame() in registers (not through stores and wider loads
+ * that stall). */
+static inline __attribute__((always_inline)) int event_parts(PyObject *event, ev_parts *e, Py_buffer *view)
+{
+	e->hold = NULL;
+	view->obj = NULL;
+	PyTypeObject *tp = Py_TYPE(event);
+	if (tp == &ae_type || (tp == foreign_event_type && tp)) {
+		/* checked when set; no Python code runs until the event is framed, so the borrowed
+		 * fields stay valid */
+		fp_async_event *ae = (fp_async_event *)event;
+		Py_ssize_t i = declared_index(ae->name);
+		if (i < 0)
+			return -1;
+		e->name = (size_t)i;
+		e->data = PyBytes_AS_STRING(ae->data);
+		e->ndata = (size_t)PyBytes_GET_SIZE(ae->data);
+		e->ts = ae->ts_v;
+		e->tid = ae->tid_v;
+		return 0;
+	}
+	PyObject *name = PyObject_GetAttr(event, kw_name);
+	Py_ssize_t i = name ? declared_index(name) : -1;
+	Py_XDECREF(name);
+	int rc = i < 0 ? -1 : 0;
+	e->name = (size_t)i;
+	PyObject *ts = rc == 0 ? PyObject_GetAttr(event, kw_ts) : NULL;
+	rc = ts ? optional_u64(ts, &e->ts) : -1;
+	Py_XDECREF(ts);
+	PyObject *tid = rc == 0 ? PyObject_GetAttr(event, kw_tid) : NULL;
+	rc = tid ? optional_u64(tid, &e->tid) : -1;
+	Py_XDECREF(tid);
+	if (rc < 0 || !(e->hold = PyObject_GetAttr(event, kw_data)))
+		return -1;
+	if (PyBytes_Check(e->hold)) {
+		e->data = PyBytes_AS_STRING(e->hold);
+		e->ndata = (size_t)PyBytes_GET_SIZE(e->hold);
+	} else if (PyObject_GetBuffer(e->hold, view, PyBUF_SIMPLE) == 0) {
+		e->data = view->buf;
+		e->ndata = (size_t)view->len;
+	} else {
+		parts_release(e, view);
+		return -1;
+	}
+	return 0;
+}
+
+#define ASYNC_HEADER 42 /* 26-byte header, 3 lengths, the 4-byte plugin id */
+
+/* The framed size of e, or 0 (with ValueError) if it does not fit the 32-bit length. */
+static inline size_t frame_size(const ev_parts *e)
+{
+	size_t len = ASYNC_HEADER + name_len[e->name] + 1 + e->ndata;
+	if (len > UINT32_MAX) {
+		PyErr_SetString(PyExc_ValueError, "async event too large");
+		return 0;
+	}
+	return len;
+}
+
+static inline void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+static inline void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+
+/* Scalars, not an ev_parts: copying the struct through the stack costs store-forwarding
+ * stalls (wide loads of fields just written) on the hot path. */
+static void frame(uint8_t *p, size_t name, const char *data, size_t ndata, uint64_t ts, uint64_t tid, size_t len)
+{
+	uint32_t nlen = (uint32_t)name_len[name] + 1;
+	put64(p, ts);
+	put64(p + 8, tid);
+	put32(p + 16, (uint32_t)len);
+	uint16_t type = FPA_EVT_ASYNCEVENT;
+	memcpy(p + 20, &type, 2);
+	put32(p + 22, 3); /* nparams */
+	put32(p + 26, 4); /* the lengths: plugin id, name with its NUL, data */
+	put32(p + 30, nlen);
+	put32(p + 34, (uint32_t)ndata);
+	put32(p + 38, 0); /* the plugin id: the host writes the source's here */
+	memcpy(p + ASYNC_HEADER, async_names[name], nlen);
+	memcpy(p + ASYNC_HEADER + nlen, data, ndata);
 }
 
 FP_EXPORT const char *plugin_get_async_events(void) { return FPY_ASYNC_EVENTS_JSON; }
 FP_EXPORT const char *plugin_get_async_event_sources(void) { return FPY_ASYNC_SOURCES_JSON; }
 
-/* A framed event in a thread-local buffer. */
+/* emit_many frames into a thread-local buffer (emit uses the stack when the event fits). */
 static __thread uint8_t *tl_buf;
 static __thread size_t tl_cap;
 
@@ -115,97 +567,21 @@ static uint8_t *tl_reserve(size_t bytes)
 	return tl_buf;
 }
 
-static int optional_u64(PyObject *v, uint64_t *out)
-{
-	*out = UINT64_MAX; /* "now" for ts, "no thread" for tid */
-	if (v == Py_None)
-		return 0;
-	*out = PyLong_AsUnsignedLongLong(v);
-	return *out == UINT64_MAX && PyErr_Occurred() ? -1 : 0;
-}
-
-/* Append the framed form of event at offset *used of the thread-local buffer. */
-static int frame_event(PyObject *event, size_t *used)
-{
-	PyObject *name, *data, *ts_obj, *tid_obj;
-	if (event_fields(event, &name, &data, &ts_obj, &tid_obj) < 0)
-		return -1;
-	uint64_t ts, tid;
-	int rc = -1;
-	Py_buffer view = {0};
-	const char *bytes;
-	Py_ssize_t nbytes, name_len;
-	if (optional_u64(ts_obj, &ts) < 0 || optional_u64(tid_obj, &tid) < 0)
-		goto out;
-	const char *cname = PyUnicode_Check(name) ? PyUnicode_AsUTF8AndSize(name, &name_len) : NULL;
-	if (!cname) {
-		if (!PyErr_Occurred())
-			PyErr_Format(PyExc_TypeError, "AsyncEvent.name must be a str, not %.80s", Py_TYPE(name)->tp_name);
-		goto out;
-	}
-	size_t i = 0;
-	while (i < NNAMES && strcmp(async_names[i], cname) != 0)
-		i++;
-	if (i == NNAMES || strlen(cname) != (size_t)name_len) {
-		PyErr_Format(PyExc_ValueError, "async event %R is not declared in %s.ASYNC_EVENTS %s", name,
-			     FPY_ENTRY_CLASS, FPY_ASYNC_EVENTS_JSON);
-		goto out;
-	}
-	if (PyBytes_CheckExact(data)) {
-		bytes = PyBytes_AS_STRING(data);
-		nbytes = PyBytes_GET_SIZE(data);
-	} else if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) == 0) {
-		bytes = view.buf;
-		nbytes = view.len;
-	} else {
-		goto out;
-	}
-	size_t len = 42 + (size_t)name_len + 1 + (size_t)nbytes;
-	if (len > UINT32_MAX) {
-		PyErr_SetString(PyExc_ValueError, "async event too large");
-		goto out;
-	}
-	uint8_t *p = tl_reserve(*used + len);
-	if (!p)
-		goto out;
-	p += *used;
-	ss_plugin_event *ev = (ss_plugin_event *)p;
-	ev->ts = ts;
-	ev->tid = tid;
-	ev->len = (uint32_t)len;
-	ev->type = FPA_EVT_ASYNCEVENT;
-	ev->nparams = 3;
-	uint32_t lens[3] = {4, (uint32_t)name_len + 1, (uint32_t)nbytes}, plugin_id = 0;
-	memcpy(p + 26, lens, sizeof lens);
-	memcpy(p + 38, &plugin_id, 4); /* the host writes the source's plugin id here */
-	memcpy(p + 42, cname, (size_t)name_len + 1);
-	memcpy(p + 42 + name_len + 1, bytes, (size_t)nbytes);
-	*used += len;
-	rc = 0;
-out:
-	if (view.obj)
-		PyBuffer_Release(&view);
-	Py_DECREF(name);
-	Py_DECREF(data);
-	Py_DECREF(ts_obj);
-	Py_DECREF(tid_obj);
-	return rc;
-}
-
-/* Hand the framed events in tl_buf[0..used) to the host, with the GIL released. */
-static PyObject *send_framed(fp_handler *h, size_t used)
+/* Hand the framed events in buf[0..used) to the host, with the GIL released. */
+static PyObject *send_framed(fp_handler *h, const uint8_t *buf, size_t used)
 {
 	ss_plugin_async_event_handler_t handler = h->handler;
 	ss_plugin_owner_t *owner = h->owner;
-	char err[FPA_MAX_ERRLEN] = "";
+	char err[FPA_MAX_ERRLEN];
 	ss_plugin_rc rc = SS_PLUGIN_SUCCESS;
 	const char *failed = NULL;
+	err[0] = '\0';
 	Py_BEGIN_ALLOW_THREADS
 	for (size_t off = 0; off < used && rc == SS_PLUGIN_SUCCESS;) {
-		const ss_plugin_event *ev = (const ss_plugin_event *)(tl_buf + off);
+		const ss_plugin_event *ev = (const ss_plugin_event *)(buf + off);
 		rc = handler(owner, ev, err);
 		if (rc != SS_PLUGIN_SUCCESS)
-			failed = (const char *)ev + 42;
+			failed = (const char *)ev + ASYNC_HEADER;
 		off += ev->len;
 	}
 	Py_END_ALLOW_THREADS
@@ -231,10 +607,17 @@ static int handler_live(fp_handler *h)
 static PyObject *handler_emit(PyObject *self, PyObject *event)
 {
 	fp_handler *h = (fp_handler *)self;
-	size_t used = 0;
-	if (!handler_live(h) || frame_event(event, &used) < 0)
+	ev_parts e;
+	Py_buffer view;
+	if (!handler_live(h) || event_parts(event, &e, &view) < 0)
 		return NULL;
-	return send_framed(h, used);
+	_Alignas(8) uint8_t local[512];
+	size_t len = frame_size(&e);
+	uint8_t *buf = !len ? NULL : len <= sizeof local ? local : tl_reserve(len);
+	if (buf)
+		frame(buf, e.name, e.data, e.ndata, e.ts, e.tid, len);
+	parts_release(&e, &view);
+	return buf ? send_framed(h, buf, len) : NULL;
 }
 
 static PyObject *handler_emit_many(PyObject *self, PyObject *events)
@@ -247,13 +630,25 @@ static PyObject *handler_emit_many(PyObject *self, PyObject *events)
 		return NULL;
 	size_t used = 0;
 	for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(fast); i++) {
-		if (frame_event(PySequence_Fast_GET_ITEM(fast, i), &used) < 0) {
+		ev_parts e;
+		Py_buffer view;
+		if (event_parts(PySequence_Fast_GET_ITEM(fast, i), &e, &view) < 0) {
 			Py_DECREF(fast);
 			return NULL;
 		}
+		size_t len = frame_size(&e);
+		uint8_t *buf = len ? tl_reserve(used + len) : NULL;
+		if (buf)
+			frame(buf + used, e.name, e.data, e.ndata, e.ts, e.tid, len);
+		parts_release(&e, &view);
+		if (!buf) {
+			Py_DECREF(fast);
+			return NULL;
+		}
+		used += len;
 	}
 	Py_DECREF(fast);
-	return used ? send_framed(h, used) : Py_NewRef(Py_None);
+	return used ? send_framed(h, tl_buf, used) : Py_NewRef(Py_None);
 }
 
 static PyMethodDef handler_methods[] = {
@@ -273,13 +668,11 @@ static PyTypeObject handler_type = {
 
 static PyObject *handler_new(ss_plugin_owner_t *owner, ss_plugin_async_event_handler_t handler)
 {
-	if (!str_name) {
-		if (PyType_Ready(&handler_type) < 0 || !(str_name = PyUnicode_InternFromString("name")) ||
-		    !(str_data = PyUnicode_InternFromString("data")) || !(str_ts = PyUnicode_InternFromString("ts")) ||
-		    !(str_tid = PyUnicode_InternFromString("tid")))
-			return NULL;
-		find_event_class();
-	}
+	if (!(handler_type.tp_flags & Py_TPFLAGS_READY) && PyType_Ready(&handler_type) < 0)
+		return NULL;
+	if (ae_ready() < 0) /* done already unless Python was started before this .so was loaded */
+		return NULL;
+	emit_setup();
 	fp_handler *h = PyObject_New(fp_handler, &handler_type);
 	if (h) {
 		h->owner = owner;

@@ -189,3 +189,198 @@ def test_build_refuses_bad_async_plugins(tmp_path: Path, cls: str) -> None:
     assert proc.returncode == 1
     expected = "must list the names" if cls == "NoNames" else "does not define stop_async()"
     assert expected in proc.stderr, proc.stderr
+
+
+# --- AsyncEvent: the pure-Python class, and the shim's C class (the same behaviour) --------
+
+
+def test_outside_a_plugin_async_event_is_the_python_class() -> None:
+    import falco_plugin
+    from falco_plugin.async_event import PyAsyncEvent
+
+    assert falco_plugin.AsyncEvent is PyAsyncEvent
+
+
+def test_python_async_event_checks_and_normalizes_values() -> None:
+    from falco_plugin.async_event import PyAsyncEvent as AE
+
+    class Name(str):
+        pass
+
+    event = AE(Name("tick"), bytearray(b"ab"), ts=True, tid=2**64 - 1)
+    assert type(event.name) is str and event.data == b"ab" and type(event.data) is bytes
+    assert (event.ts, event.tid) == (1, 2**64 - 1)
+    assert AE("t", memoryview(b"abcd")[::2]).data == b"ac"
+    for args, kwargs, exc, message in [
+        ((1,), {}, TypeError, "AsyncEvent.name must be a str, not int"),
+        (("t", "x"), {}, TypeError, "AsyncEvent.data must be bytes-like, not str"),
+        (("t",), {"ts": -1}, ValueError, "AsyncEvent.ts must be None or an int in [0, 2**64), not -1"),
+        (("t",), {"tid": 2**64}, ValueError, f"AsyncEvent.tid must be None or an int in [0, 2**64), not {2**64}"),
+        (("t",), {"ts": 1.5}, TypeError, "AsyncEvent.ts must be None or an int, not float"),
+    ]:
+        with pytest.raises(exc, match=re.escape(message)):
+            AE(*args, **kwargs)
+    event.data = bytearray(b"new")
+    assert type(event.data) is bytes
+    with pytest.raises(TypeError, match=re.escape("AsyncEvent.name must be a str")):
+        event.name = b"tick"  # type: ignore[assignment]
+    assert event.name == "tick"  # unchanged by the refused value
+
+
+def test_python_async_event_repr_eq_pickle_and_bytes() -> None:
+    import pickle
+
+    from falco_plugin.async_event import PyAsyncEvent as AE
+
+    assert repr(AE("tick", b"x", ts=5)) == "AsyncEvent('tick', b'x', ts=5)"
+    assert AE("tick", b"x") == AE("tick", b"x") and AE("tick", b"x") != AE("tick", b"x", tid=1)
+    assert pickle.loads(pickle.dumps(AE("tick", b"x", 1, 2))) == AE("tick", b"x", 1, 2)
+    with pytest.raises(TypeError):
+        hash(AE("tick"))
+    raw = AE("tick", b"x", ts=5).to_bytes()
+    assert raw[:8] == (5).to_bytes(8, "little") and raw[42:] == b"tick\0x"
+
+
+# A plugin that checks, inside the shim, that AsyncEvent is the C class and behaves as the
+# Python one on a list of cases, then emits every kind of event emit() takes.
+PARITY_PLUGIN = '''
+import logging
+import pickle
+import types
+
+from falco_plugin import AsyncEvent, AsyncEventPlugin, BackgroundTask, Plugin
+from falco_plugin.async_event import PyAsyncEvent
+
+log = logging.getLogger(__name__)
+
+
+class Name(str):
+    pass
+
+
+def outcome(fn):
+    try:
+        return ("ok", repr(fn()))
+    except Exception as exc:
+        return ("raise", type(exc).__name__, str(exc))
+
+
+def cases(cls):
+    class Tick(cls):
+        def __init__(self, n):
+            super().__init__("tick", n.to_bytes(2, "little"))
+
+    def setting(attr, value):
+        event = cls("tick", b"x")
+        setattr(event, attr, value)
+        return event
+
+    both = {
+        "basic": lambda: cls("tick", b"x"),
+        "all": lambda: cls("tick", b"x", 1, 2),
+        "keywords": lambda: cls(tid=2, ts=1, data=b"x", name="tick"),
+        "defaults": lambda: (cls("t").data, cls("t").ts, cls("t").tid),
+        "bytearray": lambda: cls("tick", bytearray(b"ab")).data,
+        "strided": lambda: cls("tick", memoryview(b"abcd")[::2]).data,
+        "str subclass": lambda: type(cls(Name("tick")).name).__name__,
+        "bool ts": lambda: type(cls("t", ts=True).ts).__name__,
+        "max": lambda: cls("t", b"", 2**64 - 1, 2**64 - 1),
+        "name int": lambda: cls(1),
+        "data str": lambda: cls("t", "x"),
+        "data None": lambda: cls("t", None),
+        "ts negative": lambda: cls("t", ts=-1),
+        "tid too big": lambda: cls("t", tid=2**64),
+        "ts float": lambda: cls("t", ts=1.5),
+        "set name": lambda: setting("name", 2),
+        "set data": lambda: type(setting("data", bytearray(b"y")).data).__name__,
+        "set ts": lambda: setting("ts", 5),
+        "set tid": lambda: setting("tid", -1),
+        "eq": lambda: (cls("a", b"x") == cls("a", b"x"), cls("a", b"x") != cls("a", b"x", 1), cls("a") == "a"),
+        "pickle": lambda: pickle.loads(pickle.dumps(cls("a", b"x", 1, 2))) == cls("a", b"x", 1, 2),
+        "to_bytes": lambda: cls("tick", b"x", 5, 6).to_bytes().hex(),
+        "subclass": lambda: (Tick(3), Tick(3).data, isinstance(Tick(3), cls)),
+    }
+    kind_only = {  # the same exception type; messages name the type differently
+        "hash": lambda: hash(cls("a")),
+        "del": lambda: delattr(cls("a"), "name"),
+        "no args": lambda: cls(),
+        "5 args": lambda: cls("a", b"", 1, 2, 3),
+        "bad keyword": lambda: cls("a", x=1),
+        "twice": lambda: cls("a", name="b"),
+    }
+    return {k: outcome(f) for k, f in both.items()} | {k: outcome(f)[:2] for k, f in kind_only.items()}
+
+
+class Parity(Plugin, AsyncEventPlugin):
+    NAME = "parity"
+    PLUGIN_VERSION = "0.1.0"
+    DESCRIPTION = "AsyncEvent in C and in Python"
+    CONTACT = "https://example.com"
+    ASYNC_EVENTS = ("tick", "tock")
+
+    def __init__(self, config: None) -> None:
+        self.task = BackgroundTask()
+        self.thread = None
+
+    def start_async(self, handler):
+        c, py = cases(AsyncEvent), cases(PyAsyncEvent)
+        log.info("implementation: %s", "C" if AsyncEvent is not PyAsyncEvent else "Python")
+        log.info("parity: %d cases, differences: %s", len(c), {k: (c[k], py[k]) for k in c if c[k] != py[k]})
+
+        class Tick(AsyncEvent):
+            def __init__(self, n):
+                super().__init__("tick", n.to_bytes(2, "little"))
+
+        def emit():
+            handler.emit(AsyncEvent("tick", b"c", ts=5))
+            handler.emit(PyAsyncEvent("tick", b"py"))
+            handler.emit(Tick(3))
+            handler.emit(types.SimpleNamespace(name="tock", data=bytearray(b"duck"), ts=None, tid=None))
+            handler.emit(AsyncEvent("".join(["ti", "ck"]), b"fresh"))
+            handler.emit(AsyncEvent(Name("tock"), b"str subclass"))
+            handler.emit_many([AsyncEvent("tick", b"many"), PyAsyncEvent("tock", b"many py")])
+            for event in (AsyncEvent("nope"), PyAsyncEvent("tic"), types.SimpleNamespace(name=1)):
+                try:
+                    handler.emit(event)
+                except ValueError as exc:
+                    log.info("refused: %s", exc)
+                except TypeError as exc:
+                    log.info("refused: %s", exc)
+            try:
+                handler.emit(AsyncEvent("tick", b"with a thread", tid=7))
+            except RuntimeError as exc:
+                log.info("host said: %s", exc)
+            return False
+
+        self.thread = self.task.spawn(0, emit)
+
+    def stop_async(self):
+        self.task.request_stop_and_notify()
+        if self.thread is not None:
+            self.thread.join()
+'''
+
+
+def test_in_the_shim_async_event_is_the_c_class_and_behaves_like_the_python_one(
+    tmp_path: Path, host: Host, built: Built
+) -> None:
+    (tmp_path / "parity_plugin.py").write_text(PARITY_PLUGIN)
+    run = host("run", "--json", "--duration", "0.6", *idle_source(built),
+               "-p", built(f"{tmp_path}/parity_plugin.py:Parity"))
+    assert run.returncode == 0, run
+    assert "log info parity: implementation: C" in run.stderr, run.stderr
+    assert "log info parity: parity: 29 cases, differences: {}" in run.stderr, run.stderr
+    events = [(e["async_name"], bytes.fromhex(str(e["payload_hex"])), e["ts"]) for e in async_events(run)]
+    assert [e[:2] for e in events] == [
+        ("tick", b"c"), ("tick", b"py"), ("tick", b"\x03\x00"), ("tock", b"duck"), ("tick", b"fresh"),
+        ("tock", b"str subclass"), ("tick", b"many"), ("tock", b"many py"),
+    ]
+    assert events[0][2] == 5 and all(e[2] > 5 for e in events[1:])  # ts None: "now"
+    refused = re.findall(r"log info parity: refused: (.*)", run.stderr)
+    assert refused == [
+        "async event 'nope' is not declared in Parity.ASYNC_EVENTS [\"tick\", \"tock\"]",
+        "async event 'tic' is not declared in Parity.ASYNC_EVENTS [\"tick\", \"tock\"]",
+        "AsyncEvent.name must be a str, not int",
+    ]
+    assert ("log info parity: host said: the host rejected async event 'tick': async events of plugin 'parity' "
+            "can have no thread associated with open event source 'counter'") in run.stderr, run.stderr
