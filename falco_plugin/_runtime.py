@@ -22,8 +22,8 @@ from .extract import field_methods
 from .listen import capture_listen
 from .metrics import metric_tuples
 from .parse import parse_method
-from .tables import TablesInput, takes_tables
 from .source import EndOfStream, SourceInstance, SourcePlugin, Timeout
+from .tables import TablesInput, takes_tables
 
 # The shim looks these up once, to tell end of stream and timeout from failures.
 __all__ = ["EndOfStream", "Timeout", "capture_listen", "field_methods", "parse_method"]

@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
-from .base import Event, Plugin, PluginDefinitionError
+from .base import Plugin, PluginDefinitionError
 from .extract import PLUGIN_EVENT, _typed_caller, typed_event_classes
 
 __all__ = ["ParsePlugin"]
@@ -46,7 +46,7 @@ class ParsePlugin:
     #: Event type codes to parse. Default: derived from the typed events ``parse_event`` takes.
     PARSE_EVENT_TYPES: ClassVar[Sequence[int] | None] = None
 
-    def parse_event(self, event: Event) -> None:
+    def parse_event(self, event: Any) -> None:
         """Called once per event of the declared types and sources."""
         raise NotImplementedError
 
@@ -58,7 +58,7 @@ def parse_types(cls: type[Plugin]) -> list[int]:
         if not codes or not all(isinstance(t, int) and not isinstance(t, bool) and 0 <= t < 65536 for t in codes):
             raise PluginDefinitionError(f"{cls.__qualname__}.PARSE_EVENT_TYPES must be a non-empty list of event codes")
         return sorted(set(codes))
-    classes = typed_event_classes(cls.parse_event)
+    classes = typed_event_classes(cls.parse_event)  # type: ignore[attr-defined]
     if classes:
         return sorted({c.CODE for c in classes})  # type: ignore[attr-defined]
     if getattr(cls, "EVENT_SOURCE", ""):
@@ -96,4 +96,4 @@ def parse_method(plugin: Plugin) -> Callable[[Any], Any]:
     """What the shim calls per event: parse_event, through the typed-event decode if typed."""
     method = plugin.parse_event  # type: ignore[attr-defined]
     classes = typed_event_classes(method)
-    return _typed_caller(method, classes) if classes else method  # type: ignore[no-any-return]
+    return _typed_caller(method, classes) if classes else method

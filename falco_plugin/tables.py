@@ -41,6 +41,7 @@ uses directly, registered with ``tables.add_table(table)`` in ``__init__``; fiel
 
 from __future__ import annotations
 
+import builtins
 import enum
 import sys
 import typing
@@ -129,6 +130,7 @@ Private: Any = _Marker(_Flag.PRIVATE)
 
 K = TypeVar("K")
 E = TypeVar("E")
+X = TypeVar("X", bound="TableEntry")
 
 
 class Table(Generic[K, E]):
@@ -143,7 +145,7 @@ class Table(Generic[K, E]):
 
     name: str
 
-    def get(self, key: K) -> E | None: ...  # type: ignore[empty-body]
+    def get(self, key: K) -> E | None: ...
     def __getitem__(self, key: K) -> E: ...  # type: ignore[empty-body]
     def __contains__(self, key: object) -> bool: ...  # type: ignore[empty-body]
     def __len__(self) -> int: ...  # type: ignore[empty-body]
@@ -168,7 +170,7 @@ class FieldSpec:
     type: StateType
     flags: frozenset[_Flag]
     nested_key: StateType | None = None
-    nested_entry: type[TableEntry] | None = None
+    nested_entry: builtins.type[TableEntry] | None = None
 
     def default(self) -> Any:
         return "" if self.type is StateType.STRING else False if self.type is StateType.BOOL else 0
@@ -317,7 +319,7 @@ class TablesInput:
 # -- exported tables --------------------------------------------------------------------------
 
 
-class ExportedTable(Generic[K, E]):
+class ExportedTable(Generic[K, X]):
     """A table of the plugin's own: a dict of key -> entry for the plugin, and a table the host
     and other plugins can read, write (but ``Readonly`` fields) and add fields to.
 
@@ -331,7 +333,7 @@ class ExportedTable(Generic[K, E]):
     Stat(comm='cat', opens=1)
     """
 
-    def __init__(self, name: str, key: Any, entry: type[E]) -> None:
+    def __init__(self, name: str, key: Any, entry: type[X]) -> None:
         if not (isinstance(entry, type) and issubclass(entry, TableEntry)):
             raise TypeError("ExportedTable(name, key type, entry class): the entry class subclasses TableEntry")
         self.name = name
@@ -345,13 +347,13 @@ class ExportedTable(Generic[K, E]):
                 raise TypeError(f"{entry.__name__}.{spec.name}: exported tables hold plain fields")
         self._public = [s for s in specs if _Flag.PRIVATE not in s.flags]
         self._added: list[FieldSpec] = []
-        self._entries: dict[Any, E] = {}
+        self._entries: dict[Any, X] = {}
 
     # the plugin's side: a dict
-    def __getitem__(self, key: K) -> E:
+    def __getitem__(self, key: K) -> X:
         return self._entries[key]
 
-    def __setitem__(self, key: K, entry: E) -> None:
+    def __setitem__(self, key: K, entry: X) -> None:
         self._check_key(key)
         if not isinstance(entry, self.entry):
             raise TypeError(f"table '{self.name}' holds {self.entry.__name__} entries")
@@ -369,16 +371,16 @@ class ExportedTable(Generic[K, E]):
     def __iter__(self) -> Iterator[K]:
         return iter(self._entries)
 
-    def get(self, key: K) -> E | None:
+    def get(self, key: K) -> X | None:
         return self._entries.get(key)
 
-    def items(self) -> Iterator[tuple[K, E]]:
+    def items(self) -> Iterator[tuple[K, X]]:
         return iter(self._entries.items())
 
-    def values(self) -> Iterator[E]:
+    def values(self) -> Iterator[X]:
         return iter(self._entries.values())
 
-    def setdefault(self, key: K) -> E:
+    def setdefault(self, key: K) -> X:
         """The entry of ``key``, created with default values if missing."""
         entry = self._entries.get(key)
         if entry is None:
@@ -388,7 +390,7 @@ class ExportedTable(Generic[K, E]):
     def clear(self) -> None:
         self._entries.clear()
 
-    def added_value(self, entry: E, name: str) -> Any:
+    def added_value(self, entry: X, name: str) -> Any:
         """The value another plugin stored in a field it added to this table."""
         spec = next((s for s in self._added if s.name == name), None)
         if spec is None:
@@ -438,13 +440,13 @@ class ExportedTable(Generic[K, E]):
         public = self._public
         return public[index] if index < len(public) else self._added[index - len(public)]
 
-    def _read(self, entry: E, index: int) -> Any:
+    def _read(self, entry: X, index: int) -> Any:
         spec = self._spec(index)
         if index < len(self._public):
             return getattr(entry, spec.name)
         return getattr(entry, "_extra", {}).get(spec.name, spec.default())
 
-    def _write(self, entry: E, index: int, value: Any) -> None:
+    def _write(self, entry: X, index: int, value: Any) -> None:
         spec = self._spec(index)
         if index < len(self._public):
             setattr(entry, spec.name, value)
@@ -452,16 +454,16 @@ class ExportedTable(Generic[K, E]):
             extra = entry.__dict__.setdefault("_extra", {})
             extra[spec.name] = value
 
-    def _get(self, key: Any) -> E | None:
+    def _get(self, key: Any) -> X | None:
         return self._entries.get(key)
 
-    def _entries_list(self) -> list[E]:
+    def _entries_list(self) -> list[X]:
         return list(self._entries.values())
 
-    def _create(self) -> E:
+    def _create(self) -> X:
         return self.entry()
 
-    def _add(self, key: Any, entry: E) -> E:
+    def _add(self, key: Any, entry: X) -> X:
         self[key] = entry
         return entry
 

@@ -34,7 +34,10 @@ from falco_plugin.tables import Custom, ExportedTable, Int64, Readonly, TableEnt
 OPENS = (PPME_SYSCALL_OPEN_X, PPME_SYSCALL_OPENAT_2_X, PPME_SYSCALL_OPENAT2_X, PPME_SYSCALL_CREAT_X)
 EINPROGRESS = -115
 
-Counted = PPME_SYSCALL_OPEN_X | PPME_SYSCALL_OPENAT_2_X | PPME_SYSCALL_OPENAT2_X | PPME_SYSCALL_CREAT_X | PPME_SOCKET_CONNECT_X
+Counted = (
+    PPME_SYSCALL_OPEN_X | PPME_SYSCALL_OPENAT_2_X | PPME_SYSCALL_OPENAT2_X | PPME_SYSCALL_CREAT_X
+    | PPME_SOCKET_CONNECT_X
+)
 
 
 def counts_as(event: object) -> str | None:
@@ -62,13 +65,13 @@ class ProcStats(Plugin, ParsePlugin, ExtractPlugin):
     PLUGIN_VERSION = "0.1.0"
     DESCRIPTION = "per-thread and per-command counts of files opened and connections made"
     CONTACT = "https://github.com/falcosecurity/plugins"
-    EXTRACT_EVENT_SOURCES = ["syscall"]
+    EXTRACT_EVENT_SOURCES = ("syscall",)
     #: the fields are for rules on the events counted (the host sends nothing else)
-    EXTRACT_EVENT_TYPES = [c.CODE for c in (*OPENS, PPME_SOCKET_CONNECT_X)]
+    EXTRACT_EVENT_TYPES = tuple(c.CODE for c in (*OPENS, PPME_SOCKET_CONNECT_X))
 
     def __init__(self, config: None, tables: TablesInput) -> None:
         self.threads = tables.get_table("threads", Int64, Thread)
-        self.by_comm = ExportedTable("proc_stats", str, CommStats)
+        self.by_comm: ExportedTable[str, CommStats] = ExportedTable("proc_stats", str, CommStats)
         tables.add_table(self.by_comm)
         self.opens = 0
         self.connects = 0

@@ -181,9 +181,9 @@ class Importer(Plugin, ParsePlugin, ExtractPlugin):
     PLUGIN_VERSION = "0.1.0"
     DESCRIPTION = "imports another plugin's table"
     CONTACT = "https://example.com"
-    PARSE_EVENT_SOURCES = ["ticks"]
-    PARSE_EVENT_TYPES = [322]
-    EXTRACT_EVENT_SOURCES = ["ticks"]
+    PARSE_EVENT_SOURCES = ("ticks",)
+    PARSE_EVENT_TYPES = (322,)
+    EXTRACT_EVENT_SOURCES = ("ticks",)
 
     class Seen(TableEntry):
         count: UInt64
