@@ -67,6 +67,8 @@ static int read_block(capture *c, char *err, size_t errlen)
 	int r = rd(c, hdr, sizeof hdr, err, errlen);
 	if (r <= 0)
 		return r;
+	if (c->offset == 0 && hdr[0] != SHB_TYPE)
+		return fail(err, errlen, "not a scap capture: %s (first block type %#x)", c->path, hdr[0]);
 	if (hdr[1] < 12)
 		return fail(err, errlen, "block of type %#x at file offset %llu: length %u", hdr[0],
 			    (unsigned long long)c->offset, hdr[1]);
