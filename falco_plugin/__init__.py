@@ -8,6 +8,9 @@ runs it in a host that behaves like libsinsp.
 from .async_event import AsyncEvent, AsyncEventPlugin, AsyncHandler, BackgroundTask, BackgroundThread
 from .base import ConfigError, Event, Plugin, PluginDefinitionError
 from .extract import ExtractPlugin, Index, Key, field, per_event
+from .listen import CaptureListen, CaptureListenPlugin
+from .metrics import Metric
+from .parse import ParsePlugin
 from .source import EndOfStream, OpenParam, SourceInstance, SourcePlugin, Timeout
 
 __all__ = [
@@ -16,13 +19,17 @@ __all__ = [
     "AsyncHandler",
     "BackgroundTask",
     "BackgroundThread",
+    "CaptureListen",
+    "CaptureListenPlugin",
     "ConfigError",
     "EndOfStream",
     "Event",
     "ExtractPlugin",
     "Index",
     "Key",
+    "Metric",
     "OpenParam",
+    "ParsePlugin",
     "Plugin",
     "PluginDefinitionError",
     "SourceInstance",

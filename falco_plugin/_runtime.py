@@ -19,10 +19,19 @@ from typing import Any
 from . import log
 from .base import ConfigError, Plugin, PluginDefinitionError, check_metadata, parse_config
 from .extract import field_methods
+from .listen import capture_listen
+from .metrics import metric_tuples
+from .parse import parse_method
 from .source import EndOfStream, SourceInstance, SourcePlugin, Timeout
+from .tables import TablesInput, takes_tables
 
 # The shim looks these up once, to tell end of stream and timeout from failures.
-__all__ = ["EndOfStream", "Timeout", "field_methods"]
+__all__ = ["EndOfStream", "Timeout", "capture_listen", "field_methods", "parse_method"]
+
+
+def metrics(plugin: Plugin) -> list[tuple[str, bool, int, int | float]]:
+    """``get_metrics``: the plugin's metrics as (name, monotonic, value type, value)."""
+    return metric_tuples(plugin.get_metrics())
 
 EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
@@ -37,15 +46,27 @@ def load_class(module: str, qualname: str) -> type[Plugin]:
     return obj
 
 
-def create(module: str, qualname: str, config: str, link: log.HostLink) -> Plugin:
-    """``plugin_init``: import the class, validate the config, construct the plugin."""
+def create(module: str, qualname: str, config: str, link: log.HostLink, tables: Any) -> Plugin:
+    """``plugin_init``: import the class, validate the config, construct the plugin.
+
+    ``tables`` is the shim's HostTables (None when the host gives none); a plugin whose
+    ``__init__`` takes a ``tables`` parameter gets it as a :class:`TablesInput`.
+    """
     cls = load_class(module, qualname)
     value = parse_config(cls, config)
     plugin = cls.__new__(cls)
     plugin.logger = logging.getLogger(cls.__module__)
     log.attach(plugin.logger, link)
     try:
-        plugin.__init__(value)  # type: ignore[misc]
+        if takes_tables(cls):
+            if tables is None:
+                raise PluginDefinitionError(
+                    f"{qualname}.__init__ takes tables, but the host gives tables only to plugins that "
+                    "parse events or extract fields"
+                )
+            plugin.__init__(value, TablesInput(tables))  # type: ignore[misc]
+        else:
+            plugin.__init__(value)  # type: ignore[misc]
     except BaseException:
         log.detach(plugin.logger, link)
         raise

@@ -30,9 +30,12 @@ import json
 import logging
 import re
 import typing
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import pydantic
+
+from .metrics import Metric
 
 __all__ = ["ConfigError", "Event", "Plugin", "PluginDefinitionError"]
 
@@ -69,6 +72,10 @@ class Plugin:
 
     def destroy(self) -> None:
         """Called once when the host destroys the plugin. Override to release resources."""
+
+    def get_metrics(self) -> Iterable[Metric]:
+        """Override to report metrics to the host (see :mod:`falco_plugin.metrics`)."""
+        return ()
 
 
 # -- configuration ------------------------------------------------------------------

@@ -35,7 +35,10 @@ from .extract import (
     extract_sources,
     extract_types,
 )
+from .listen import CaptureListenPlugin
+from .parse import ParsePlugin, check_parse, parse_sources, parse_types
 from .source import SourcePlugin, check_source
+from .tables import takes_tables
 
 __all__ = ["BuildError", "PluginSpec", "build", "exported_symbols", "load_plugin_class", "plugin_spec"]
 
@@ -84,6 +87,10 @@ class PluginSpec:
     async_events: list[str] = field(default_factory=list)
     async_sources: list[str] = field(default_factory=list)
     has_dump_state: bool = False
+    parse_sources: list[str] = field(default_factory=list)
+    parse_types: list[int] = field(default_factory=list)
+    uses_tables: bool = False
+    has_metrics: bool = False
     symbols: list[str] = field(default_factory=list)
 
 
@@ -152,9 +159,20 @@ def plugin_spec(cls: type[Plugin], sys_path: list[str]) -> PluginSpec:
     if issubclass(cls, ExtractPlugin):
         check_extract(cls)
         capabilities.append("extraction")
+    if issubclass(cls, ParsePlugin):
+        check_parse(cls)
+        capabilities.append("parsing")
     if issubclass(cls, AsyncEventPlugin):
         check_async(cls)
         capabilities.append("async")
+    if issubclass(cls, CaptureListenPlugin):
+        capabilities.append("capture_listening")
+    uses_tables = takes_tables(cls)
+    if uses_tables and not ({"parsing", "extraction"} & set(capabilities)):
+        raise PluginDefinitionError(
+            f"{cls.__qualname__}.__init__ takes tables, but the host gives them only to plugins that parse "
+            "events or extract fields: subclass ParsePlugin or ExtractPlugin too"
+        )
     if not capabilities:
         raise PluginDefinitionError(
             f"{cls.__qualname__} has no capability: subclass SourcePlugin (or another capability mixin) too"
@@ -167,7 +185,7 @@ def plugin_spec(cls: type[Plugin], sys_path: list[str]) -> PluginSpec:
         version=cls.PLUGIN_VERSION,
         description=cls.DESCRIPTION,
         contact=cls.CONTACT,
-        required_api_version=".".join(map(str, BASE_API_VERSION)),
+        required_api_version=api_version(cls, capabilities, uses_tables),
         init_schema=init_schema(cls),
         capabilities=capabilities,
     )
@@ -195,8 +213,32 @@ def plugin_spec(cls: type[Plugin], sys_path: list[str]) -> PluginSpec:
         symbols += ["get_async_events", "get_async_event_sources", "set_async_event_handler"]
         if spec.has_dump_state:
             symbols.append("dump_state")
+    if issubclass(cls, ParsePlugin):
+        spec.parse_types = parse_types(cls)
+        spec.parse_sources = parse_sources(cls)
+        symbols += ["parse_event", "get_parse_event_types", "get_parse_event_sources"]
+    if issubclass(cls, CaptureListenPlugin):
+        symbols += ["capture_open", "capture_close"]
+    spec.uses_tables = uses_tables
+    spec.has_metrics = _overrides(cls, Plugin, "get_metrics")
+    if spec.has_metrics:
+        symbols.append("get_metrics")
     spec.symbols = ["plugin_" + s for s in symbols]
     return spec
+
+
+def api_version(cls: type[Plugin], capabilities: list[str], uses_tables: bool) -> str:
+    """The lowest plugin API the shim needs for what the class uses, so older Falcos load it:
+    3.3 (log_fn), 3.5 with tables (entries at init), 3.6 with metrics (their enum numbering),
+    3.7 with capture listening."""
+    minor = BASE_API_VERSION[1]
+    if uses_tables:
+        minor = max(minor, 5)
+    if _overrides(cls, Plugin, "get_metrics"):
+        minor = max(minor, 6)
+    if "capture_listening" in capabilities:
+        minor = max(minor, 7)
+    return f"{BASE_API_VERSION[0]}.{minor}.0"
 
 
 # -- code generation ------------------------------------------------------------------
@@ -245,7 +287,16 @@ def meta_header(spec: PluginSpec, python_executable: str) -> str:
         f"#define FPY_HAS_EVENT_TO_STRING {int(spec.has_event_to_string)}",
         f"#define FPY_CAP_EXTRACTION {int('extraction' in caps)}",
         f"#define FPY_CAP_ASYNC {int('async' in caps)}",
+        f"#define FPY_CAP_PARSING {int('parsing' in caps)}",
+        f"#define FPY_CAP_LISTENING {int('capture_listening' in caps)}",
+        f"#define FPY_USES_TABLES {int(spec.uses_tables)}",
+        f"#define FPY_HAS_METRICS {int(spec.has_metrics)}",
     ]
+    if "parsing" in caps:
+        lines += [
+            f"#define FPY_PARSE_SOURCES_JSON {c_string(json.dumps(spec.parse_sources))}",
+            f"#define FPY_PARSE_TYPES {c_array(spec.parse_types)}",
+        ]
     if "async" in caps:
         lines += [
             f"#define FPY_ASYNC_EVENTS_JSON {c_string(json.dumps(spec.async_events))}",

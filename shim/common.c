@@ -102,16 +102,40 @@ FP_EXPORT ss_plugin_t *plugin_init(const ss_plugin_init_input *in, ss_plugin_rc 
 	if (fp_interpreter_start(s->last_error, sizeof s->last_error) < 0)
 		return s; /* the host reads get_last_error, then calls destroy */
 
+	/* tables: NULL unless the plugin parses or extracts (plugin-api.md §3.5) */
+	const ss_plugin_init_tables_input *tables = in && FPY_USES_TABLES ? in->tables : NULL;
+	fp_access access;
+	fp_access_begin(&access, s, "init");
+	if (tables) {
+		access.owner = s->owner;
+		access.owner_error = in->get_owner_last_error;
+		access.reader = tables->reader_ext;
+		access.writer = tables->writer_ext;
+		access.fields = tables->fields_ext ? tables->fields_ext : &tables->fields;
+	}
 	fp_gil g = fp_enter();
 	PyObject *config = PyUnicode_DecodeUTF8(in && in->config ? in->config : "",
 						(Py_ssize_t)strlen(in && in->config ? in->config : ""), "replace");
 	PyObject *module = PyUnicode_FromString(FPY_ENTRY_MODULE);
 	PyObject *cls = PyUnicode_FromString(FPY_ENTRY_CLASS);
+	PyObject *host_tables = tables ? fp_init_tables_new(s, tables) : Py_NewRef(Py_None);
 	s->link = fp_link_new(s);
-	if (config && module && cls && s->link) {
-		PyObject *args[] = {module, cls, config, s->link};
-		s->plugin = fp_runtime_call("create", args, 4);
+	if (config && module && cls && s->link && host_tables) {
+		PyObject *args[] = {module, cls, config, s->link, host_tables};
+		s->plugin = fp_runtime_call("create", args, 5);
 	}
+	fp_init_tables_done(host_tables);
+	Py_XDECREF(host_tables);
+#if FPY_CAP_PARSING
+	if (s->plugin && fp_parse_init(s) < 0) {
+		fp_set_error_from_python(s, "");
+		PyObject *args[] = {s->plugin, s->link};
+		PyObject *res = fp_runtime_call("destroy", args, 2);
+		Py_XDECREF(res);
+		PyErr_Clear();
+		Py_CLEAR(s->plugin);
+	}
+#endif
 #if FPY_CAP_EXTRACTION
 	if (s->plugin && fp_extract_init(s) < 0) {
 		fp_set_error_from_python(s, "");
@@ -130,6 +154,7 @@ FP_EXPORT ss_plugin_t *plugin_init(const ss_plugin_init_input *in, ss_plugin_rc 
 	if (s->plugin)
 		*rc = SS_PLUGIN_SUCCESS;
 	fp_leave(g);
+	fp_access_end(&access);
 	return s;
 }
 
@@ -157,6 +182,14 @@ FP_EXPORT void plugin_destroy(ss_plugin_t *st)
 #if FPY_CAP_EXTRACTION
 		fp_extract_destroy(s);
 #endif
+#if FPY_CAP_LISTENING
+		fp_listen_destroy(s);
+#endif
+#if FPY_CAP_PARSING
+		fp_parse_destroy(s);
+#endif
+		fp_metrics_destroy(s);
+		fp_tables_destroy(s);
 		fp_link_clear(s->link);
 		Py_CLEAR(s->event);
 		Py_CLEAR(s->plugin);

@@ -378,6 +378,8 @@ int fp_event_register(void)
 	int rc = PyModule_AddObjectRef(module, "per_event", (PyObject *)&memo_type);
 	if (rc == 0)
 		rc = PyModule_AddObjectRef(module, "Event", (PyObject *)&event_type);
+	if (rc == 0)
+		rc = fp_tables_register(module);
 	if (rc == 0) {
 		PyObject *modules = PyImport_GetModuleDict();
 		rc = PyDict_SetItemString(modules, "falco_plugin._shim", module);

@@ -416,6 +416,13 @@ FP_EXPORT ss_plugin_rc plugin_extract_fields(ss_plugin_t *st, const ss_plugin_ev
 			return SS_PLUGIN_SUCCESS;
 	}
 	char report[FPA_MAX_ERRLEN] = "";
+#if FPY_USES_TABLES
+	fp_access access;
+	fp_access_begin(&access, s, "extraction");
+	access.owner = in->owner;
+	access.owner_error = in->get_owner_last_error;
+	access.reader = in->table_reader_ext;
+#endif
 	fp_gil g = fp_enter();
 	if (!same_event)
 		start_event(x, evt);
@@ -461,6 +468,9 @@ FP_EXPORT ss_plugin_rc plugin_extract_fields(ss_plugin_t *st, const ss_plugin_ev
 	}
 	fp_event_unbind(event);
 	fp_leave(g);
+#if FPY_USES_TABLES
+	fp_access_end(&access);
+#endif
 	if (report[0] && s->log_fn) /* never call the host with the GIL held */
 		s->log_fn(s->owner, NULL, report, SS_PLUGIN_LOG_SEV_ERROR);
 	return SS_PLUGIN_SUCCESS;

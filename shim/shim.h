@@ -26,7 +26,42 @@ typedef struct fp_state {
 	PyObject *event;        /* the reusable Event object (event.c) */
 	struct fp_extract *extract; /* extract.c */
 	PyObject *async_handler;    /* async.c: the AsyncHandler given to start_async */
+	struct fp_xtable *exported; /* tables.c: the plugin's own tables, a list */
+	struct fp_parse *parse;     /* parse.c */
+	struct fp_listen *listen;   /* listen.c */
+	struct fp_metrics *metrics; /* metrics.c */
 } fp_state;
+
+/* --- tables.c ---------------------------------------------------------------------- */
+
+/* The table access of the plugin-API call running on this thread (pushed per call). */
+struct fp_held {
+	ss_plugin_table_t *table;
+	ss_plugin_table_entry_t *entry;
+	int created; /* 0: got, to release; 1: created, to destroy unless added; 2: added */
+};
+typedef struct fp_access {
+	fp_state *state;
+	const char *phase; /* "extraction", "parsing", ... for messages */
+	ss_plugin_owner_t *owner;
+	const char *(*owner_error)(ss_plugin_owner_t *);
+	const ss_plugin_table_reader_vtable_ext *reader; /* NULL: no table access */
+	const ss_plugin_table_writer_vtable_ext *writer; /* NULL: read-only */
+	const ss_plugin_table_fields_vtable_ext *fields; /* init only */
+	uint64_t generation;
+	struct fp_held *held;
+	size_t nheld, capheld;
+	struct fp_access *prev;
+} fp_access;
+/* With the GIL or not; set a's vtables after begin. end releases what the call got and must
+ * run without the GIL (it calls the host). */
+void fp_access_begin(fp_access *a, fp_state *s, const char *phase);
+void fp_access_end(fp_access *a);
+/* The HostTables object handed to __init__ (valid during init only), and its end. */
+PyObject *fp_init_tables_new(fp_state *s, const ss_plugin_init_tables_input *in);
+void fp_init_tables_done(PyObject *obj);
+int fp_tables_register(PyObject *module); /* adds Table, Field, Entry, HostTables to _shim */
+void fp_tables_destroy(fp_state *s);      /* with the GIL: frees the exported tables */
 
 /* --- interpreter.c ----------------------------------------------------------------- */
 
@@ -100,5 +135,16 @@ int fp_async_destroy(fp_state *s); /* with the GIL: stop_async if capture is sti
 
 PyObject *fp_link_new(fp_state *s);
 void fp_link_clear(PyObject *link);
+
+/* --- parse.c, listen.c, metrics.c --------------------------------------------------- */
+
+#if FPY_CAP_PARSING
+int fp_parse_init(fp_state *s);     /* with the GIL; -1 with a Python exception */
+void fp_parse_destroy(fp_state *s); /* with the GIL */
+#endif
+#if FPY_CAP_LISTENING
+void fp_listen_destroy(fp_state *s); /* with the GIL */
+#endif
+void fp_metrics_destroy(fp_state *s); /* with the GIL */
 
 #endif

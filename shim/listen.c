@@ -1,0 +1,231 @@
+/*
+ * Capture listening (plugin-api.md §2.5 "Capture listening", §6.7): capture_open and
+ * capture_close with table access, and routines on the host's thread pool. Mirrors
+ * falco_plugin/listen.py.
+ *
+ * A routine is a Python callable; the host calls the C trampoline again and again on a
+ * pool thread, and the trampoline enters Python for one call each time. Returning False
+ * (or raising, which is logged) ends it. The records outlive unsubscribe, because the host
+ * may still be running one when capture_close returns; they go at destroy.
+ */
+#include "shim.h"
+
+#if FPY_CAP_LISTENING
+
+#include <stdlib.h>
+#include <string.h>
+
+struct fp_routine {
+	fp_state *state;
+	PyObject *fn;
+	ss_plugin_routine_t *handle; /* the host's */
+	int ended;
+	struct fp_routine *next;
+};
+
+struct fp_listen {
+	struct fp_routine *routines;
+	const ss_plugin_routine_vtable *vtable; /* during capture_open/close only */
+	ss_plugin_owner_t *owner;
+};
+
+typedef struct {
+	PyObject_HEAD
+	fp_state *state;
+} fp_pool;
+
+typedef struct {
+	PyObject_HEAD
+	struct fp_routine *r; /* owned by the state's list */
+	fp_state *state;
+} fp_routine_obj;
+
+static ss_plugin_bool routine_trampoline(ss_plugin_t *st, ss_plugin_routine_state_t *rs)
+{
+	struct fp_routine *r = rs;
+	(void)st;
+	if (r->ended)
+		return 0;
+	char report[FPA_MAX_ERRLEN] = "";
+	fp_gil g = fp_enter();
+	int go_on = 0;
+	PyObject *res = r->fn ? PyObject_CallNoArgs(r->fn) : NULL;
+	if (res) {
+		go_on = res == Py_None ? 0 : PyObject_IsTrue(res);
+		Py_DECREF(res);
+	}
+	if (go_on < 0 || (!res && r->fn)) {
+		fp_set_error_from_python(r->state, "routine");
+		snprintf(report, sizeof report, "%.980s (the routine stops)", r->state->last_error);
+		go_on = 0;
+	}
+	if (!go_on)
+		r->ended = 1;
+	fp_leave(g);
+	if (report[0] && r->state->log_fn)
+		r->state->log_fn(r->state->owner, NULL, report, SS_PLUGIN_LOG_SEV_ERROR);
+	return go_on > 0;
+}
+
+static PyTypeObject routine_type = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "falco_plugin.listen.Routine",
+	.tp_basicsize = sizeof(fp_routine_obj),
+	.tp_flags = Py_TPFLAGS_DEFAULT,
+	.tp_doc = "A routine running on the host's thread pool (ThreadPool.subscribe).",
+};
+
+static struct fp_listen *listen_of(fp_state *s)
+{
+	if (!s->listen)
+		s->listen = calloc(1, sizeof *s->listen);
+	return s->listen;
+}
+
+static PyObject *pool_subscribe(PyObject *self, PyObject *fn)
+{
+	fp_state *s = ((fp_pool *)self)->state;
+	struct fp_listen *l = s->listen;
+	if (!PyCallable_Check(fn)) {
+		PyErr_SetString(PyExc_TypeError, "subscribe(fn): fn() is called again and again until it returns False");
+		return NULL;
+	}
+	if (!l || !l->vtable) {
+		PyErr_SetString(PyExc_RuntimeError, "routines can only be subscribed in capture_open or capture_close");
+		return NULL;
+	}
+	struct fp_routine *r = calloc(1, sizeof *r);
+	if (!r)
+		return PyErr_NoMemory();
+	r->state = s;
+	r->fn = Py_NewRef(fn);
+	r->next = l->routines;
+	l->routines = r;
+	const ss_plugin_routine_vtable *vt = l->vtable;
+	PyThreadState *ts = PyEval_SaveThread();
+	r->handle = vt->subscribe(l->owner, routine_trampoline, r);
+	PyEval_RestoreThread(ts);
+	if (!r->handle) {
+		r->ended = 1;
+		PyErr_SetString(PyExc_RuntimeError, "the host has no thread pool for routines (subscribe returned NULL)");
+		return NULL;
+	}
+	if (!(routine_type.tp_flags & Py_TPFLAGS_READY) && PyType_Ready(&routine_type) < 0)
+		return NULL;
+	fp_routine_obj *o = PyObject_New(fp_routine_obj, &routine_type);
+	if (o) {
+		o->r = r;
+		o->state = s;
+	}
+	return (PyObject *)o;
+}
+
+static PyObject *pool_unsubscribe(PyObject *self, PyObject *routine)
+{
+	fp_state *s = ((fp_pool *)self)->state;
+	struct fp_listen *l = s->listen;
+	if (Py_TYPE(routine) != &routine_type || ((fp_routine_obj *)routine)->state != s) {
+		PyErr_SetString(PyExc_TypeError, "unsubscribe(routine): a Routine from subscribe()");
+		return NULL;
+	}
+	if (!l || !l->vtable) {
+		PyErr_SetString(PyExc_RuntimeError, "routines can only be unsubscribed in capture_open or capture_close");
+		return NULL;
+	}
+	struct fp_routine *r = ((fp_routine_obj *)routine)->r;
+	r->ended = 1; /* a run that starts from now on returns at once */
+	if (!r->handle)
+		Py_RETURN_NONE;
+	const ss_plugin_routine_vtable *vt = l->vtable;
+	ss_plugin_routine_t *handle = r->handle;
+	r->handle = NULL;
+	PyThreadState *ts = PyEval_SaveThread();
+	ss_plugin_rc rc = vt->unsubscribe(l->owner, handle);
+	PyEval_RestoreThread(ts);
+	if (rc != SS_PLUGIN_SUCCESS) {
+		PyErr_SetString(PyExc_RuntimeError, "the host refused to unsubscribe the routine");
+		return NULL;
+	}
+	Py_RETURN_NONE;
+}
+
+static PyMethodDef pool_methods[] = {
+	{"subscribe", pool_subscribe, METH_O, "subscribe(fn): run fn() on the host's thread pool until it returns False"},
+	{"unsubscribe", pool_unsubscribe, METH_O, "unsubscribe(routine): stop a routine"},
+	{NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject pool_type = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "falco_plugin.listen.ThreadPool",
+	.tp_basicsize = sizeof(fp_pool),
+	.tp_flags = Py_TPFLAGS_DEFAULT,
+	.tp_doc = "The host's thread pool, during capture_open and capture_close.",
+	.tp_methods = pool_methods,
+};
+
+static ss_plugin_rc capture_call(fp_state *s, const ss_plugin_capture_listen_input *in, const char *what)
+{
+	if (!s || !s->plugin)
+		return SS_PLUGIN_FAILURE;
+	fp_access access;
+	fp_access_begin(&access, s, what);
+	if (in) {
+		access.owner = in->owner;
+		access.reader = in->table_reader_ext;
+		access.writer = in->table_writer_ext;
+		/* get_owner_last_error is in the listen input from API 3.9 only: not read */
+	}
+	ss_plugin_rc rc = SS_PLUGIN_FAILURE;
+	fp_gil g = fp_enter();
+	struct fp_listen *l = listen_of(s);
+	fp_pool *pool = NULL;
+	if (l && (pool_type.tp_flags & Py_TPFLAGS_READY || PyType_Ready(&pool_type) == 0))
+		pool = PyObject_New(fp_pool, &pool_type);
+	if (pool) {
+		pool->state = s;
+		l->vtable = in ? in->routine : NULL;
+		l->owner = in ? in->owner : s->owner;
+		PyObject *name = PyUnicode_FromString(what);
+		PyObject *args[] = {s->plugin, name, (PyObject *)pool};
+		PyObject *r = name ? fp_runtime_call("capture_listen", args, 3) : NULL;
+		Py_XDECREF(name);
+		if (r)
+			rc = SS_PLUGIN_SUCCESS;
+		Py_XDECREF(r);
+		l->vtable = NULL;
+		Py_DECREF(pool);
+	}
+	if (rc != SS_PLUGIN_SUCCESS)
+		fp_set_error_from_python(s, what);
+	fp_leave(g);
+	fp_access_end(&access);
+	return rc;
+}
+
+FP_EXPORT ss_plugin_rc plugin_capture_open(ss_plugin_t *s, const ss_plugin_capture_listen_input *in)
+{
+	return capture_call(s, in, "capture_open");
+}
+
+FP_EXPORT ss_plugin_rc plugin_capture_close(ss_plugin_t *s, const ss_plugin_capture_listen_input *in)
+{
+	return capture_call(s, in, "capture_close");
+}
+
+void fp_listen_destroy(fp_state *s)
+{
+	struct fp_listen *l = s->listen;
+	if (!l)
+		return;
+	while (l->routines) {
+		struct fp_routine *r = l->routines;
+		l->routines = r->next;
+		Py_CLEAR(r->fn);
+		free(r);
+	}
+	free(l);
+	s->listen = NULL;
+}
+
+#endif /* FPY_CAP_LISTENING */

@@ -1,0 +1,88 @@
+/*
+ * Event parsing (plugin-api.md §2.5 "Event parsing", §6.5): parse_event is called once per
+ * event of the baked types and sources, after libsinsp's own parsing and before any
+ * extraction, with write access to tables. Mirrors falco_plugin/parse.py.
+ *
+ * The host ignores the result, so a raising parse_event is logged by the shim, once per
+ * distinct message, and the event loop goes on.
+ */
+#include "shim.h"
+
+#if FPY_CAP_PARSING
+
+#include <string.h>
+
+FP_EXPORT const char *plugin_get_parse_event_sources(void) { return FPY_PARSE_SOURCES_JSON; }
+
+FP_EXPORT uint16_t *plugin_get_parse_event_types(uint32_t *numtypes, ss_plugin_t *s)
+{
+	(void)s;
+	static uint16_t types[] = FPY_PARSE_TYPES;
+	*numtypes = (uint32_t)(sizeof types / sizeof types[0]);
+	return types;
+}
+
+struct fp_parse {
+	PyObject *method; /* plugin.parse_event, or the typed-event caller around it */
+	char last_report[256]; /* the start of the last message logged, to log each once */
+};
+
+int fp_parse_init(fp_state *s)
+{
+	PyObject *m = fp_runtime_call("parse_method", &s->plugin, 1);
+	if (!m)
+		return -1;
+	s->parse = calloc(1, sizeof *s->parse);
+	if (!s->parse) {
+		Py_DECREF(m);
+		PyErr_NoMemory();
+		return -1;
+	}
+	s->parse->method = m;
+	return 0;
+}
+
+void fp_parse_destroy(fp_state *s)
+{
+	if (s->parse) {
+		Py_CLEAR(s->parse->method);
+		free(s->parse);
+		s->parse = NULL;
+	}
+}
+
+FP_EXPORT ss_plugin_rc plugin_parse_event(ss_plugin_t *st, const ss_plugin_event_input *evt,
+					  const ss_plugin_event_parse_input *in)
+{
+	fp_state *s = st;
+	if (!s || !s->parse || !evt || !evt->evt)
+		return SS_PLUGIN_FAILURE;
+	fp_access access;
+	fp_access_begin(&access, s, "parsing");
+	if (in) {
+		access.owner = in->owner;
+		access.owner_error = in->get_owner_last_error;
+		access.reader = in->table_reader_ext;
+		access.writer = in->table_writer_ext;
+	}
+	char report[FPA_MAX_ERRLEN] = "";
+	fp_gil g = fp_enter();
+	PyObject *event = fp_event_bind(&s->event, evt);
+	PyObject *r = event ? PyObject_CallOneArg(s->parse->method, event) : NULL;
+	fp_event_unbind(event);
+	if (!r) {
+		fp_set_error_from_python(s, "parse_event");
+		if (strncmp(s->parse->last_report, s->last_error, sizeof s->parse->last_report - 1) != 0) {
+			memcpy(s->parse->last_report, s->last_error, sizeof s->parse->last_report - 1);
+			snprintf(report, sizeof report, "%.1000s", s->last_error);
+		}
+	}
+	Py_XDECREF(r);
+	fp_leave(g);
+	fp_access_end(&access);
+	if (report[0] && s->log_fn) /* never call the host with the GIL held */
+		s->log_fn(s->owner, NULL, report, SS_PLUGIN_LOG_SEV_ERROR);
+	return r ? SS_PLUGIN_SUCCESS : SS_PLUGIN_FAILURE;
+}
+
+#endif /* FPY_CAP_PARSING */
