@@ -28,6 +28,7 @@ from .async_event import AsyncEventPlugin
 from .base import Plugin, PluginDefinitionError, check_metadata, init_schema
 from .extract import (
     FIELD_TYPE_CODES,
+    PLUGIN_EVENT,
     ExtractPlugin,
     Field,
     Index,
@@ -56,6 +57,7 @@ REQUIRED_SYMBOLS = (
 )
 # log_fn in ss_plugin_init_input appeared in API 3.3: the lowest version we can declare.
 BASE_API_VERSION = (3, 3, 0)
+EVENT_SCHEMA_VERSION = "4.0.0"
 
 
 class BuildError(RuntimeError):
@@ -91,6 +93,7 @@ class PluginSpec:
     parse_types: list[int] = field(default_factory=list)
     uses_tables: bool = False
     has_metrics: bool = False
+    event_schema_version: str = ""
     symbols: list[str] = field(default_factory=list)
 
 
@@ -219,6 +222,12 @@ def plugin_spec(cls: type[Plugin], sys_path: list[str]) -> PluginSpec:
         symbols += ["parse_event", "get_parse_event_types", "get_parse_event_sources"]
     if issubclass(cls, CaptureListenPlugin):
         symbols += ["capture_open", "capture_close"]
+    # Falco checks the event schema of a plugin that takes other events than plugin events
+    # against the driver's (plugin-api.md §6.9); without this symbol it assumes 3.0.0, which a
+    # 4.x driver refuses. The typed events are those of schema 4.x, and every 4.x has them.
+    if any(code != PLUGIN_EVENT for code in spec.extract_types + spec.parse_types):
+        spec.event_schema_version = EVENT_SCHEMA_VERSION
+        symbols.append("get_required_event_schema_version")
     spec.uses_tables = uses_tables
     spec.has_metrics = _overrides(cls, Plugin, "get_metrics")
     if spec.has_metrics:
@@ -291,6 +300,7 @@ def meta_header(spec: PluginSpec, python_executable: str) -> str:
         f"#define FPY_CAP_LISTENING {int('capture_listening' in caps)}",
         f"#define FPY_USES_TABLES {int(spec.uses_tables)}",
         f"#define FPY_HAS_METRICS {int(spec.has_metrics)}",
+        f"#define FPY_EVENT_SCHEMA_VERSION {c_string(spec.event_schema_version)}",
     ]
     if "parsing" in caps:
         lines += [

@@ -11,6 +11,13 @@
 /* --- metadata: static C data, no Python ---------------------------------------------- */
 
 FP_EXPORT const char *plugin_get_required_api_version(void) { return FPY_REQUIRED_API_VERSION; }
+
+/* Exported only by plugins that take other events than plugin events (the version script). */
+FP_EXPORT const char *plugin_get_required_event_schema_version(ss_plugin_t *s)
+{
+	(void)s;
+	return FPY_EVENT_SCHEMA_VERSION;
+}
 FP_EXPORT const char *plugin_get_version(void) { return FPY_VERSION; }
 FP_EXPORT const char *plugin_get_name(void) { return FPY_NAME; }
 FP_EXPORT const char *plugin_get_description(void) { return FPY_DESCRIPTION; }

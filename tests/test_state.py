@@ -179,3 +179,17 @@ def test_proc_stats_counts_match_the_capture(host: Host, built: Built, capture: 
     by_comm = table(run, "proc_stats")
     assert sum(e["opens"] for e in by_comm["entries"]) == sum(opens.values())
     assert all(f["read_only"] for f in by_comm["fields"])
+
+
+def test_a_syscall_plugin_declares_the_event_schema_it_needs(built: Built) -> None:
+    import ctypes
+
+    from falco_plugin.build import exported_symbols
+
+    lib = built(f"{ROOT}/examples/proc_stats/proc_stats.py:ProcStats")
+    assert "plugin_get_required_event_schema_version" in exported_symbols(lib)
+    fn = ctypes.CDLL(str(lib)).plugin_get_required_event_schema_version
+    fn.restype, fn.argtypes = ctypes.c_char_p, [ctypes.c_void_p]
+    assert fn(None) == b"4.0.0"  # any 4.x driver (Falco assumes 3.0.0 without it and refuses)
+    # a plugin of plugin events only does not export it
+    assert "plugin_get_required_event_schema_version" not in exported_symbols(built("state.py:ThreadCounter"))
