@@ -33,9 +33,9 @@ the GIL is released while the host takes it, so emitting never blocks the host's
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import operator
+import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, ClassVar, Protocol
@@ -168,11 +168,11 @@ def _to_bytes(event: AsyncEvent) -> bytes:
 PyAsyncEvent = AsyncEvent
 
 if not TYPE_CHECKING:
-    # Inside a plugin .so, the shim registers the built-in module _falco_plugin_shim before
-    # Python starts; its AsyncEvent is this class in C, read directly by emit().
-    with contextlib.suppress(ImportError):
-        from _falco_plugin_shim import AsyncEvent
-
+    # Inside a plugin .so, the shim has put falco_plugin._shim in sys.modules before any import;
+    # its AsyncEvent is this class in C, read directly by emit().
+    _native = getattr(sys.modules.get("falco_plugin._shim"), "AsyncEvent", None)
+    if _native is not None:
+        AsyncEvent = _native
         PyAsyncEvent.__name__ = PyAsyncEvent.__qualname__ = "PyAsyncEvent"  # found by that name (pickle)
 
 

@@ -16,13 +16,14 @@
 
 /* --- AsyncEvent in C (every plugin) -------------------------------------------------- *
  *
- * falco_plugin.AsyncEvent, implemented in C: a constructor call costs ~40 ns instead of
+ * falco_plugin.AsyncEvent, implemented in C: a constructor call costs ~20 ns instead of
  * ~120 ns for the Python class, and emit() reads the checked fields straight from the
- * struct. A constructor registers the built-in module _falco_plugin_shim before Python
- * starts; falco_plugin.async_event imports its AsyncEvent in place of the pure-Python class
- * (which it keeps as PyAsyncEvent, and uses wherever the module is missing: outside a
- * plugin, or in an interpreter started before this .so was loaded). Both check the same
- * things when a value is set, and share repr() and to_bytes() (Python helpers).
+ * struct. It is falco_plugin._shim.AsyncEvent (registered before the plugin's module is
+ * imported, event.c); falco_plugin.async_event takes it in place of the pure-Python class,
+ * which it keeps as PyAsyncEvent and uses outside a plugin. Both check the same things when
+ * a value is set, and share repr() and to_bytes() (Python helpers). When several SDK
+ * plugins share the interpreter, falco_plugin was imported with the first one's class, which
+ * the others read directly too (same layout, see FP_ASYNC_EVENT_ABI).
  *
  * The fields only ever hold an exact str, an exact bytes, and None or an exact int, so an
  * instance cannot be part of a reference cycle and the type needs no GC support.
@@ -334,13 +335,6 @@ static PyTypeObject ae_type = {
 	.tp_vectorcall = ae_vectorcall,
 };
 
-static struct PyModuleDef shim_module = {
-	PyModuleDef_HEAD_INIT,
-	.m_name = "_falco_plugin_shim",
-	.m_doc = "Types the falco-plugin shim provides to falco_plugin (AsyncEvent).",
-	.m_size = -1,
-};
-
 /* The keyword strings and the type, once. Needs the GIL. */
 static int ae_ready(void)
 {
@@ -360,23 +354,11 @@ static int ae_ready(void)
 	return 0;
 }
 
-static PyObject *shim_module_init(void)
+int fp_async_register(PyObject *module)
 {
 	if (ae_ready() < 0)
-		return NULL;
-	PyObject *m = PyModule_Create(&shim_module);
-	if (m && PyModule_AddObjectRef(m, "AsyncEvent", (PyObject *)&ae_type) < 0)
-		Py_CLEAR(m);
-	return m;
-}
-
-/* At dlopen, before any plugin_init can start Python. If Python already runs (started by
- * someone else), falco_plugin uses its pure-Python AsyncEvent, which emit() also takes. When
- * several SDK plugins are loaded, the first registered module is the one imported. */
-__attribute__((constructor)) static void register_shim_module(void)
-{
-	if (!Py_IsInitialized())
-		PyImport_AppendInittab("_falco_plugin_shim", shim_module_init);
+		return -1;
+	return PyModule_AddObjectRef(module, "AsyncEvent", (PyObject *)&ae_type);
 }
 
 #if FPY_CAP_ASYNC
@@ -399,7 +381,7 @@ typedef struct {
 	PyObject *hold; /* slow path: the payload object (released by parts_release) */
 } ev_parts;
 
-/* Another SDK plugin's C AsyncEvent (the first .so registers the module everyone imports),
+/* Another SDK plugin's C AsyncEvent (falco_plugin was imported with the first plugin's),
  * read directly too if its layout is ours. */
 static PyTypeObject *foreign_event_type;
 
@@ -681,7 +663,7 @@ static PyObject *handler_new(ss_plugin_owner_t *owner, ss_plugin_async_event_han
 {
 	if (!(handler_type.tp_flags & Py_TPFLAGS_READY) && PyType_Ready(&handler_type) < 0)
 		return NULL;
-	if (ae_ready() < 0) /* done already unless Python was started before this .so was loaded */
+	if (ae_ready() < 0) /* done already by fp_async_register */
 		return NULL;
 	emit_setup();
 	fp_handler *h = PyObject_New(fp_handler, &handler_type);

@@ -380,6 +380,8 @@ int fp_event_register(void)
 		rc = PyModule_AddObjectRef(module, "Event", (PyObject *)&event_type);
 	if (rc == 0)
 		rc = fp_tables_register(module);
+	if (rc == 0)
+		rc = fp_async_register(module);
 	if (rc == 0) {
 		PyObject *modules = PyImport_GetModuleDict();
 		rc = PyDict_SetItemString(modules, "falco_plugin._shim", module);

@@ -127,6 +127,8 @@ void fp_extract_destroy(fp_state *s); /* with the GIL */
 
 /* --- async.c ----------------------------------------------------------------------- */
 
+/* Adds the C AsyncEvent to falco_plugin._shim (every plugin; called by fp_event_register). */
+int fp_async_register(PyObject *module);
 #if FPY_CAP_ASYNC
 int fp_async_destroy(fp_state *s); /* with the GIL: stop_async if capture is still on; -1 on error */
 #endif
