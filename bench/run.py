@@ -91,6 +91,35 @@ def async_emit() -> None:
         print(f"{title:34}{one['ns_per_event']:<14.1f}{four['ns_per_event']:<14.1f}")
 
 
+PARSE_REPEAT = int(os.environ.get("BENCH_PARSE_REPEAT", "300"))
+CAPTURES = Path(os.environ.get("BENCH_CAPTURES", str(ROOT.parent / "shared" / "captures")))
+
+
+def parse_tables() -> None:
+    """P: parse_event per event over a shared capture, and a threads-table field read + write (ns/op)."""
+    capture = CAPTURES / "curl_google.scap"
+    if not capture.exists():
+        print(f"\nP parse and tables: skipped ({capture} not found; set BENCH_CAPTURES)")
+        return
+    noop = compile_c_plugin(ROOT / "bench" / "c_reference" / "parse_noop_c.c")
+    table_rw = compile_c_plugin(ROOT / "bench" / "c_reference" / "table_rw_c.c")
+    ops = (0, 1, 10)
+    argv = ["bench-parse", "--capture", str(capture), "--repeat", str(PARSE_REPEAT), "-p", str(noop)]
+    for k in ops:
+        argv += ["-p", str(table_rw), "-c", json.dumps({"ops": k})]
+    proc = run_host(argv, timeout=1800)
+    if proc.returncode != 0:
+        raise SystemExit(f"host bench-parse failed ({proc.returncode}):\n{proc.stderr}")
+    results = [json.loads(line)["bench"] for line in proc.stdout.splitlines() if line.startswith("{")]
+    events = results[0]["events"]
+    print(f"\nP parse and tables, {capture.name} ({events:,} events) x {PARSE_REPEAT} passes (one host process)")
+    print(f"{'':34}{'C plugin':<14}")
+    print(f"{'no-op parse, ns/event':34}{results[0]['ns_per_event']:<14.1f}")
+    rw = {k: results[1 + i]["ns_per_event"] for i, k in enumerate(ops)}
+    print(f"{'entry get+read+release, ns/event':34}{rw[0]:<14.1f}")
+    print(f"{'field read+write, ns/op':34}{(rw[10] - rw[0]) / 10:<14.1f}")
+
+
 def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     c_lib = compile_c_plugin(ROOT / "bench" / "c_reference" / "bench_c.c")
@@ -119,6 +148,8 @@ def main() -> int:
     extraction(c_lib, py_lib)
 
     async_emit()
+
+    parse_tables()
 
     rss = host_bench([(py_lib, json.dumps({"batch": 64}), str(RSS_EVENTS))])[0]
     samples = rss["rss_kb_samples"]

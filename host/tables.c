@@ -671,21 +671,24 @@ static void terr(plugin *p, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* A misuse whose function cannot fail (void): the owner error, plus one log line per plugin. */
-static void twarn(plugin *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void twarn(plugin *p, const char *fmt, ...)
+/* A misuse that the plugin may not see in its owner error (a void function, or another thread
+ * whose owner error the event loop overwrites): the owner error, plus one log line per plugin
+ * and kind. */
+enum { WARN_HANDLE = 1, WARN_THREAD = 2 };
+static void twarn(plugin *p, int kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void twarn(plugin *p, int kind, const char *fmt, ...)
 {
 	if (!p)
 		return;
+	char msg[HOST_ERRLEN];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(p->owner_err, sizeof p->owner_err, fmt, ap);
+	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	memcpy(p->owner_err, msg, sizeof msg);
 	struct tbl_owner *o = owner_of(p);
-	if (!o->warned) {
-		o->warned = 1;
-		host_log_fn(p, "host", p->owner_err, SS_PLUGIN_LOG_SEV_WARNING);
-	}
+	if (!(__atomic_fetch_or(&o->warned, kind, __ATOMIC_RELAXED) & kind))
+		host_log_fn(p, "host", msg, SS_PLUGIN_LOG_SEV_WARNING);
 }
 
 static const char *view_name(const tview *v)
@@ -823,14 +826,14 @@ static tview *V(ss_plugin_table_t *t, const char *op)
 		terr(v->owner, "%s: nested table handle used after the call that read it ended", op);
 		return NULL;
 	}
-	v->owner->owner_err[0] = '\0';
 	if (tls_kind == CALL_NONE || tls_plugin != v->owner) {
-		terr(v->owner,
-		     "table '%s': %s called outside a plugin call that received table vtables (tables may only be "
-		     "used synchronously, on the thread of that call)",
-		     view_name(v), op);
+		twarn(v->owner, WARN_THREAD,
+		      "table '%s': %s called outside a plugin call that received table vtables (tables may only be "
+		      "used synchronously, on the thread of that call)",
+		      view_name(v), op);
 		return NULL;
 	}
+	v->owner->owner_err[0] = '\0';
 	return v;
 }
 
@@ -1175,7 +1178,7 @@ static void vt_release(ss_plugin_table_t *t, ss_plugin_table_entry_t *e)
 		return;
 	held_item *h = find_held(v->owner, e);
 	if (!h || h->created) {
-		twarn(v->owner,
+		twarn(v->owner, WARN_HANDLE,
 		      "table '%s': release_table_entry: entry %p is not held (released twice, obtained in an earlier "
 		      "call, or created and not added)",
 		      view_name(v), e);
@@ -1292,7 +1295,7 @@ static void vt_destroy(ss_plugin_table_t *t, ss_plugin_table_entry_t *e)
 		return;
 	held_item *h = find_held(v->owner, e);
 	if (!h || !h->created) {
-		twarn(v->owner,
+		twarn(v->owner, WARN_HANDLE,
 		      "table '%s': destroy_table_entry: entry %p is not a created entry waiting to be added (only "
 		      "entries from create_table_entry that were not added can be destroyed)",
 		      view_name(v), e);

@@ -8,89 +8,25 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import struct
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from host_helpers import CURL, IPV6, Lib, Out, host, lib_factory, replay
 
 from falco_plugin.event import CaptureReader
-from falco_plugin.host import compile_c_plugin, host_binary, run_host
+from falco_plugin.host import run_host
 
-ROOT = Path(__file__).resolve().parent.parent
-CPLUGINS = Path(__file__).resolve().parent / "cplugins"
-CAPTURES = Path(os.environ.get("FPH_CAPTURES", str(ROOT.parent / "shared" / "captures")))
-CURL = CAPTURES / "curl_google.scap"
-IPV6 = CAPTURES / "single_ipv6_conn.scap"
 PROCEXIT_CODES = {16, 186}  # PPME_PROCEXIT_E, PPME_PROCEXIT_1_E
 
 needs_captures = pytest.mark.skipif(not CURL.exists() or not IPV6.exists(), reason="shared captures not found")
 
-Lib = Callable[[str], str]
-
 
 @pytest.fixture(scope="session")
 def lib() -> Lib:
-    host_binary()
-    cache: dict[str, str] = {}
-
-    def _lib(name: str) -> str:
-        if name not in cache:
-            reference = ROOT / "bench" / "c_reference" / f"{name}.c"
-            cache[name] = str(compile_c_plugin(reference if reference.exists() else CPLUGINS / f"{name}.c"))
-        return cache[name]
-
-    return _lib
-
-
-class Out:
-    """One host run: events, summaries (session/capture and per plugin), tables, log lines."""
-
-    def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
-        full_env = {**os.environ, **(env or {})}
-        proc = run_host(args, env=full_env, timeout=60)
-        self.rc = proc.returncode
-        self.out = proc.stdout
-        self.err = proc.stderr
-        self.events: list[dict[str, Any]] = []
-        self.summary: dict[str, Any] = {}
-        self.plugins: dict[str, dict[str, Any]] = {}
-        self.tables: dict[str, dict[str, Any]] = {}
-        self.metrics: list[dict[str, Any]] = []
-        for line in self.out.splitlines():
-            if not line.startswith("{"):
-                continue
-            obj = json.loads(line)
-            if "summary" in obj:
-                s = obj["summary"]
-                if s.get("kind") == "plugin":
-                    self.plugins[s["plugin"]] = s
-                else:
-                    self.summary = s
-            elif "table" in obj:
-                self.tables[obj["table"]["name"]] = obj["table"]
-            elif "metrics" in obj:
-                self.metrics.append(obj["metrics"])
-            else:
-                self.events.append(obj)
-        self.logs = [line for line in self.err.splitlines() if line.startswith("log ")]
-
-    def log(self, prefix: str) -> list[str]:
-        return [line[len(prefix) :] for line in self.logs if line.startswith(prefix)]
-
-    def __repr__(self) -> str:
-        return f"<Out rc={self.rc}\nstdout:\n{self.out[-3000:]}\nstderr:\n{self.err[-3000:]}>"
-
-
-def host(*args: str, env: dict[str, str] | None = None) -> Out:
-    return Out(list(args), env)
-
-
-def replay(capture: Path, *args: str, env: dict[str, str] | None = None) -> Out:
-    return host("replay", "--json", "--capture", str(capture), *args, env=env)
+    return lib_factory()
 
 
 # -- an independent reading of the captures' process and fd lists ---------------------------
@@ -449,10 +385,10 @@ def test_unreleased_entries_are_counted(lib: Lib) -> None:
 def test_tables_only_on_the_calling_thread(lib: Lib) -> None:
     run = replay(CURL, "-n", "1", "-p", lib("tbl_ext"), "-c", "thread")
     assert run.rc == 0, run
-    assert run.log("log info tbl_ext: thread ") == [
-        "get_table_size=-1: table 'threads': get_table_size called outside a plugin call that received table "
-        "vtables (tables may only be used synchronously, on the thread of that call)"
-    ]
+    message = ("table 'threads': get_table_size called outside a plugin call that received table vtables (tables "
+               "may only be used synchronously, on the thread of that call)")
+    assert run.log("log info tbl_ext: thread ") == [f"get_table_size=-1: {message}"]
+    assert run.log("log warning host: ") == [message]
 
 
 # -- plugin-owned tables -------------------------------------------------------------------------
