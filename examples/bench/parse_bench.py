@@ -15,7 +15,7 @@ from falco_plugin import Event, ParsePlugin, Plugin
 from falco_plugin.tables import Custom, Int64, TableEntry, TablesInput, UInt64
 
 #: every event code of the schema (and room to spare), as the C plugins parse every event
-EVERY_EVENT_TYPE = tuple(range(1, 1024))
+EVERY_EVENT_TYPE = tuple(range(1024))
 NO_THREAD = 2**63
 
 
