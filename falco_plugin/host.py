@@ -6,6 +6,7 @@ It is built from ``host/*.c`` with the system C compiler on first use and cached
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -23,7 +24,11 @@ def _abi_flags() -> list[str]:
 
 
 def host_binary() -> Path:
-    """Path of the compiled ``falco-plugin-host`` (built once per source content)."""
+    """Path of the compiled ``falco-plugin-host`` (built once per source content), or the binary named
+    by the environment variable ``FALCO_PLUGIN_HOST`` (e.g. a sanitizer build)."""
+    override = os.environ.get("FALCO_PLUGIN_HOST")
+    if override:
+        return Path(override)
     sources = sorted(c_source_dir("host").glob("*.c"))
     flags = [
         "-std=gnu11",

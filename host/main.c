@@ -104,7 +104,19 @@ static int parse_seconds(const char *opt, const char *val, double *out)
 	return 0;
 }
 
+static int parse_cli_inner(int argc, char **argv, int mode, cli_opts *o);
+
 int parse_cli(int argc, char **argv, int mode, cli_opts *o)
+{
+	int r = parse_cli_inner(argc, argv, mode, o);
+	if (r) {
+		free(o->specs);
+		o->specs = NULL;
+	}
+	return r;
+}
+
+static int parse_cli_inner(int argc, char **argv, int mode, cli_opts *o)
 {
 	int bench = mode == CLI_BENCH, run = mode == CLI_RUN, replay = mode == CLI_REPLAY;
 	int bparse = mode == CLI_BENCH_PARSE;

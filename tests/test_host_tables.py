@@ -348,6 +348,22 @@ def test_table_misuse_gives_clear_owner_errors(lib: Lib, flavour: str) -> None:
 
 
 @needs_captures
+def test_create_add_erase_with_the_deprecated_writer(lib: Lib) -> None:
+    run = replay(CURL, "-n", "12", "-p", lib("tbl_old"), "-c", "crud", "--dump-tables")
+    assert run.rc == 0, run
+    logs = run.log("log info tbl_old: ")
+    assert "parse add 999999: ok" in logs
+    assert "crud erase 999999: ok" in logs and "crud add 888888: ok" in logs
+    entries = {e["key"]: e for e in run.tables["threads"]["entries"]}
+    assert any(line.startswith("crud size=") for line in logs)
+    assert 999999 not in entries and entries[888888]["tid"] == 888888
+    run = replay(CURL, "-n", "5", "-p", lib("tbl_old"), "-c", "crud", "--dump-tables")
+    entries = {e["key"]: e for e in run.tables["threads"]["entries"]}
+    assert entries[999999]["comm"] == "made-in-parse" and entries[999999]["tbl_count"] == 0
+    assert run.plugins["tbl_old"]["table_entries_unreleased"] == 0
+
+
+@needs_captures
 def test_nested_tables_create_add_erase_clear_and_iterate(lib: Lib) -> None:
     run = replay(CURL, "-p", lib("tbl_ext"), "-c", "crud", "--dump-tables")
     assert run.rc == 0, run

@@ -18,9 +18,10 @@
  *   misuse   each misuse below is tried once (init, first parse, first extract) and its
  *            owner error logged as "misuse <what>: <error>"
  *   leak     parse does not release its entries (_ext)
- *   crud     init adds thread 999999 ("made-in-init"); the first parse clears the fds of
- *            thread 1 and adds fd 42 "/made/by/plugin"; the event with evtnum 10 erases 999999
- *            and adds 888888; (_ext) list_tables / iterate / size are logged
+ *   crud     init adds thread 999999 ("made-in-init"; the deprecated flavour: the first parse,
+ *            "made-in-parse", and it creates and destroys one more entry); (_ext) the first
+ *            parse clears the fds of thread 1 and adds fd 42 "/made/by/plugin", list_tables,
+ *            iterate and size are logged; the event with evtnum 10 erases 999999 and adds 888888
  *   thread   init calls the table from another thread (must fail)
  */
 #include <pthread.h>
@@ -282,7 +283,21 @@ ss_plugin_rc plugin_parse_event(ss_plugin_t *st, const ss_plugin_event_input *ev
 	s->stashed_writer = wr;
 	if (ev->evt->tid == UINT64_MAX)
 		return SS_PLUGIN_SUCCESS;
-#ifndef TBL_OLD
+#ifdef TBL_OLD
+	if (has(s, "crud") && !s->crud_done) {
+		/* no writer in the deprecated init input: the entry is made at the first event */
+		s->crud_done = 1;
+		ss_plugin_table_entry_t *e = wr->create_table_entry(s->threads);
+		ss_plugin_state_data v, key;
+		v.str = "made-in-parse";
+		wr->write_entry_field(s->threads, e, s->comm, &v);
+		key.s64 = 999999;
+		e = wr->add_table_entry(s->threads, &key, e);
+		LOG(s, "parse add 999999: %s", e ? "ok" : oerr(s));
+		e = wr->create_table_entry(s->threads);
+		wr->destroy_table_entry(s->threads, e); /* created, never added */
+	}
+#else
 	if (has(s, "crud") && !s->crud_done) {
 		s->crud_done = 1;
 		ss_plugin_state_data key, d;
@@ -306,6 +321,7 @@ ss_plugin_rc plugin_parse_event(ss_plugin_t *st, const ss_plugin_event_input *ev
 		LOG(s, "crud iterate=%llu size=%llu", (unsigned long long)s->it_count,
 		    (unsigned long long)rd->get_table_size(s->threads));
 	}
+#endif
 	if (has(s, "crud") && ev->evtnum == 10) {
 		ss_plugin_state_data key;
 		key.s64 = 999999;
@@ -314,8 +330,8 @@ ss_plugin_rc plugin_parse_event(ss_plugin_t *st, const ss_plugin_event_input *ev
 		key.s64 = 888888;
 		e = wr->add_table_entry(s->threads, &key, e);
 		LOG(s, "crud add 888888: %s", e ? "ok" : oerr(s));
+		LOG(s, "crud size=%llu", (unsigned long long)rd->get_table_size(s->threads));
 	}
-#endif
 	ss_plugin_state_data key, d;
 	key.s64 = (int64_t)ev->evt->tid;
 	ss_plugin_table_entry_t *e = rd->get_table_entry(s->threads, &key);
