@@ -12,6 +12,9 @@ S2  one field per event (bench.value), S3 four fields per event (bench.value, be
     and with all fields in one call as other hosts may.
 A   async emit: ns/event from one Python thread and from four (emit per event, and emit_many
     of 64), next to a plain-C emitter plugin (bench/c_reference/async_c.c) in the same host.
+P   parse and tables over a shared capture: a no-op parse_event (ns/event), a threads-table
+    entry lookup, and a field read + write pair (ns), for examples/bench/parse_bench.py next to
+    bench/c_reference/parse_noop_c.c and table_rw_c.c.
 """
 
 from __future__ import annotations
@@ -103,21 +106,26 @@ def parse_tables() -> None:
         return
     noop = compile_c_plugin(ROOT / "bench" / "c_reference" / "parse_noop_c.c")
     table_rw = compile_c_plugin(ROOT / "bench" / "c_reference" / "table_rw_c.c")
+    py_noop, _ = build(f"{ROOT}/examples/bench/parse_bench.py:ParseNoop", OUT / "libparse_noop_py.so")
+    py_rw, _ = build(f"{ROOT}/examples/bench/parse_bench.py:TableRW", OUT / "libtable_rw_py.so")
     ops = (0, 1, 10)
-    argv = ["bench-parse", "--capture", str(capture), "--repeat", str(PARSE_REPEAT), "-p", str(noop)]
-    for k in ops:
-        argv += ["-p", str(table_rw), "-c", json.dumps({"ops": k})]
+    argv = ["bench-parse", "--capture", str(capture), "--repeat", str(PARSE_REPEAT)]
+    for lib in (noop, py_noop):
+        argv += ["-p", str(lib)]
+    for lib in (table_rw, py_rw):
+        for k in ops:
+            argv += ["-p", str(lib), "-c", json.dumps({"ops": k})]
     proc = run_host(argv, timeout=1800)
     if proc.returncode != 0:
         raise SystemExit(f"host bench-parse failed ({proc.returncode}):\n{proc.stderr}")
     results = [json.loads(line)["bench"] for line in proc.stdout.splitlines() if line.startswith("{")]
     events = results[0]["events"]
     print(f"\nP parse and tables, {capture.name} ({events:,} events) x {PARSE_REPEAT} passes (one host process)")
-    print(f"{'':34}{'C plugin':<14}")
-    print(f"{'no-op parse, ns/event':34}{results[0]['ns_per_event']:<14.1f}")
-    rw = {k: results[1 + i]["ns_per_event"] for i, k in enumerate(ops)}
-    print(f"{'entry get+read+release, ns/event':34}{rw[0]:<14.1f}")
-    print(f"{'field read+write, ns/op':34}{(rw[10] - rw[0]) / 10:<14.1f}")
+    print(f"{'':34}{'C plugin':<14}{'Python':<14}")
+    print(f"{'no-op parse, ns/event':34}{results[0]['ns_per_event']:<14.1f}{results[1]['ns_per_event']:<14.1f}")
+    rw = [{k: results[2 + 3 * lang + i]["ns_per_event"] for i, k in enumerate(ops)} for lang in (0, 1)]
+    print(f"{'entry get+read pid, ns/event':34}{rw[0][0]:<14.1f}{rw[1][0]:<14.1f}")
+    print(f"{'field read+write pair, ns':34}{(rw[0][10] - rw[0][0]) / 10:<14.1f}{(rw[1][10] - rw[1][0]) / 10:<14.1f}")
 
 
 def main() -> int:
