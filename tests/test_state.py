@@ -193,3 +193,25 @@ def test_a_syscall_plugin_declares_the_event_schema_it_needs(built: Built) -> No
     assert fn(None) == b"4.0.0"  # any 4.x driver (Falco assumes 3.0.0 without it and refuses)
     # a plugin of plugin events only does not export it
     assert "plugin_get_required_event_schema_version" not in exported_symbols(built("state.py:ThreadCounter"))
+
+
+@pytest.mark.parametrize(("mode", "counts"), [("erase", [1, 2, 3, 3, 1, 2]), ("clear", [1, 2, 3, 3, 0, 1])])
+def test_erase_and_clear(host: Host, built: Built, mode: str, counts: list[int]) -> None:
+    run = host("run", "--json", "--dump-tables", "-p", built("state.py:ThreadCounter"), "-c",
+               json.dumps({"mode": mode}), "-o", "6", "--fields", "tc.count,tc.fds")
+    assert run.returncode == 0, run
+    assert [f["tc.count"] for f in fields_of(run)] == counts
+    assert all(f["tc.fds"] in ([], None) for f in fields_of(run))  # nested tables of new entries: empty
+
+
+def test_nested_tables_read_from_python_match_the_host(host: Host, built: Built) -> None:
+    run = host("replay", "--json", "--dump-tables", "--capture", CAPTURES / "curl_google.scap",
+               "-p", built("state.py:FdReader"), "--fields", "fdr.biggest")
+    assert run.returncode == 0, run
+    threads = {e["key"]: e for e in table(run, "threads")["entries"]}
+    biggest = [json.loads(e["fields"]["fdr.biggest"]) for e in run.events if e.get("fields", {}).get("fdr.biggest")]
+    assert biggest, "no open event"
+    tid, *names = biggest[-1]
+    assert len(names) > 3
+    # fds are not tracked from events, so the host's table says the same at the end
+    assert names == sorted(fd["name"] for fd in threads[tid]["file_descriptors"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from typing import Any
@@ -104,6 +105,11 @@ class ThreadCounter(Plugin, SourcePlugin, ParsePlugin, ExtractPlugin):
             self.kept = thread
         if self.mode == "wrong_type":
             thread.comm = 5  # type: ignore[assignment]
+        if self.mode == "erase" and event.evtnum == 5:
+            del self.threads[100]
+            self.threads.erase(101)
+        if self.mode == "clear" and event.evtnum == 5:
+            self.threads.clear()
         if self.mode == "read_only":
             self.untyped[tid][self.cwd] = "/tmp"
 
@@ -135,6 +141,11 @@ class ThreadCounter(Plugin, SourcePlugin, ParsePlugin, ExtractPlugin):
             return "wrote"
         except Exception as exc:  # the message is the point of the test
             return f"{type(exc).__name__}: {exc}"
+
+    @field("tc.fds", desc="the fds of the thread, from its nested table")
+    def fds(self, event: Event) -> list[str]:
+        thread = self.threads.get(self.tid_of(event))
+        return sorted(fd.name for fd in thread.file_descriptors) if thread is not None else []
 
     @field("tc.tables", desc="the tables the host listed at init")
     def tables_listed(self, event: Event) -> str:
@@ -266,3 +277,28 @@ class Listener(Plugin, SourcePlugin, CaptureListenPlugin):
             Metric("ratio", 0.5, monotonic=False),
             Metric("delta", -3, monotonic=False),
         ]
+
+
+class FdReader(Plugin, ParsePlugin, ExtractPlugin):
+    """Over a capture: the names in each event thread's nested file_descriptors table."""
+
+    NAME = "fd_reader"
+    PLUGIN_VERSION = "0.1.0"
+    DESCRIPTION = "reads nested tables"
+    CONTACT = "https://example.com"
+    PARSE_EVENT_TYPES = (3,)  # open exits
+    EXTRACT_EVENT_SOURCES = ("syscall",)
+    EXTRACT_EVENT_TYPES = (3,)
+
+    def __init__(self, config: None, tables: TablesInput) -> None:
+        self.threads = tables.get_table("threads", Int64, Thread)
+        self.biggest: list[Any] | None = None
+
+    def parse_event(self, event: Event) -> None:
+        # the thread with the most fds, and their names, through the nested tables
+        thread = max(self.threads, key=lambda t: len(t.file_descriptors))
+        self.biggest = [thread.tid, *sorted(fd.name for fd in thread.file_descriptors)]
+
+    @field("fdr.biggest", desc="tid and fd names of the thread with the most fds, read in parse_event")
+    def names(self, event: Event) -> str | None:
+        return json.dumps(self.biggest) if self.biggest else None
