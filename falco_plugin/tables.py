@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import builtins
 import enum
+import inspect
 import sys
 import typing
 from collections.abc import Callable, Iterator
@@ -278,8 +279,6 @@ def _bind(ref: Any, cls: type[TableEntry]) -> None:
 
 def takes_tables(cls: type) -> bool:
     """Whether ``cls.__init__`` has a ``tables`` parameter (after ``config``)."""
-    import inspect
-
     init = getattr(cls, "__init__", None)
     try:
         params = list(inspect.signature(init).parameters)  # type: ignore[arg-type]
