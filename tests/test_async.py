@@ -102,14 +102,18 @@ def test_emit_many_sends_a_batch(host: Host, built: Built) -> None:
     ]
 
 
-def test_no_deadlock_when_the_host_holds_its_lock_while_calling_the_plugin(host: Host, built: Built) -> None:
+@pytest.mark.parametrize("threads", [1, 2])
+def test_no_deadlock_when_the_host_holds_its_lock_while_calling_the_plugin(
+    host: Host, built: Built, threads: int
+) -> None:
     # The session thread holds the lock the async handler needs while it calls next_batch
-    # (which needs the GIL), and two Python threads emit as fast as they can (each holds the
-    # GIL until it calls the handler). If emit kept the GIL inside the host, this would hang.
+    # (which needs the GIL), and Python threads emit as fast as they can (each holds the GIL
+    # until it calls the handler). If emit kept the GIL inside the host, this would hang; with
+    # one emitting thread too (the only Python thread: the waiter is a host thread).
     counter = str(built("counter.py:Counter"))
     run = host("run", "--json", "--quiet", "--hold-async-lock", "--duration", "1.0",
                "-p", counter, "-o", "count=100000000,batch=4,mode=slow",
-               "-p", built(TICKER), "-c", json.dumps({"interval": 0, "threads": 2}), timeout=60)
+               "-p", built(TICKER), "-c", json.dumps({"interval": 0, "threads": threads}), timeout=60)
     assert run.returncode == 0, run
     summary = run.summaries[0]
     assert summary["end"] == "duration"
