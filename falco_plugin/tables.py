@@ -206,12 +206,9 @@ class TableEntry:
     shim hands out entries of a subclass whose attributes read and write the host's entry.
     """
 
+    #: the declared fields, resolved on first use (forward references may not exist before)
+    #: and cached per class by entry_fields
     _specs: ClassVar[tuple[FieldSpec, ...]] = ()
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if "_bound" not in cls.__dict__:
-            cls._specs = ()  # resolved lazily: forward references may not exist yet
 
     def __init__(self, **values: Any) -> None:
         specs = entry_fields(type(self))

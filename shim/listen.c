@@ -37,7 +37,6 @@ typedef struct {
 typedef struct {
 	PyObject_HEAD
 	struct fp_routine *r; /* owned by the state's list */
-	fp_state *state;
 } fp_routine_obj;
 
 static ss_plugin_bool routine_trampoline(ss_plugin_t *st, ss_plugin_routine_state_t *rs)
@@ -113,10 +112,8 @@ static PyObject *pool_subscribe(PyObject *self, PyObject *fn)
 	if (!(routine_type.tp_flags & Py_TPFLAGS_READY) && PyType_Ready(&routine_type) < 0)
 		return NULL;
 	fp_routine_obj *o = PyObject_New(fp_routine_obj, &routine_type);
-	if (o) {
+	if (o)
 		o->r = r;
-		o->state = s;
-	}
 	return (PyObject *)o;
 }
 
@@ -124,7 +121,7 @@ static PyObject *pool_unsubscribe(PyObject *self, PyObject *routine)
 {
 	fp_state *s = ((fp_pool *)self)->state;
 	struct fp_listen *l = s->listen;
-	if (Py_TYPE(routine) != &routine_type || ((fp_routine_obj *)routine)->state != s) {
+	if (Py_TYPE(routine) != &routine_type || ((fp_routine_obj *)routine)->r->state != s) {
 		PyErr_SetString(PyExc_TypeError, "unsubscribe(routine): a Routine from subscribe()");
 		return NULL;
 	}

@@ -16,6 +16,7 @@ from falco_plugin.host import run_host
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
 PLUGINS = TESTS / "plugins"
+CAPTURES = ROOT.parent / "shared" / "captures"
 
 
 @pytest.fixture(scope="session")
@@ -59,6 +60,15 @@ class HostRun:
 
     def __repr__(self) -> str:
         return f"<HostRun rc={self.returncode}\nstdout:\n{self.stdout[-3000:]}\nstderr:\n{self.stderr[-3000:]}>"
+
+
+Host = Callable[..., "HostRun"]
+Built = Callable[[str], Path]
+
+
+def fields_of(run: HostRun) -> list[dict[str, Any]]:
+    """The extracted fields of each event the run printed."""
+    return [e["fields"] for e in run.events if "fields" in e]
 
 
 @pytest.fixture

@@ -6,17 +6,14 @@ import json
 import re
 import subprocess
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, HostRun
+from conftest import ROOT, Built, Host, HostRun
 
 from falco_plugin import _cc
 from falco_plugin.host import compile_c_plugin, host_binary
 
-Host = Callable[..., HostRun]
-Built = Callable[[str], Path]
 TICKER = "async_plugins.py:Ticker"
 
 

@@ -6,21 +6,14 @@ import ctypes
 import json
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, HostRun
+from conftest import ROOT, Built, Host, fields_of
 
 from falco_plugin.build import exported_symbols
 
-Host = Callable[..., HostRun]
-Built = Callable[[str], Path]
 TYPED = "fields.py:Typed"
-
-
-def fields_of(run: HostRun) -> list[dict[str, object]]:
-    return [e["fields"] for e in run.events]
 
 
 def test_info_lists_fields_with_their_properties(host: Host, built: Built) -> None:

@@ -7,16 +7,12 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, HostRun
+from conftest import ROOT, Built, Host, HostRun
 
 from falco_plugin.build import exported_symbols
-
-Host = Callable[..., HostRun]
-Built = Callable[[str], Path]
 
 COUNTER = "counter.py:Counter"
 

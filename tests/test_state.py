@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import HostRun
+from conftest import CAPTURES, ROOT, Built, Host, HostRun, fields_of
 
 from falco_plugin.event import (
     PPME_SOCKET_CONNECT_X,
@@ -20,18 +19,9 @@ from falco_plugin.event import (
     CaptureReader,
 )
 
-CAPTURES = Path(__file__).resolve().parents[2] / "shared" / "captures"
-ROOT = Path(__file__).resolve().parents[1]
-Host = Callable[..., HostRun]
-Built = Callable[[str], Path]
-
 
 def objects(run: HostRun, key: str) -> list[dict[str, Any]]:
     return [e[key] for e in run.events if key in e]
-
-
-def fields_of(run: HostRun) -> list[dict[str, Any]]:
-    return [e["fields"] for e in run.events if "fields" in e]
 
 
 def table(run: HostRun, name: str) -> dict[str, Any]:
