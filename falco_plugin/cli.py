@@ -107,17 +107,22 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def host_run_args(args: argparse.Namespace) -> list[str]:
-    """Translate ``falco-plugin run`` options into the host's command line."""
-    argv = ["run"]
+    """Translate ``falco-plugin run`` / ``replay`` options into the host's command line."""
+    argv = [args.command]
+    if args.command == "replay":
+        argv += ["--capture", args.capture]
+    for flag in ("dump_tables", "metrics"):
+        if getattr(args, flag, False):
+            argv.append("--" + flag.replace("_", "-"))
     if args.max_events is not None:
         argv += ["-n", str(args.max_events)]
     if args.json:
         argv.append("--json")
     if args.fields:
         argv += ["--fields", args.fields]
-    if args.duration is not None:
+    if getattr(args, "duration", None) is not None:
         argv += ["--duration", str(args.duration)]
-    specs = [{"path": args.library, "config": args.config, "open_params": args.open_params}]
+    specs = [{"path": args.library, "config": args.config, "open_params": getattr(args, "open_params", None)}]
     for extra in getattr(args, "extra_plugins", None) or []:
         specs.append(extra)
     for spec in specs:
@@ -156,16 +161,24 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("--json", action="store_true", help="machine-readable output")
 
     r = sub.add_parser("run", help="run a plugin .so in a libsinsp-like host and print its events")
-    r.add_argument("library")
-    r.add_argument("--config", help="init config (JSON for plugins with a config model)")
-    r.add_argument("--open-params", help="open parameters")
-    r.add_argument("-n", dest="max_events", type=int, help="stop after N events")
-    r.add_argument("--json", action="store_true", help="one JSON object per event")
-    r.add_argument("--fields", help="fields to extract, e.g. dummy.value,dummy.divisible[3]")
-    r.add_argument("--duration", type=float, help="stop after this many seconds")
-    r.add_argument("--plugin", action=_PluginSpecAction, help="load another plugin .so beside it")
-    r.add_argument("--plugin-config", action=_PluginSpecAction, help="init config of the last --plugin")
-    r.add_argument("--plugin-open-params", action=_PluginSpecAction, help="open params of the last --plugin")
+    x = sub.add_parser("replay", help="feed a scap capture through plugins that parse and extract")
+    x.add_argument("capture", help="a .scap file (plain or gzip)")
+    for cmd in (r, x):
+        cmd.add_argument("library")
+        cmd.add_argument("--config", help="init config (JSON for plugins with a config model)")
+        if cmd is r:
+            cmd.add_argument("--open-params", help="open parameters")
+            cmd.add_argument("--duration", type=float, help="stop after this many seconds")
+        cmd.add_argument("-n", dest="max_events", type=int, help="stop after N events")
+        cmd.add_argument("--json", action="store_true", help="one JSON object per event")
+        cmd.add_argument("--fields", help="fields to extract, e.g. dummy.value,dummy.divisible[3]")
+        cmd.add_argument("--dump-tables", action="store_true", help="print every state table at the end")
+        cmd.add_argument("--metrics", action="store_true", help="print the plugins' metrics at the end")
+        cmd.add_argument("--plugin", action=_PluginSpecAction, help="load another plugin .so beside it")
+        cmd.add_argument("--plugin-config", action=_PluginSpecAction, help="init config of the last --plugin")
+        if cmd is r:
+            cmd.add_argument("--plugin-open-params", action=_PluginSpecAction,
+                             help="open params of the last --plugin")
 
     sub.add_parser("events", help="print the events of a scap capture file", add_help=False)
     return p
@@ -176,7 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["events"]:
         return _cmd_events(argparse.Namespace(), argv[1:])
     args = parser().parse_args(argv)
-    commands = {"build": _cmd_build, "info": _cmd_info, "run": _cmd_run}
+    commands = {"build": _cmd_build, "info": _cmd_info, "run": _cmd_run, "replay": _cmd_run}
     return commands[args.command](args)
 
 

@@ -205,3 +205,15 @@ def test_nested_tables_read_from_python_match_the_host(host: Host, built: Built)
     assert len(names) > 3
     # fds are not tracked from events, so the host's table says the same at the end
     assert names == sorted(fd["name"] for fd in threads[tid]["file_descriptors"])
+
+
+def test_falco_plugin_replay_command(built: Built) -> None:
+    import subprocess
+    import sys
+
+    lib = built(f"{ROOT}/examples/proc_stats/proc_stats.py:ProcStats")
+    proc = subprocess.run([sys.executable, "-m", "falco_plugin.cli", "replay", str(CAPTURES / "curl_google.scap"),
+                           str(lib), "--json", "--metrics"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    metrics = [json.loads(line)["metrics"] for line in proc.stdout.splitlines() if line.startswith('{"metrics"')]
+    assert {m["name"]: m["value"] for m in metrics[0]["metrics"]}["opens"] == 47

@@ -8,7 +8,7 @@ to a field the plugin adds to libsinsp's ``threads`` table (``open_count`` /
 event's thread and command; metrics give the totals.
 
     falco-plugin build examples/proc_stats/proc_stats.py:ProcStats -o libproc_stats.so
-    falco-plugin-host replay --capture capture.scap -p libproc_stats.so \
+    falco-plugin replay capture.scap libproc_stats.so \
         --fields proc_stats.open_count,proc_stats.comm_opens --metrics
 
 A rule that alerts on a process opening many files::
