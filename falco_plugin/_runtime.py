@@ -13,10 +13,11 @@ import ipaddress
 import json
 import logging
 import os
+import sys
 import traceback
 from typing import Any
 
-from . import log
+from . import environment, log
 from .base import ConfigError, Plugin, PluginDefinitionError, check_metadata, parse_config
 from .extract import field_methods
 from .listen import capture_listen
@@ -37,7 +38,12 @@ EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
 
 def load_class(module: str, qualname: str) -> type[Plugin]:
-    obj: Any = importlib.import_module(module)
+    try:
+        obj: Any = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        raise ModuleNotFoundError(
+            f"{exc}; searched sys.path: {', '.join(sys.path)}", name=exc.name, path=exc.path
+        ) from None
     for part in qualname.split("."):
         obj = getattr(obj, part)
     if not (isinstance(obj, type) and issubclass(obj, Plugin)):
@@ -46,17 +52,38 @@ def load_class(module: str, qualname: str) -> type[Plugin]:
     return obj
 
 
-def create(module: str, qualname: str, config: str, link: log.HostLink, tables: Any) -> Plugin:
-    """``plugin_init``: import the class, validate the config, construct the plugin.
+def add_sys_path(paths: str) -> None:
+    """Put the plugin's module directories ("\n"-separated) first on sys.path, once each."""
+    for index, path in enumerate(p for p in paths.split("\n") if p):
+        if path not in sys.path:
+            sys.path.insert(index, path)
+
+
+def create(
+    module: str, qualname: str, config: str, link: log.HostLink, tables: Any, sys_path: str = "", build: str = "{}"
+) -> Plugin:
+    """``plugin_init``: check that the plugin's environment can join this interpreter, import the
+    class, validate the config, construct the plugin.
 
     ``tables`` is the shim's HostTables (None when the host gives none); a plugin whose
-    ``__init__`` takes a ``tables`` parameter gets it as a :class:`TablesInput`.
+    ``__init__`` takes a ``tables`` parameter gets it as a :class:`TablesInput`. ``build`` is the
+    JSON of :func:`falco_plugin.environment.build_info` baked into the ``.so``.
     """
+    info = json.loads(build)
+    if info:
+        environment.join(info)
+    add_sys_path(sys_path)
     cls = load_class(module, qualname)
     value = parse_config(cls, config)
     plugin = cls.__new__(cls)
     plugin.logger = logging.getLogger(cls.__module__)
     log.attach(plugin.logger, link)
+    changed = environment.changed_sources(info) if info else []
+    if changed:
+        plugin.logger.warning(
+            "source files changed since falco-plugin build, but the library still declares the fields, "
+            "config schema and capabilities of the build (build it again): %s", ", ".join(changed)
+        )
     try:
         if takes_tables(cls):
             if tables is None:
@@ -104,7 +131,7 @@ def list_open_params(plugin: SourcePlugin) -> str:
 
 def format_exception(exc: BaseException) -> str:
     """One line: what was raised and where (the innermost frame)."""
-    if isinstance(exc, (ConfigError, PluginDefinitionError)):
+    if isinstance(exc, (ConfigError, PluginDefinitionError, environment.EnvironmentConflict)):
         return str(exc)
     text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     frames = traceback.extract_tb(exc.__traceback__)

@@ -1,6 +1,7 @@
 """The ``falco-plugin`` command.
 
     falco-plugin build examples/dummy/dummy_plugin.py:DummyPlugin -o libdummy_py.so
+    falco-plugin package examples/dummy/dummy_plugin.py:DummyPlugin -o dist
     falco-plugin info libdummy_py.so
     falco-plugin run libdummy_py.so --open-params '{"maxEvents": 5}'
     falco-plugin events capture.scap --json -n 10
@@ -59,6 +60,41 @@ def _cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_package(args: argparse.Namespace) -> int:
+    from .package import PackageError, package
+
+    try:
+        result = package(args.target, args.output, args.requirements)
+    except PackageError as exc:
+        print(f"falco-plugin package: error: {exc}", file=sys.stderr)
+        return 1
+    m = result.manifest
+    size = result.tarball.stat().st_size
+    print(f"packaged {result.tarball} ({size / 2**20:.1f} MiB; plugin {m['plugin']['name']} "
+          f"{m['plugin']['version']}; Python {m['python']['version']}; "
+          f"{', '.join(f'{k} {v}' for k, v in m['distributions'].items())})")
+    print(f"wrote {result.falco_yaml} and {result.index_yaml}")
+    print(format_shipping(m))
+    return 0
+
+
+def format_shipping(manifest: dict[str, Any]) -> str:
+    """What ``package`` and ``info`` say about a packaged plugin: requirements and Falco metadata."""
+    plat = manifest["platform"]
+    falco = manifest["falco"]
+    system = ", ".join(plat["system_libraries"]) or "none"
+    return "\n".join([
+        f"Packaged: Python {manifest['python']['version']} bundled; needs glibc >= {plat['min_glibc']} "
+        f"({plat['arch']}); system libraries used by some modules: {system}",
+        "falco.yaml:",
+        *("  " + line for line in falco["falco_yaml"].splitlines()),
+        "falcoctl:",
+        "  " + falco["falcoctl_push"],
+        "index.yaml entry:",
+        *("  " + line for line in falco["index_yaml"].splitlines()),
+    ])
+
+
 def host_info(path: str) -> tuple[dict[str, Any] | None, str]:
     """What a host sees of a plugin library, without starting Python; (info, error text)."""
     from .host import run_host
@@ -102,7 +138,17 @@ def _cmd_info(args: argparse.Namespace) -> int:
     if info is None:
         print(f"falco-plugin info: {error}", file=sys.stderr)
         return 2
-    print(json.dumps(info, indent=2) if args.json else format_info(info))
+    from .package import manifest_of
+
+    manifest = manifest_of(args.library)
+    if args.json:
+        if manifest is not None:
+            info["package"] = {k: manifest[k] for k in ("python", "distributions", "platform", "falco")}
+        print(json.dumps(info, indent=2))
+    else:
+        print(format_info(info))
+        if manifest is not None:
+            print(format_shipping(manifest))
     return 0
 
 
@@ -156,6 +202,12 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("target", help="MODULE:CLASS or path/to/file.py:CLASS")
     b.add_argument("-o", "--output", help="output path (default: lib<NAME>.so)")
 
+    k = sub.add_parser("package", help="package a plugin class and its Python into a self-contained tarball")
+    k.add_argument("target", help="MODULE:CLASS or path/to/file.py:CLASS")
+    k.add_argument("-o", "--output", default=".", help="output directory (default: .)")
+    k.add_argument("-r", "--requirements", help="file of distributions to ship besides the import closure "
+                   "(one requirement a line, installed in this environment)")
+
     i = sub.add_parser("info", help="show what a host sees of a plugin .so (does not start Python)")
     i.add_argument("library")
     i.add_argument("--json", action="store_true", help="machine-readable output")
@@ -189,7 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["events"]:
         return _cmd_events(argparse.Namespace(), argv[1:])
     args = parser().parse_args(argv)
-    commands = {"build": _cmd_build, "info": _cmd_info, "run": _cmd_run, "replay": _cmd_run}
+    commands = {"build": _cmd_build, "package": _cmd_package, "info": _cmd_info, "run": _cmd_run, "replay": _cmd_run}
     return commands[args.command](args)
 
 

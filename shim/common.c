@@ -127,10 +127,14 @@ FP_EXPORT ss_plugin_t *plugin_init(const ss_plugin_init_input *in, ss_plugin_rc 
 	PyObject *cls = PyUnicode_FromString(FPY_ENTRY_CLASS);
 	PyObject *host_tables = tables ? fp_init_tables_new(s, tables) : Py_NewRef(Py_None);
 	s->link = fp_link_new(s);
-	if (config && module && cls && s->link && host_tables) {
-		PyObject *args[] = {module, cls, config, s->link, host_tables};
-		s->plugin = fp_runtime_call("create", args, 5);
+	PyObject *sys_path = PyUnicode_DecodeFSDefault(fp_plugin_sys_path());
+	PyObject *build_info = PyUnicode_FromString(FPY_BUILD_JSON);
+	if (config && module && cls && s->link && host_tables && sys_path && build_info) {
+		PyObject *args[] = {module, cls, config, s->link, host_tables, sys_path, build_info};
+		s->plugin = fp_runtime_call("create", args, 7);
 	}
+	Py_XDECREF(sys_path);
+	Py_XDECREF(build_info);
 	fp_init_tables_done(host_tables);
 	Py_XDECREF(host_tables);
 #if FPY_CAP_PARSING

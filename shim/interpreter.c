@@ -10,14 +10,20 @@
  *   Release per call on a host thread costs ~5 us (§1.7, §2.2).
  * - The interpreter is shared by every SDK plugin of the process and never finalized.
  */
-#define _GNU_SOURCE
+/* pyconfig.h defines it as 1 too: the same body keeps -Werror quiet on every Python. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
 #include "shim.h"
 
 #include <dlfcn.h>
 #include <link.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 __thread PyThreadState *fp_thread_state;
 PyObject *fp_runtime;
@@ -187,31 +193,82 @@ const char *fp_keep_text(fp_state *s, PyObject *str)
 
 /* --- bootstrap ---------------------------------------------------------------------- */
 
-static int add_sys_path(void)
+/* The sys.path entries this plugin adds ("\n"-separated): the directory of its own modules
+ * for a dev build, its bundle's site-packages for a packaged one. */
+static char plugin_sys_path[4096];
+#if FPY_PACKAGED
+static char runtime_dir[4096]; /* NAME.python next to this .so (dladdr) */
+
+static int find_runtime(void)
 {
-	PyObject *sys_path = PySys_GetObject("path"); /* borrowed */
-	if (!sys_path)
+	Dl_info info;
+	char so[4096];
+	if (!dladdr((void *)&fp_interpreter_start, &info) || !info.dli_fname || !realpath(info.dli_fname, so)) {
+		snprintf(boot_error, sizeof boot_error, "plugin %s: cannot find the path of its own library (dladdr)",
+			 FPY_NAME);
 		return -1;
-	char paths[] = FPY_SYS_PATH;
-	int index = 0;
-	for (char *save = NULL, *p = strtok_r(paths, "\n", &save); p; p = strtok_r(NULL, "\n", &save)) {
-		PyObject *entry = PyUnicode_DecodeFSDefault(p);
-		if (!entry)
-			return -1;
-		int present = PySequence_Contains(sys_path, entry);
-		if (present == 0)
-			present = PyList_Insert(sys_path, index++, entry) == 0 ? 1 : -1;
-		Py_DECREF(entry);
-		if (present < 0)
-			return -1;
 	}
+	char *slash = strrchr(so, '/');
+	*slash = '\0';
+	snprintf(runtime_dir, sizeof runtime_dir, "%.3800s/%s", so, FPY_RUNTIME_DIR);
+	char landmark[4200];
+	snprintf(landmark, sizeof landmark, "%s/MANIFEST.json", runtime_dir);
+	if (access(landmark, R_OK) != 0) {
+		snprintf(boot_error, sizeof boot_error,
+			 "plugin %s: its Python runtime %.500s is missing (no MANIFEST.json there): extract the whole "
+			 "tarball, keeping %s next to %.200s",
+			 FPY_NAME, runtime_dir, FPY_RUNTIME_DIR, slash + 1);
+		return -1;
+	}
+	snprintf(plugin_sys_path, sizeof plugin_sys_path, "%.4000s/site-packages", runtime_dir);
 	return 0;
 }
 
+static PyStatus add_search_path(PyConfig *config, const char *suffix)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/%s", runtime_dir, suffix);
+	wchar_t *wide = Py_DecodeLocale(path, NULL);
+	if (!wide)
+		return PyStatus_NoMemory();
+	PyStatus st = PyWideStringList_Append(&config->module_search_paths, wide);
+	PyMem_RawFree(wide);
+	return st;
+}
+
+/* Everything from the bundle: home, stdlib zip, lib-dynload, site-packages; nothing from the
+ * environment, the user site, the current directory or the machine's own Python. */
+static PyStatus configure(PyConfig *config)
+{
+	char exe[4200];
+	snprintf(exe, sizeof exe, "%s/bin/python%s", runtime_dir, FPY_PY_VERSION);
+	PyStatus st = PyConfig_SetBytesString(config, &config->home, runtime_dir);
+	if (!PyStatus_Exception(st)) /* a name under the bundle, so getpath never searches $PATH */
+		st = PyConfig_SetBytesString(config, &config->executable, exe);
+	config->module_search_paths_set = 1;
+	config->site_import = 0;
+	config->write_bytecode = 0;
+	config->pathconfig_warnings = 0;
+	const char *paths[] = {"lib/python" FPY_PY_NODOT ".zip", "lib/python" FPY_PY_VERSION,
+			       "lib/python" FPY_PY_VERSION "/lib-dynload", "site-packages"};
+	for (size_t i = 0; i < sizeof paths / sizeof *paths && !PyStatus_Exception(st); i++)
+		st = add_search_path(config, paths[i]);
+	return st;
+}
+#define FP_PYTHON_FROM runtime_dir
+#else
+static PyStatus configure(PyConfig *config)
+{
+	snprintf(plugin_sys_path, sizeof plugin_sys_path, "%s", FPY_SYS_PATH);
+	return PyConfig_SetBytesString(config, &config->executable, FPY_PY_EXECUTABLE);
+}
+#define FP_PYTHON_FROM FPY_PY_EXECUTABLE
+#endif
+
+const char *fp_plugin_sys_path(void) { return plugin_sys_path; }
+
 static int import_runtime(void)
 {
-	if (add_sys_path() < 0)
-		return -1;
 	if (!fp_runtime) {
 		if (fp_event_register() < 0)
 			return -1;
@@ -236,26 +293,68 @@ static void boot_failed_from_python(const char *what)
 	snprintf(boot_error, sizeof boot_error, "plugin %s: %s: %s", FPY_NAME, what, detail);
 }
 
+/* Which loaded SDK plugin runs the interpreter this one would have to join, when that is
+ * another libpython than ours: found through the loaded objects that export plugin_get_name
+ * and reach a Py_IsInitialized that says yes. */
+struct other_python {
+	void *own_py;
+	char name[256];
+	char version[32];
+};
+
+static int find_running_plugin(struct dl_phdr_info *info, size_t size, void *data)
+{
+	(void)size;
+	struct other_python *o = data;
+	if (!info->dlpi_name[0] || o->name[0])
+		return 0;
+	void *h = dlopen(info->dlpi_name, RTLD_LAZY | RTLD_NOLOAD);
+	if (!h)
+		return 0;
+	const char *(*get_name)(void) = (const char *(*)(void))dlsym(h, "plugin_get_name");
+	int (*is_init)(void) = (int (*)(void))dlsym(h, "Py_IsInitialized");
+	const char *(*get_version)(void) = (const char *(*)(void))dlsym(h, "Py_GetVersion");
+	if (get_name && is_init && get_version && (void *)is_init != o->own_py && is_init()) {
+		snprintf(o->name, sizeof o->name, "%s", get_name());
+		snprintf(o->version, sizeof o->version, "%.*s", (int)strcspn(get_version(), " "), get_version());
+	}
+	dlclose(h);
+	return 0;
+}
+
 static void bootstrap(void)
 {
 	if (libpython_conflict[0]) {
-		snprintf(boot_error, sizeof boot_error, "%s", libpython_conflict);
+		struct other_python other = {(void *)&Py_IsInitialized, "", ""};
+		dl_iterate_phdr(find_running_plugin, &other);
+		if (other.name[0])
+			snprintf(boot_error, sizeof boot_error,
+				 "plugin %s needs Python %s, but plugin %s, loaded before it, already runs Python %s "
+				 "in this process: SDK plugins of one process share one interpreter, so build both "
+				 "with the same Python minor version",
+				 FPY_NAME, FPY_PY_VERSION, other.name, other.version);
+		else
+			snprintf(boot_error, sizeof boot_error, "%s", libpython_conflict);
 		return;
 	}
 	pthread_key_create(&thread_state_key, thread_state_dtor);
+#if FPY_PACKAGED
+	if (find_runtime() < 0)
+		return;
+#endif
 	if (!Py_IsInitialized()) {
 		PyConfig config;
 		PyConfig_InitIsolatedConfig(&config);
 		config.install_signal_handlers = 0;
 		config.parse_argv = 0;
 		config.user_site_directory = 0;
-		PyStatus st = PyConfig_SetBytesString(&config, &config.executable, FPY_PY_EXECUTABLE);
+		PyStatus st = configure(&config);
 		if (!PyStatus_Exception(st))
 			st = Py_InitializeFromConfig(&config);
 		PyConfig_Clear(&config);
 		if (PyStatus_Exception(st)) {
 			snprintf(boot_error, sizeof boot_error,
-				 "plugin %s: could not start Python from %s: %s%s%s", FPY_NAME, FPY_PY_EXECUTABLE,
+				 "plugin %s: could not start Python from %.500s: %s%s%.300s", FPY_NAME, FP_PYTHON_FROM,
 				 st.func ? st.func : "", st.func ? ": " : "", st.err_msg ? st.err_msg : "error");
 			return;
 		}
@@ -264,7 +363,11 @@ static void bootstrap(void)
 		fp_thread_state = PyEval_SaveThread(); /* this thread's state, reused on re-entry */
 		return;
 	}
-	/* Another SDK plugin (or the host) started Python: join it. */
+#if !FPY_PACKAGED
+	snprintf(plugin_sys_path, sizeof plugin_sys_path, "%s", FPY_SYS_PATH);
+#endif
+	/* Another SDK plugin (or the host) started Python: join it. The runtime checks at each
+	 * init that this plugin's environment agrees with the ones already loaded. */
 	const char *running = Py_GetVersion();
 	size_t n = strlen(FPY_PY_VERSION);
 	if (strncmp(running, FPY_PY_VERSION, n) != 0 || running[n] != '.') {

@@ -68,6 +68,8 @@ void fp_tables_destroy(fp_state *s);      /* with the GIL: frees the exported ta
 /* Start (or join) the interpreter and import falco_plugin._runtime. Returns 0 or -1 with
  * the reason in err. Called from plugin_init on the host's thread, without the GIL. */
 int fp_interpreter_start(char *err, size_t errlen);
+/* The sys.path entries of this plugin ("\n"-separated), known once the interpreter started. */
+const char *fp_plugin_sys_path(void);
 
 /* Enter / leave Python from a host thread. fp_enter returns a token for fp_leave. */
 typedef enum { FP_GIL_RESTORED, FP_GIL_ENSURED } fp_gil_mode;
