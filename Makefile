@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 FP     := $(VENV)/bin/falco-plugin
 OUT    := build
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench pythons clean
 
 setup: $(VENV)/.installed
 
@@ -33,6 +33,10 @@ lint: setup
 
 test: setup lint
 	$(PY) -m pytest -q
+
+# build, package and run examples/dummy with each pyenv CPython 3.10-3.13 found (says which are skipped)
+pythons: setup
+	$(PY) tools/pythons.py
 
 bench: setup
 	$(PY) bench/run.py

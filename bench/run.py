@@ -15,6 +15,9 @@ A   async emit: ns/event from one Python thread and from four (emit per event, a
 P   parse and tables over a shared capture: a no-op parse_event (ns/event), a threads-table
     entry lookup, and a field read + write pair (ns), for examples/bench/parse_bench.py next to
     bench/c_reference/parse_noop_c.c and table_rw_c.c.
+K   shipping: the size of examples/dummy's tarball (falco-plugin package) and its cold start
+    (dlopen to init returned, Python started from the bundle) next to the dev build's, each in
+    a fresh host process, median of COLD_RUNS alternated runs after one warm-up each.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from falco_plugin.build import build  # noqa: E402
 from falco_plugin.host import compile_c_plugin, run_host  # noqa: E402
+from falco_plugin.package import package  # noqa: E402
 
 EVENTS = int(os.environ.get("BENCH_EVENTS", "2000000"))
 RSS_EVENTS = int(os.environ.get("BENCH_RSS_EVENTS", "10000000"))
@@ -128,7 +132,39 @@ def parse_tables() -> None:
     print(f"{'field read+write pair, ns':34}{(rw[0][10] - rw[0][0]) / 10:<14.1f}{(rw[1][10] - rw[1][0]) / 10:<14.1f}")
 
 
+COLD_RUNS = int(os.environ.get("BENCH_COLD_RUNS", "7"))
+
+
+def shipping() -> None:
+    import statistics
+    import tarfile
+
+    target = f"{ROOT}/examples/dummy/dummy_plugin.py:DummyPlugin"
+    dev, _ = build(target, OUT / "libdummy_py.so")
+    tarball = package(target, OUT / "dist").tarball
+    bundle = OUT / "dist" / "extracted"
+    with tarfile.open(tarball) as tar:
+        tar.extractall(bundle)
+    packaged = bundle / "libdummy_py.so"
+    times: dict[Path, list[float]] = {dev: [], packaged: []}
+    for i in range(COLD_RUNS + 1):
+        for lib in (dev, packaged):
+            ms = host_bench([(lib, '{"jitter": 0}', '{"maxEvents": 1}')])[0]["cold_start_ms"]
+            if i:  # the first run of each warms the page cache
+                times[lib].append(ms)
+    cold = {lib: statistics.median(t) for lib, t in times.items()}
+    print(f"\nK shipping examples/dummy (falco-plugin package), cold start median of {COLD_RUNS} fresh processes")
+    print(f"tarball {tarball.name}: {tarball.stat().st_size / 2**20:.1f} MiB (target <= 25 MiB)")
+    print(f"cold start, dev build:  {cold[dev]:.1f} ms")
+    print(f"cold start, packaged:   {cold[packaged]:.1f} ms ({cold[packaged] / cold[dev]:.2f}x the dev build; "
+          "target <= 1.3x)")
+
+
 def main() -> int:
+    if "--shipping" in sys.argv:  # only section K
+        OUT.mkdir(parents=True, exist_ok=True)
+        shipping()
+        return 0
     OUT.mkdir(parents=True, exist_ok=True)
     c_lib = compile_c_plugin(ROOT / "bench" / "c_reference" / "bench_c.c")
     py_lib, _ = build(f"{ROOT}/examples/bench/bench_plugin.py:BenchPlugin", OUT / "libbench_py.so")
@@ -158,6 +194,8 @@ def main() -> int:
     async_emit()
 
     parse_tables()
+
+    shipping()
 
     rss = host_bench([(py_lib, json.dumps({"batch": 64}), str(RSS_EVENTS))])[0]
     samples = rss["rss_kb_samples"]

@@ -122,11 +122,27 @@ def top_level_entry(name: str, file: str) -> Path:
     return entry
 
 
+def module_owners() -> dict[str, list[str]]:
+    """``{top-level module: [distributions]}`` from every installed distribution's file list
+    (Python 3.10's packages_distributions reads only top_level.txt, which flit wheels lack)."""
+    owners: dict[str, list[str]] = {}
+    for dist in importlib.metadata.distributions():
+        tops = set()
+        for rel in dist.files or []:
+            if rel.parts[0] == ".." or rel.parts[0].endswith((".dist-info", ".egg-info", ".data")):
+                continue
+            top = rel.parts[0] if len(rel.parts) > 1 else rel.name.split(".")[0]
+            tops.add(top)
+        for top in tops:
+            owners.setdefault(top, []).append(dist.metadata["Name"])
+    return owners
+
+
 def split_closure(closure: dict[str, str | None]) -> tuple[set[Path], set[str]]:
     """The plugin's own top-level modules (files or directories) and the distributions imported."""
     stdlib = [Path(sysconfig.get_paths()[k]).resolve() for k in ("stdlib", "platstdlib")]
     sites = [Path(sysconfig.get_paths()[k]).resolve() for k in ("purelib", "platlib")]
-    owners = importlib.metadata.packages_distributions()
+    owners = module_owners()
     own: set[Path] = set()
     dists: set[str] = set()
     for name, file in closure.items():

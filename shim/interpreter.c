@@ -293,30 +293,33 @@ static void boot_failed_from_python(const char *what)
 	snprintf(boot_error, sizeof boot_error, "plugin %s: %s: %s", FPY_NAME, what, detail);
 }
 
-/* Which loaded SDK plugin runs the interpreter this one would have to join, when that is
- * another libpython than ours: found through the loaded objects that export plugin_get_name
- * and reach a Py_IsInitialized that says yes. */
+/* Which loaded SDK plugin uses another libpython than ours, for the message: the loaded
+ * objects other than this one that export plugin_get_name and reach (in their own scope) a
+ * Py_GetVersion of another minor version. Only static strings are read; no Python runs. */
 struct other_python {
-	void *own_py;
+	const char *self;
 	char name[256];
 	char version[32];
 };
 
-static int find_running_plugin(struct dl_phdr_info *info, size_t size, void *data)
+static int find_other_plugin(struct dl_phdr_info *info, size_t size, void *data)
 {
 	(void)size;
 	struct other_python *o = data;
-	if (!info->dlpi_name[0] || o->name[0])
+	if (!info->dlpi_name[0] || o->name[0] || strcmp(info->dlpi_name, o->self) == 0)
 		return 0;
 	void *h = dlopen(info->dlpi_name, RTLD_LAZY | RTLD_NOLOAD);
 	if (!h)
 		return 0;
 	const char *(*get_name)(void) = (const char *(*)(void))dlsym(h, "plugin_get_name");
-	int (*is_init)(void) = (int (*)(void))dlsym(h, "Py_IsInitialized");
 	const char *(*get_version)(void) = (const char *(*)(void))dlsym(h, "Py_GetVersion");
-	if (get_name && is_init && get_version && (void *)is_init != o->own_py && is_init()) {
-		snprintf(o->name, sizeof o->name, "%s", get_name());
-		snprintf(o->version, sizeof o->version, "%.*s", (int)strcspn(get_version(), " "), get_version());
+	size_t n = strlen(FPY_PY_VERSION);
+	if (get_name && get_version) {
+		const char *v = get_version();
+		if (strncmp(v, FPY_PY_VERSION, n) != 0 || v[n] != '.') {
+			snprintf(o->name, sizeof o->name, "%s", get_name());
+			snprintf(o->version, sizeof o->version, "%.*s", (int)strcspn(v, " "), v);
+		}
 	}
 	dlclose(h);
 	return 0;
@@ -325,11 +328,14 @@ static int find_running_plugin(struct dl_phdr_info *info, size_t size, void *dat
 static void bootstrap(void)
 {
 	if (libpython_conflict[0]) {
-		struct other_python other = {(void *)&Py_IsInitialized, "", ""};
-		dl_iterate_phdr(find_running_plugin, &other);
+		Dl_info self;
+		struct other_python other = {"", "", ""};
+		if (dladdr((void *)&fp_interpreter_start, &self) && self.dli_fname)
+			other.self = self.dli_fname;
+		dl_iterate_phdr(find_other_plugin, &other);
 		if (other.name[0])
 			snprintf(boot_error, sizeof boot_error,
-				 "plugin %s needs Python %s, but plugin %s, loaded before it, already runs Python %s "
+				 "plugin %s needs Python %s, but plugin %s, loaded before it, uses Python %s "
 				 "in this process: SDK plugins of one process share one interpreter, so build both "
 				 "with the same Python minor version",
 				 FPY_NAME, FPY_PY_VERSION, other.name, other.version);

@@ -144,24 +144,40 @@ def test_packaged_dummy_still_runs_after_the_bundle_moved(tmp_path: Path, packag
     assert dummy_fields(library(moved), no_python=True) == dev
 
 
+def wait_for_line(proc: subprocess.Popen[str], text: str, timeout: float = 60) -> str:
+    """Read the process's stderr until a line contains ``text``; return what was read."""
+    seen = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline() if proc.stderr else ""
+        seen.append(line)
+        if not line or text in line:
+            break
+    return "".join(seen)
+
+
 def file_notify_run(tmp_path: Path, source: Path, notify: Path, *, no_python: bool) -> list[dict[str, object]]:
     watched = tmp_path / "etc"
     shutil.rmtree(watched, ignore_errors=True)
     watched.mkdir()
     (watched / "passwd").write_text("root:x:0:0\n")
     config = json.dumps({"paths": [str(watched)], "interval": 0.05})
-    cmd = [str(host_binary()), "run", "--json", "--duration", "3", "--fields", NOTIFY_FIELDS,
+    cmd = [str(host_binary()), "run", "--json", "--duration", "8", "--fields", NOTIFY_FIELDS,
            "-p", str(source), "-o", "mode=idle", "-p", str(notify), "-c", config]
     proc = without_python(cmd) if no_python else subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                                                    text=True)
     with proc:
-        time.sleep(1.5)  # Python start-up, then the first snapshot
-        (watched / "passwd").write_text("root:x:0:0\nmallory:x:0:0\n")
-        (watched / "sudoers").write_text("mallory ALL=(ALL) NOPASSWD: ALL\n")
+        started = wait_for_line(proc, "watching 1 files under")  # Python started, first snapshot taken
+        # whole files at once (a rename), so that no snapshot sees one half-written
+        for name, text in (("passwd", "root:x:0:0\nmallory:x:0:0\n"), ("sudoers", "mallory ALL=(ALL) NOPASSWD: ALL\n")):
+            (tmp_path / "staged").write_text(text)
+            os.replace(tmp_path / "staged", watched / name)
         out, err = proc.communicate(timeout=60)
+        err = started + err
     assert proc.returncode == 0, err
     events = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     got = [e for e in events if e.get("type") == 402]
+    assert len(got) == 2, (out, err)
     return sorted(({"name": e["async_name"], **e["fields"]} for e in got), key=lambda f: str(f["file_notify.path"]))
 
 
