@@ -149,6 +149,7 @@ def test_plain_file_event_lists_bad_lines_size_limit_and_timestamps(host: Host, 
     assert [e["ts"] for e in run.events] == [1709633472123456789, 1709633472000000000, 1709633472234567000]
     assert run.summaries[0]["end"] == "eof"
     log = run.stderr
+    assert "useAsync is accepted and ignored" in log  # upstream's default is true
     assert f"{path}:2: event larger than maxEventSize: size=" in log
     assert f"{path}:2: can't read stageTimestamp" in log
     assert f"{path}:3: invalid JSON" in log

@@ -3,6 +3,7 @@ upstream's status codes, TLS, and the port freed at close. Every request has a t
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import shutil
@@ -142,6 +143,9 @@ def test_close_frees_the_port(tmp_path: Path) -> None:
         hook = Webhook("127.0.0.1", port, "/k8s-audit", certificate=None, max_batch_size=1 << 20,
                        max_event_size=1 << 18)
         assert post(port, json.dumps({**POD, "auditID": f"round-{n}"}).encode()) == (200, "")
+        kept = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)  # a kept-alive client
+        kept.sendall(b"POST /elsewhere HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+        assert kept.recv(100).startswith(b"HTTP/1.1 404")
         deadline = time.monotonic() + TIMEOUT
         batch: list[Any] = []
         while not batch and time.monotonic() < deadline:
@@ -149,6 +153,13 @@ def test_close_frees_the_port(tmp_path: Path) -> None:
             time.sleep(0.01)
         hook.close()
         assert [json.loads(p)["auditID"] for p, _ in batch] == [f"round-{n}"]
+        kept.settimeout(TIMEOUT)
+        rest = b""
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := kept.recv(4096):  # the server ended the kept-alive connection at close
+                rest += chunk
+        kept.close()
+        assert b"HTTP" not in rest
         with socket.socket() as s:  # nothing listens any more: the port is free
             s.settimeout(0.5)
             assert s.connect_ex(("127.0.0.1", port)) != 0

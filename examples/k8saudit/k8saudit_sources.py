@@ -9,9 +9,11 @@ one event per audit event, stamped with its ``stageTimestamp``. What cannot be r
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
+import socket
 import ssl
 import threading
 from collections.abc import Generator, Sequence
@@ -156,12 +158,33 @@ class _Server(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], source: Webhook) -> None:
         self.source = source
+        self.connections: set[socket.socket] = set()
+        self.lock = threading.Lock()
         super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self.lock:
+            self.connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.lock:
+            self.connections.discard(request)
+        super().shutdown_request(request)
+
+    def drop_connections(self) -> None:
+        """End the kept-alive connections too, so that nothing of the server outlives close()."""
+        with self.lock:
+            connections, self.connections = self.connections, set()
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    timeout = 120  # an idle kept-alive connection is closed after that long
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("webhook %s: " + format, self.address_string(), *args)
@@ -257,4 +280,5 @@ class Webhook(SourceInstance):
         self.stopped.set()
         self.server.shutdown()
         self.server.server_close()
+        self.server.drop_connections()
         self.thread.join(timeout=5)
