@@ -61,6 +61,15 @@ def post(port: int, body: bytes, *, path: str = "/k8s-audit", method: str = "POS
         conn.close()
 
 
+def post_raw(port: int, request: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as s:
+        s.sendall(request)
+        try:
+            return s.recv(4096)
+        except (ConnectionResetError, TimeoutError):
+            return b""
+
+
 def start(built: Built, params: str, n: int, config: dict[str, Any] | None = None) -> subprocess.Popen[str]:
     cmd = [str(host_binary()), "run", "--json", "-n", str(n), "--duration", "40", "--fields", "ka.auditid,ka.verb",
            "-p", str(built(K8SAUDIT)), "-o", params]
@@ -122,13 +131,18 @@ def test_webhook_tls_with_upstream_pem(built: Built, tmp_path: Path) -> None:
     proc = start(built, f"https://127.0.0.1:{port}/k8s-audit", n=1, config={"sslCertificate": str(pem)})
     try:
         wait_listening(port, proc)
-        status = post(port, json.dumps({**POD, "auditID": "over-tls"}).encode(), tls=True)
+        with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT):  # a silent client holds no one up
+            plain = post_raw(port, b"POST /k8s-audit HTTP/1.1\r\nHost: x\r\n\r\n")  # plain HTTP: refused
+            # the one event the run waits for (-n 1): the host closes the source after it
+            status = post(port, json.dumps({**POD, "auditID": "over-tls"}).encode(), tls=True)
         out, err = proc.communicate(timeout=40)
     finally:
         proc.kill()
         proc.wait()
     assert status == (200, "")
+    assert not plain.startswith(b"HTTP/1.1 200")
     assert [e["fields"]["ka.auditid"] for e in events_of(out)] == ["over-tls"], err
+    assert "connection from 127.0.0.1 failed" in err
 
 
 def test_close_frees_the_port(tmp_path: Path) -> None:
