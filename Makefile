@@ -53,6 +53,7 @@ sanitize: setup
 bench: setup
 	$(PY) bench/run.py
 	$(PY) bench/bench_events.py
+	$(PY) bench/k8saudit_bench.py
 
 clean:
 	rm -rf $(OUT) .pytest_cache .mypy_cache .ruff_cache
