@@ -19,7 +19,7 @@ import struct
 import sys
 import sysconfig
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -417,8 +417,13 @@ def own_sources(cls: type[Plugin], roots: list[str]) -> list[Path]:
     return sorted(set(seen.values()))
 
 
-def build(target: str, output: str | os.PathLike[str] | None = None) -> tuple[Path, PluginSpec]:
-    """Build ``target`` ("module:Class" or "file.py:Class") into a plugin .so; return its path and spec."""
+def build(
+    target: str, output: str | os.PathLike[str] | None = None, cflags: Sequence[str] = ()
+) -> tuple[Path, PluginSpec]:
+    """Build ``target`` ("module:Class" or "file.py:Class") into a plugin .so; return its path and spec.
+
+    ``cflags`` (then ``$FALCO_PLUGIN_CFLAGS``) go last on the compiler's command line, e.g.
+    ``["-fsanitize=address,undefined", "-g"]`` for a sanitizer build (its host must be one too)."""
     from .environment import build_info, sdk_distributions
 
     cls, sys_path = load_plugin_class(target)
@@ -429,10 +434,12 @@ def build(target: str, output: str | os.PathLike[str] | None = None) -> tuple[Pa
     out = Path(output) if output else Path(f"lib{spec.name}.so")
     info = build_info(spec.name, packaged=False, distributions=sdk_distributions(),
                       sources=own_sources(cls, sys_path))
-    return compile_plugin(spec, out, info, packaged=False), spec
+    return compile_plugin(spec, out, info, packaged=False, cflags=cflags), spec
 
 
-def compile_plugin(spec: PluginSpec, out: Path, info: dict[str, Any], packaged: bool) -> Path:
+def compile_plugin(
+    spec: PluginSpec, out: Path, info: dict[str, Any], packaged: bool, cflags: Sequence[str] = ()
+) -> Path:
     """Generate the metadata header and compile the shim into ``out``. A packaged plugin finds its
     libpython through an RPATH relative to itself (``$ORIGIN/NAME.python/lib``), which the
     loader searches before LD_LIBRARY_PATH and the system's libraries."""
@@ -467,7 +474,8 @@ def compile_plugin(spec: PluginSpec, out: Path, info: dict[str, Any], packaged: 
                 "-lpthread",
                 "-o",
                 str(tmp_out),
-            ]
+            ],
+            cflags,
         )
         found = set(exported_symbols(tmp_out))
         if found != set(spec.symbols):

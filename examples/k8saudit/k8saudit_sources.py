@@ -9,10 +9,13 @@ one event per audit event, stamped with its ``stageTimestamp``. What cannot be r
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
+import socket
 import ssl
+import sys
 import threading
 from collections.abc import Generator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -30,19 +33,29 @@ READ_CHUNK = 1 << 20
 QUEUE_DEPTH = 50  # request bodies waiting for next_batch (upstream's channel size)
 
 
-def _events_of(line: bytes, max_event_size: int, where: str) -> list[tuple[bytes, int]]:
+#: Decoded events of the current batch by payload, for the fields (``AuditFields.audit``) to
+#: take instead of decoding the same JSON again; emptied at every batch, so it stays small.
+Handoff = dict[bytes, Any]
+
+
+def _events_of(line: bytes, max_event_size: int, where: str, handoff: Handoff) -> list[BatchItem]:
     events, errors = split_events(line, max_event_size)
     for error in errors:
         log.warning("%s: %s", where, error)
-    return events
+    out: list[BatchItem] = []
+    for payload, ts, decoded in events:
+        handoff[payload] = decoded
+        out.append((payload, ts))
+    return out
 
 
 class FileSource(SourceInstance):
     """Reads JSON lines from files in order, each to its end, then ends the stream."""
 
-    def __init__(self, paths: Sequence[str], max_event_size: int) -> None:
+    def __init__(self, paths: Sequence[str], max_event_size: int, handoff: Handoff) -> None:
         self.paths = list(paths)
         self.max_event_size = max_event_size
+        self.handoff = handoff
         self.lines = self._lines()
         self.done = 0
 
@@ -54,9 +67,10 @@ class FileSource(SourceInstance):
                         yield f"{path}:{n}", line
 
     def next_batch(self) -> list[BatchItem]:
+        self.handoff.clear()
         out: list[BatchItem] = []
         for where, line in self.lines:
-            out.extend(_events_of(line, self.max_event_size, where))
+            out.extend(_events_of(line, self.max_event_size, where, self.handoff))
             if len(out) >= BATCH:
                 return out
         raise EndOfStream(out)
@@ -78,9 +92,10 @@ class FileWatch(SourceInstance):
     """Follows a file from its end, like ``tail -F``: appends, rotation (a new file at the path)
     and truncation (copytruncate). Partial lines wait for their newline."""
 
-    def __init__(self, path: str, max_event_size: int) -> None:
+    def __init__(self, path: str, max_event_size: int, handoff: Handoff) -> None:
         self.path = path
         self.max_event_size = max_event_size
+        self.handoff = handoff
         self.file: IO[bytes] | None = None
         self.pending = b""
         self._open(at_end=True)
@@ -101,10 +116,11 @@ class FileWatch(SourceInstance):
         out: list[BatchItem] = []
         for line in lines:
             if line.strip():
-                out.extend(_events_of(line, self.max_event_size, self.path))
+                out.extend(_events_of(line, self.max_event_size, self.path, self.handoff))
         return out
 
     def next_batch(self) -> list[BatchItem]:
+        self.handoff.clear()
         if self.file is None:  # the path was gone at the last look
             try:
                 self._open(at_end=False)
@@ -143,12 +159,41 @@ class _Server(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], source: Webhook) -> None:
         self.source = source
+        self.connections: set[socket.socket] = set()
+        self.lock = threading.Lock()
         super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self.lock:
+            self.connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.lock:
+            self.connections.discard(request)
+        super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.warning("webhook: connection from %s failed: %s", client_address[0], sys.exc_info()[1])
+
+    def drop_connections(self) -> None:
+        """End the kept-alive connections too, so that nothing of the server outlives close()."""
+        with self.lock:
+            connections, self.connections = self.connections, set()
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    timeout = 120  # an idle kept-alive connection is closed after that long
+
+    def setup(self) -> None:
+        super().setup()  # sets the timeout, so a client that never finishes its TLS hello is dropped
+        if isinstance(self.connection, ssl.SSLSocket):
+            self.connection.do_handshake()  # here, on this connection's thread, not in accept()
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("webhook %s: " + format, self.address_string(), *args)
@@ -209,8 +254,9 @@ class Webhook(SourceInstance):
     frees the port."""
 
     def __init__(self, host: str, port: int, endpoint: str, *, certificate: str | None,
-                 max_batch_size: int, max_event_size: int) -> None:
+                 max_batch_size: int, max_event_size: int, handoff: Handoff | None = None) -> None:
         self.endpoint = endpoint or "/"
+        self.handoff: Handoff = {} if handoff is None else handoff
         self.max_batch_size = max_batch_size
         self.max_event_size = max_event_size
         self.bodies: queue.Queue[bytes] = queue.Queue(QUEUE_DEPTH)
@@ -220,7 +266,8 @@ class Webhook(SourceInstance):
             # upstream reads key and certificate from the same PEM file
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(certificate, certificate)
-            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True,
+                                                     do_handshake_on_connect=False)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1},
                                        name=f"k8saudit-webhook:{self.port}", daemon=True)
@@ -229,17 +276,19 @@ class Webhook(SourceInstance):
                  self.endpoint)
 
     def next_batch(self) -> list[BatchItem]:
+        self.handoff.clear()
         out: list[BatchItem] = []
         while len(out) < BATCH:
             try:
                 body = self.bodies.get_nowait()
             except queue.Empty:
                 break
-            out.extend(_events_of(body, self.max_event_size, "webhook"))
+            out.extend(_events_of(body, self.max_event_size, "webhook", self.handoff))
         return out
 
     def close(self) -> None:
         self.stopped.set()
         self.server.shutdown()
         self.server.server_close()
+        self.server.drop_connections()
         self.thread.join(timeout=5)
