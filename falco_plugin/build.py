@@ -25,10 +25,17 @@ from pathlib import Path
 
 from . import _cc
 from .async_event import AsyncEventPlugin
-from .base import Plugin, PluginDefinitionError, check_metadata, init_schema
+from .base import (
+    _UNSET,
+    Plugin,
+    PluginDefinitionError,
+    check_metadata,
+    declared_schema_version,
+    derived_schema_version,
+    init_schema,
+)
 from .extract import (
     FIELD_TYPE_CODES,
-    PLUGIN_EVENT,
     ExtractPlugin,
     Field,
     Index,
@@ -57,7 +64,6 @@ REQUIRED_SYMBOLS = (
 )
 # log_fn in ss_plugin_init_input appeared in API 3.3: the lowest version we can declare.
 BASE_API_VERSION = (3, 3, 0)
-EVENT_SCHEMA_VERSION = "4.0.0"
 
 
 class BuildError(RuntimeError):
@@ -94,6 +100,9 @@ class PluginSpec:
     uses_tables: bool = False
     has_metrics: bool = False
     event_schema_version: str = ""
+    extract_types_at_init: bool = False
+    parse_types_at_init: bool = False
+    schema_version_at_init: bool = False
     symbols: list[str] = field(default_factory=list)
 
 
@@ -208,6 +217,7 @@ def plugin_spec(cls: type[Plugin], sys_path: list[str]) -> PluginSpec:
         spec.fields = check_extract(cls)
         spec.extract_sources = extract_sources(cls)
         spec.extract_types = extract_types(cls)
+        spec.extract_types_at_init = _overrides(cls, ExtractPlugin, "extract_event_types")
         symbols += ["get_fields", "extract_fields", "get_extract_event_sources", "get_extract_event_types"]
     if issubclass(cls, AsyncEventPlugin):
         spec.async_events = list(cls.ASYNC_EVENTS)
@@ -218,15 +228,25 @@ def plugin_spec(cls: type[Plugin], sys_path: list[str]) -> PluginSpec:
             symbols.append("dump_state")
     if issubclass(cls, ParsePlugin):
         spec.parse_types = parse_types(cls)
+        spec.parse_types_at_init = _overrides(cls, ParsePlugin, "parse_event_types")
         spec.parse_sources = parse_sources(cls)
         symbols += ["parse_event", "get_parse_event_types", "get_parse_event_sources"]
     if issubclass(cls, CaptureListenPlugin):
         symbols += ["capture_open", "capture_close"]
     # Falco checks the event schema of a plugin that takes other events than plugin events
     # against the driver's (plugin-api.md §6.9); without this symbol it assumes 3.0.0, which a
-    # 4.x driver refuses. The typed events are those of schema 4.x, and every 4.x has them.
-    if any(code != PLUGIN_EVENT for code in spec.extract_types + spec.parse_types):
-        spec.event_schema_version = EVENT_SCHEMA_VERSION
+    # 4.x driver refuses. Declared (a constant, or a method asked at init), else derived from
+    # the event types (at init too when those are decided at init).
+    declared = declared_schema_version(cls)
+    if _overrides(cls, Plugin, "required_event_schema_version") or (
+        declared is _UNSET and (spec.extract_types_at_init or spec.parse_types_at_init)
+    ):
+        spec.schema_version_at_init = True
+    elif declared is _UNSET:
+        spec.event_schema_version = derived_schema_version(spec.extract_types + spec.parse_types) or ""
+    else:
+        spec.event_schema_version = declared or ""
+    if spec.schema_version_at_init or spec.event_schema_version:
         symbols.append("get_required_event_schema_version")
     spec.uses_tables = uses_tables
     spec.has_metrics = _overrides(cls, Plugin, "get_metrics")
@@ -301,6 +321,9 @@ def meta_header(spec: PluginSpec, python_executable: str) -> str:
         f"#define FPY_USES_TABLES {int(spec.uses_tables)}",
         f"#define FPY_HAS_METRICS {int(spec.has_metrics)}",
         f"#define FPY_EVENT_SCHEMA_VERSION {c_string(spec.event_schema_version)}",
+        f"#define FPY_EXTRACT_TYPES_AT_INIT {int(spec.extract_types_at_init)}",
+        f"#define FPY_PARSE_TYPES_AT_INIT {int(spec.parse_types_at_init)}",
+        f"#define FPY_SCHEMA_AT_INIT {int(spec.schema_version_at_init)}",
     ]
     if "parsing" in caps:
         lines += [

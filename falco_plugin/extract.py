@@ -180,7 +180,18 @@ class ExtractPlugin:
     EXTRACT_EVENT_SOURCES: ClassVar[Sequence[str] | None] = None
     #: Event type codes the host sends to the plugin. Default: the codes of the typed events
     #: the field methods take, and plugin events (322) for fields that take a plain Event.
+    #: ``()`` means every event type.
     EXTRACT_EVENT_TYPES: ClassVar[Sequence[int] | None] = None
+
+    def extract_event_types(self) -> Sequence[int] | None:
+        """Override to decide the event types once the plugin is initialized, e.g. from its
+        configuration (the host asks right after ``__init__``). ``None``: the class default
+        above; ``()``: every event type::
+
+            def extract_event_types(self) -> list[int]:
+                return self.config.event_types    # e.g. [322, 402]
+        """
+        return None
 
 
 def _unwrap_optional(hint: Any) -> Any:
@@ -301,16 +312,56 @@ def typed_event_classes(method: Callable[..., Any]) -> tuple[type, ...]:
     return classes
 
 
+def all_event_types() -> list[int]:
+    """Every event type code of the schema: what an empty list of event types stands for."""
+    from .event import EVENT_MAX
+
+    return list(range(EVENT_MAX))
+
+
+def event_codes(what: str, value: Any) -> list[int]:
+    """Check a list of event type codes (``what`` names it in the message); ``()`` is every type.
+
+    >>> event_codes("X.TYPES", [402, 322, 322])
+    [322, 402]
+    >>> len(event_codes("X.TYPES", ())) > 400
+    True
+    """
+    if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, set, frozenset)):
+        raise PluginDefinitionError(f"{what} must be a list of event type codes, got {value!r}")
+    codes = list(value)
+    bad = [t for t in codes if not isinstance(t, int) or isinstance(t, bool) or not 0 <= t < 65536]
+    if bad:
+        raise PluginDefinitionError(f"{what}: {bad[0]!r} is not an event type code (0..65535)")
+    return sorted(set(codes)) if codes else all_event_types()
+
+
+def where(fn: Any) -> str:
+    """``file:line`` of a function, for messages about what it returned."""
+    code = getattr(getattr(fn, "__func__", fn), "__code__", None)
+    return f"{code.co_filename.rsplit('/', 1)[-1]}:{code.co_firstlineno}" if code else "?"
+
+
+def types_at_init(plugin: Any, base: type, method: str, default: Callable[[Any], list[int]]) -> list[int] | None:
+    """What the overridden ``method`` of an initialized plugin decides (None: not overridden).
+
+    A method that returns None keeps the class default; one that returns something that is not
+    a list of codes raises, naming the method and where it is.
+    """
+    fn = getattr(type(plugin), method, None)
+    if fn is None or fn is getattr(base, method, None):
+        return None
+    value = getattr(plugin, method)()
+    if value is None:
+        return default(type(plugin))
+    return event_codes(f"{type(plugin).__qualname__}.{method}() (at {where(fn)})", value)
+
+
 def extract_types(cls: type[Plugin]) -> list[int]:
     """The event types of ``get_extract_event_types``: explicit, else derived from the fields."""
     explicit = getattr(cls, "EXTRACT_EVENT_TYPES", None)
     if explicit is not None:
-        types_ = list(explicit)
-        if not types_ or not all(isinstance(t, int) and 0 <= t < 65536 for t in types_):
-            raise PluginDefinitionError(
-                f"{cls.__qualname__}.EXTRACT_EVENT_TYPES must be a non-empty list of event type codes"
-            )
-        return sorted(set(types_))
+        return event_codes(f"{cls.__qualname__}.EXTRACT_EVENT_TYPES", explicit)
     codes: set[int] = set()
     for f in declared_fields(cls):
         classes = typed_event_classes(getattr(cls, f.method))

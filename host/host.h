@@ -139,6 +139,10 @@ int source_compatible(const plugin *p, const char *source); /* extraction source
 const field_def *plugin_find_field(const plugin *p, const char *name, uint32_t *index);
 /* Schema check + init + post-init queries. 0 ok, 1 failure (message in err). */
 int plugin_init(plugin *p, char *err, size_t errlen);
+/* --show-init: the event types and schema version the host holds after init, one line. */
+void print_plugin_init(plugin *p, int json);
+/* §6.9 against an engine's schema version (NULL: the engine reports none); 0 ok, 1 (err). */
+int plugin_check_schema_version(plugin *p, const char *engine, char *err, size_t errlen);
 
 /* ---- state tables (tables.c) ---- */
 /* What the current thread is inside of: table functions refuse to work outside a plugin call
@@ -392,6 +396,8 @@ typedef struct {
 	double metrics_interval;  /* --metrics-interval */
 	unsigned pool_threads;    /* --pool-threads */
 	const char *capture;      /* --capture */
+	const char *engine_schema; /* --engine-schema-version: as a driver engine reporting it */
+	int show_init;             /* --show-init */
 	uint64_t repeat;          /* --repeat (bench-parse) */
 } cli_opts;
 

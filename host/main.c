@@ -15,9 +15,11 @@ static const char usage[] =
 	"  falco-plugin-host info LIB.so\n"
 	"  falco-plugin-host run [-n N] [--json] [--quiet] [--fields LIST] [--duration SECONDS] [--hold-async-lock]\n"
 	"                        [--dump-tables] [--metrics] [--metrics-interval SECONDS] [--pool-threads N]\n"
+	"                        [--engine-schema-version M.m.p] [--show-init]\n"
 	"                        -p LIB.so [-c CONFIG] [-o OPEN_PARAMS] [-p LIB2.so ...]\n"
 	"  falco-plugin-host replay --capture FILE.scap [-n N] [--json] [--quiet] [--fields LIST] [--dump-tables]\n"
 	"                        [--metrics] [--metrics-interval SECONDS] [--pool-threads N]\n"
+	"                        [--engine-schema-version M.m.p] [--show-init]\n"
 	"                        -p LIB.so [-c CONFIG] [-p LIB2.so ...]\n"
 	"  falco-plugin-host bench [--events N] [--fields LIST] [--fields-per-call]\n"
 	"                        -p LIB.so [-c CONFIG] [-o OPEN_PARAMS] [-p ...]\n"
@@ -139,7 +141,8 @@ static int parse_cli_inner(int argc, char **argv, int mode, cli_opts *o)
 			    (runlike && (!strcmp(opt, "-n") || !strcmp(opt, "--metrics-interval") ||
 					 !strcmp(opt, "--pool-threads"))) ||
 			    (run && !strcmp(opt, "--duration")) || (bench && !strcmp(opt, "--events")) ||
-			    ((replay || bparse) && !strcmp(opt, "--capture")) || (bparse && !strcmp(opt, "--repeat"));
+			    ((replay || bparse) && !strcmp(opt, "--capture")) || (bparse && !strcmp(opt, "--repeat")) ||
+			    (runlike && !strcmp(opt, "--engine-schema-version"));
 		if (takes && !val) {
 			if (i + 1 >= argc) {
 				fprintf(stderr, "error: option %s needs a value\n%s", opt, usage);
@@ -178,6 +181,8 @@ static int parse_cli_inner(int argc, char **argv, int mode, cli_opts *o)
 				return -1;
 			}
 			o->pool_threads = (unsigned)n;
+		} else if (takes && !strcmp(opt, "--engine-schema-version")) {
+			o->engine_schema = val;
 		} else if (takes && !strcmp(opt, "--capture")) {
 			o->capture = val;
 		} else if (takes && !strcmp(opt, "--repeat")) {
@@ -191,6 +196,8 @@ static int parse_cli_inner(int argc, char **argv, int mode, cli_opts *o)
 			o->quiet = 1;
 		} else if (runlike && !strcmp(opt, "--dump-tables") && !val) {
 			o->dump_tables = 1;
+		} else if (runlike && !strcmp(opt, "--show-init") && !val) {
+			o->show_init = 1;
 		} else if (runlike && !strcmp(opt, "--metrics") && !val) {
 			o->metrics = 1;
 		} else if (run && !strcmp(opt, "--hold-async-lock") && !val) {
@@ -495,7 +502,10 @@ int cmd_run(int argc, char **argv)
 		goto out;
 	}
 	for (size_t i = 0; i < o.nspecs; i++) {
-		if (plugin_init(plugins[i], err, sizeof err)) {
+		int failed = plugin_init(plugins[i], err, sizeof err);
+		if (!failed && o.show_init)
+			print_plugin_init(plugins[i], o.json);
+		if (failed || plugin_check_schema_version(plugins[i], o.engine_schema, err, sizeof err)) {
 			errorf("%s", err);
 			status = 1;
 			goto out;

@@ -59,11 +59,14 @@ static void print_event(const cli_opts *o, sbuf *b, const ss_plugin_event_input 
 		write_line(b);
 }
 
-static int init_all(plugin **plugins, size_t np)
+static int init_all(plugin **plugins, size_t np, const cli_opts *o)
 {
 	char err[HOST_ERRLEN];
 	for (size_t i = 0; i < np; i++) {
-		if (plugin_init(plugins[i], err, sizeof err)) {
+		int failed = plugin_init(plugins[i], err, sizeof err);
+		if (!failed && o->show_init)
+			print_plugin_init(plugins[i], o->json);
+		if (failed || plugin_check_schema_version(plugins[i], o->engine_schema, err, sizeof err)) {
 			errorf("%s", err);
 			return -1;
 		}
@@ -95,7 +98,7 @@ int cmd_replay(int argc, char **argv)
 		status = 2;
 		goto out;
 	}
-	if (init_all(plugins, o.nspecs)) {
+	if (init_all(plugins, o.nspecs, &o)) {
 		status = 1;
 		goto out;
 	}
@@ -248,7 +251,7 @@ int cmd_bench_parse(int argc, char **argv)
 		status = 2;
 		goto out;
 	}
-	if (init_all(plugins, o.nspecs)) {
+	if (init_all(plugins, o.nspecs, &o)) {
 		status = 1;
 		goto out;
 	}

@@ -64,7 +64,10 @@ FP_EXPORT const char *plugin_get_extract_event_sources(void) { return FPY_EXTRAC
 
 FP_EXPORT uint16_t *plugin_get_extract_event_types(uint32_t *numtypes, ss_plugin_t *s)
 {
-	(void)s;
+	if (FPY_EXTRACT_TYPES_AT_INIT && s && ((fp_state *)s)->types[0]) {
+		*numtypes = ((fp_state *)s)->ntypes[0];
+		return ((fp_state *)s)->types[0];
+	}
 	static uint16_t types[] = FPY_EXTRACT_TYPES;
 	*numtypes = (uint32_t)(sizeof types / sizeof types[0]);
 	return types;
