@@ -40,6 +40,7 @@ from .extract import (
     Field,
     Index,
     check_extract,
+    declared_fields,
     extract_sources,
     extract_types,
 )
@@ -95,6 +96,7 @@ class PluginSpec:
     async_events: list[str] = field(default_factory=list)
     async_sources: list[str] = field(default_factory=list)
     has_dump_state: bool = False
+    check_async_names: bool = True
     parse_sources: list[str] = field(default_factory=list)
     parse_types: list[int] = field(default_factory=list)
     uses_tables: bool = False
@@ -223,6 +225,7 @@ def plugin_spec(cls: type[Plugin], sys_path: list[str]) -> PluginSpec:
         spec.async_events = list(cls.ASYNC_EVENTS)
         spec.async_sources = list(cls.EVENT_SOURCES)
         spec.has_dump_state = _overrides(cls, AsyncEventPlugin, "dump_state")
+        spec.check_async_names = bool(cls.CHECK_ASYNC_EVENT_NAMES)
         symbols += ["get_async_events", "get_async_event_sources", "set_async_event_handler"]
         if spec.has_dump_state:
             symbols.append("dump_state")
@@ -259,8 +262,10 @@ def plugin_spec(cls: type[Plugin], sys_path: list[str]) -> PluginSpec:
 def api_version(cls: type[Plugin], capabilities: list[str], uses_tables: bool) -> str:
     """The lowest plugin API the shim needs for what the class uses, so older Falcos load it:
     3.3 (log_fn), 3.5 with tables (entries at init), 3.6 with metrics (their enum numbering),
-    3.7 with capture listening."""
+    3.7 with capture listening, 3.11 with located fields (value_offsets)."""
     minor = BASE_API_VERSION[1]
+    if issubclass(cls, ExtractPlugin) and any(f.located for f in declared_fields(cls)):
+        minor = max(minor, 11)
     if uses_tables:
         minor = max(minor, 5)
     if _overrides(cls, Plugin, "get_metrics"):
@@ -336,6 +341,7 @@ def meta_header(spec: PluginSpec, python_executable: str) -> str:
             f"#define FPY_ASYNC_SOURCES_JSON {c_string(json.dumps(spec.async_sources))}",
             "#define FPY_ASYNC_NAMES {" + ", ".join(c_string(n) for n in spec.async_events) + "}",
             f"#define FPY_HAS_DUMP_STATE {int(spec.has_dump_state)}",
+            f"#define FPY_CHECK_ASYNC_NAMES {int(spec.check_async_names)}",
         ]
     if "extraction" in caps:
         fields = spec.fields
@@ -346,6 +352,8 @@ def meta_header(spec: PluginSpec, python_executable: str) -> str:
             f"#define FPY_FIELD_TYPES {c_array(FIELD_TYPE_CODES[f.type] for f in fields)}",
             f"#define FPY_FIELD_IS_LIST {c_array(int(f.is_list) for f in fields)}",
             f"#define FPY_FIELD_ARG {c_array(arg_kind(f) for f in fields)}",
+            f"#define FPY_FIELD_LOCATED {c_array(int(f.located) for f in fields)}",
+            f"#define FPY_VALUE_OFFSETS {int(any(f.located for f in fields))}",
         ]
     lines += [
         "#endif",

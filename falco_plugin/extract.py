@@ -21,6 +21,19 @@ The field type comes from the return type hint (``int`` → uint64, ``str`` → 
 Falco asks for one field per call, often several times per event. ``event`` is the same
 object for every field of one event, so :func:`per_event` memoizes a decode once per event.
 
+A field can say where its value lies in the event (value offsets, plugin API 3.11, used by
+Stratoshark and Falco's output highlighting): declare it ``located=True`` and return
+:class:`Located` values, counted from the first byte of the event header (or
+``Located.in_payload`` for offsets within a plugin event's payload)::
+
+        @field("dummy.word", desc="the first word of the payload", located=True)
+        def word(self, event: Event) -> Located[str]:
+            word = (event.payload or b"").split(b" ")[0]
+            return Located.in_payload(word.decode(), 0, len(word))
+
+When the host asks for offsets, every field of such a plugin reports them: ``{0, 0}`` ("not
+from the event bytes") for plain values.
+
 A field method may instead take a typed event of :mod:`falco_plugin.event` (annotate the
 parameter, e.g. ``event: PPME_SYSCALL_OPEN_X`` or ``event: PluginEvent | AsyncEvent``): the
 event is decoded when such a field is asked for, once per event, and the plugin's event-type
@@ -41,11 +54,11 @@ import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
-from typing import Any, ClassVar, TypeVar, Union
+from typing import Any, ClassVar, Generic, TypeVar, Union
 
 from .base import Plugin, PluginDefinitionError
 
-__all__ = ["ExtractPlugin", "Field", "Index", "Key", "field", "per_event"]
+__all__ = ["PLUGIN_EVENT_PAYLOAD_OFFSET", "ExtractPlugin", "Field", "Index", "Key", "Located", "field", "per_event"]
 
 FIELD_TYPES = ("uint64", "string", "reltime", "abstime", "bool", "ipaddr", "ipnet")
 # ss_plugin_field_type codes, in the order of FIELD_TYPES
@@ -53,6 +66,9 @@ FIELD_TYPE_CODES = {"uint64": 8, "string": 9, "reltime": 20, "abstime": 21, "boo
 FIELD_NAME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]*(\.[a-zA-Z0-9_]+)+$")
 PROPERTIES = ("hidden", "info", "conversation")
 PLUGIN_EVENT = 322
+#: Where the payload of a plugin event (322) starts, counted from the event header.
+PLUGIN_EVENT_PAYLOAD_OFFSET = 38
+T = TypeVar("T")
 
 _TYPE_BY_HINT: dict[Any, str] = {
     int: "uint64",
@@ -81,6 +97,32 @@ class Key:
     required: bool = False
 
 
+class Located(Generic[T]):
+    """A field value and where it lies in the event: ``start`` and ``length`` in bytes,
+    counted from the first byte of the event header.
+
+    >>> Located.in_payload("hello", 0, 5).start
+    38
+    """
+
+    __slots__ = ("length", "start", "value")
+
+    def __init__(self, value: T, start: int, length: int) -> None:
+        if not (0 <= start < 2**32 and 0 <= length < 2**32):
+            raise ValueError(f"Located offsets must fit 32 bits, got start={start!r} length={length!r}")
+        self.value = value
+        self.start = start
+        self.length = length
+
+    @classmethod
+    def in_payload(cls, value: T, start: int, length: int) -> Located[T]:
+        """A value at ``start`` within a plugin event's payload."""
+        return cls(value, PLUGIN_EVENT_PAYLOAD_OFFSET + start, length)
+
+    def __repr__(self) -> str:
+        return f"Located({self.value!r}, {self.start}, {self.length})"
+
+
 @dataclass
 class Field:
     """One declared field (what :func:`field` records on the method)."""
@@ -94,6 +136,7 @@ class Field:
     add_output: bool = False
     properties: Sequence[str] = dataclass_field(default_factory=tuple)
     method: str = ""
+    located: bool = False
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "type": self.type, "desc": self.desc}
@@ -126,13 +169,15 @@ def field(
     display: str = "",
     add_output: bool = False,
     properties: Sequence[str] = (),
+    located: bool = False,
 ) -> Callable[[F], F]:
-    """Declare the decorated method as the extractor of field ``name``."""
+    """Declare the decorated method as the extractor of field ``name``; ``located=True``: it
+    may return :class:`Located` values (the plugin then requires API 3.11)."""
 
     def mark(method: F) -> F:
         method.__falco_field__ = Field(  # type: ignore[attr-defined]
             name=name, desc=desc, type=type or "", arg=arg, display=display, add_output=add_output,
-            properties=tuple(properties), method=method.__name__,
+            properties=tuple(properties), method=method.__name__, located=located,
         )
         return method
 
@@ -206,14 +251,21 @@ def _unwrap_optional(hint: Any) -> Any:
     return hint
 
 
+def _unwrap_located(hint: Any) -> Any:
+    if hint is Located or typing.get_origin(hint) is Located:
+        args = typing.get_args(hint)
+        return _unwrap_optional(args[0]) if args else hint
+    return hint
+
+
 def _type_from_hint(owner: str, hint: Any) -> tuple[str, bool]:
-    hint = _unwrap_optional(hint)
+    hint = _unwrap_located(_unwrap_optional(hint))
     is_list = False
     if typing.get_origin(hint) in (list, Sequence, typing.Sequence, tuple):
         args = typing.get_args(hint)
         if not args:
             raise PluginDefinitionError(f"{owner}: give the element type of the list, e.g. list[int]")
-        hint, is_list = _unwrap_optional(args[0]), True
+        hint, is_list = _unwrap_located(_unwrap_optional(args[0])), True
     kind = _TYPE_BY_HINT.get(hint)
     if kind is None:
         raise PluginDefinitionError(

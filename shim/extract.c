@@ -15,6 +15,11 @@
  * the fields the host asked of the previous event; their calls are then answered from C.
  * A field that raises while prefetched is dropped silently and computed again (and logged)
  * only if the host really asks for it; a field the host stops asking is no longer prefetched.
+ *
+ * Value offsets (API 3.11, plugins with located fields only): a located field's method may
+ * return falco_plugin.Located(value, start, length); the offsets are kept with the result and,
+ * when the host passes value_offsets, handed over one entry per value of the requested fields
+ * in order ({0, 0} for values not from the event). Without value_offsets nothing is done.
  */
 #include "shim.h"
 
@@ -29,6 +34,7 @@ enum { ARG_NONE = 0, ARG_INDEX = 1, ARG_KEY = 2 };
 static const uint8_t field_types[] = FPY_FIELD_TYPES;
 static const uint8_t field_is_list[] = FPY_FIELD_IS_LIST;
 static const uint8_t field_arg[] = FPY_FIELD_ARG;
+static const uint8_t field_located[] = FPY_FIELD_LOCATED;
 #define NFIELDS ((uint32_t)sizeof field_types)
 
 /* One field's result for the current event: its values and the objects they point into. */
@@ -41,6 +47,8 @@ typedef struct {
 	size_t cap;
 	uint64_t len; /* how many values (0: no value) */
 	PyObject *hold;
+	uint32_t *offs; /* located fields: start, length per value */
+	size_t offcap;
 	int fresh; /* computed for the current event; else carried over from the last one */
 	int asked; /* the host asked for it during the current event */
 } fp_result;
@@ -51,6 +59,9 @@ struct fp_extract {
 	 * so a call skips the bound method's own dispatch */
 	PyObject *func[sizeof field_types], *self[sizeof field_types];
 	PyObject *datetime_ns, *ip_packed; /* _runtime converters, looked up once */
+	PyObject *located_type, *str_value, *str_start, *str_length; /* falco_plugin.Located */
+	uint32_t *ostart, *olen; /* the value_offsets arrays handed to the host */
+	uint64_t ocap;
 	fp_result *results;
 	uint32_t nresults, capresults;
 	int have_event; /* which event the results are for */
@@ -87,7 +98,14 @@ int fp_extract_init(fp_state *s)
 	x->methods = fp_runtime_call("field_methods", &s->plugin, 1);
 	x->datetime_ns = PyObject_GetAttrString(fp_runtime, "datetime_ns");
 	x->ip_packed = PyObject_GetAttrString(fp_runtime, "ip_packed");
-	if (!x->methods || !x->datetime_ns || !x->ip_packed)
+	PyObject *module = PyImport_ImportModule("falco_plugin.extract");
+	x->located_type = module ? PyObject_GetAttrString(module, "Located") : NULL;
+	Py_XDECREF(module);
+	x->str_value = PyUnicode_InternFromString("value");
+	x->str_start = PyUnicode_InternFromString("start");
+	x->str_length = PyUnicode_InternFromString("length");
+	if (!x->methods || !x->datetime_ns || !x->ip_packed || !x->located_type || !x->str_value || !x->str_start ||
+	    !x->str_length)
 		return -1;
 	if (!PyTuple_Check(x->methods) || PyTuple_GET_SIZE(x->methods) != NFIELDS) {
 		PyErr_Format(PyExc_RuntimeError,
@@ -112,8 +130,15 @@ void fp_extract_destroy(fp_state *s)
 		Py_CLEAR(x->results[i].hold);
 		free(x->results[i].arg_key);
 		free(x->results[i].buf);
+		free(x->results[i].offs);
 	}
 	free(x->results);
+	free(x->ostart);
+	free(x->olen);
+	Py_CLEAR(x->located_type);
+	Py_CLEAR(x->str_value);
+	Py_CLEAR(x->str_start);
+	Py_CLEAR(x->str_length);
 	Py_CLEAR(x->methods);
 	Py_CLEAR(x->datetime_ns);
 	Py_CLEAR(x->ip_packed);
@@ -221,16 +246,62 @@ static int reserve(fp_result *r, size_t bytes)
 	return 0;
 }
 
+/* The value inside a Located (borrowed: the Located, which the result holds, keeps it) and
+ * its offsets into *where; v itself with {0, 0} otherwise. NULL with an exception. */
+static PyObject *unlocate(const struct fp_extract *x, uint32_t fid, PyObject *v, fp_result *r, Py_ssize_t i)
+{
+	uint32_t start = 0, length = 0;
+	if (Py_TYPE(v) == (PyTypeObject *)x->located_type) {
+		if (!field_located[fid]) {
+			PyObject *fn = x->func[fid];
+			PyCodeObject *code = PyFunction_Check(fn) ? (PyCodeObject *)PyFunction_GET_CODE(fn) : NULL;
+			PyErr_Format(PyExc_TypeError,
+				     "returned a Located value: declare the field with @field(..., located=True) (value "
+				     "offsets, plugin API 3.11) (method at %S:%d)",
+				     code ? code->co_filename : Py_None, code ? code->co_firstlineno : 0);
+			return NULL;
+		}
+		PyObject *value = PyObject_GetAttr(v, x->str_value);
+		PyObject *s = value ? PyObject_GetAttr(v, x->str_start) : NULL;
+		PyObject *l = s ? PyObject_GetAttr(v, x->str_length) : NULL;
+		unsigned long su = s ? PyLong_AsUnsignedLong(s) : 0, lu = l ? PyLong_AsUnsignedLong(l) : 0;
+		Py_XDECREF(s);
+		Py_XDECREF(l);
+		Py_XDECREF(value); /* borrowed from here on: v holds it */
+		if (!l || PyErr_Occurred())
+			return NULL;
+		start = (uint32_t)su;
+		length = (uint32_t)lu;
+		v = value;
+	}
+	if (field_located[fid]) {
+		if ((size_t)i >= r->offcap) {
+			size_t cap = (size_t)i + 8;
+			uint32_t *offs = realloc(r->offs, cap * 2 * sizeof *offs);
+			if (!offs)
+				return PyErr_NoMemory();
+			r->offs = offs;
+			r->offcap = cap;
+		}
+		r->offs[2 * i] = start;
+		r->offs[2 * i + 1] = length;
+	}
+	return v;
+}
+
 /* Store v (a value, or a sequence for list fields) as the values of r. */
 static int store(const struct fp_extract *x, fp_result *r, uint32_t fid, PyObject *v)
 {
 	uint8_t ftype = field_types[fid];
 	size_t size = elem_size(ftype);
+	PyObject *held = v;
+	if (!field_is_list[fid] && !(v = unlocate(x, fid, v, r, 0)))
+		return -1;
 	if (!field_is_list[fid] && ftype != FTYPE_IPADDR && ftype != FTYPE_IPNET) {
 		/* the common case: one value, nothing to keep but v itself (a str's UTF-8) */
 		if (reserve(r, size) < 0 || convert_one(x, v, ftype, r->buf, NULL) < 0)
 			return -1;
-		Py_XSETREF(r->hold, Py_NewRef(v));
+		Py_XSETREF(r->hold, Py_NewRef(held));
 		r->len = 1;
 		return 0;
 	}
@@ -246,13 +317,15 @@ static int store(const struct fp_extract *x, fp_result *r, uint32_t fid, PyObjec
 		n = PySequence_Fast_GET_SIZE(fast);
 		if (PyList_Append(keep, fast) < 0)
 			goto fail;
-	} else if (PyList_Append(keep, v) < 0) {
+	} else if (PyList_Append(keep, held) < 0) {
 		goto fail;
 	}
 	if (reserve(r, (size_t)(n ? n : 1) * size) < 0)
 		goto fail;
 	for (Py_ssize_t i = 0; i < n; i++) {
 		PyObject *item = fast ? PySequence_Fast_GET_ITEM(fast, i) : v;
+		if (fast && !(item = unlocate(x, fid, item, r, i)))
+			goto fail;
 		if (convert_one(x, item, ftype, (char *)r->buf + (size_t)i * size, keep) < 0)
 			goto fail;
 	}
@@ -400,6 +473,40 @@ static void prefetch(struct fp_extract *x, PyObject *event)
 	}
 }
 
+#if FPY_VALUE_OFFSETS
+/* in->value_offsets: one start and length per value of the answered fields, in order. Left
+ * NULL (the host then has no offsets) only when out of memory. */
+static void give_offsets(struct fp_extract *x, const ss_plugin_field_extract_input *in)
+{
+	ss_plugin_extract_value_offsets *vo = in->value_offsets;
+	uint64_t total = 0;
+	for (uint32_t i = 0; i < in->num_fields; i++)
+		total += in->fields[i].res_len;
+	if (total > x->ocap) {
+		uint32_t *st = realloc(x->ostart, (size_t)total * sizeof *st);
+		if (st)
+			x->ostart = st;
+		uint32_t *ln = st ? realloc(x->olen, (size_t)total * sizeof *ln) : NULL;
+		if (!ln)
+			return;
+		x->olen = ln;
+		x->ocap = total;
+	}
+	uint64_t k = 0;
+	for (uint32_t i = 0; i < in->num_fields; i++) {
+		const ss_plugin_extract_field *f = &in->fields[i];
+		fp_result *r = f->res_len ? find_result(x, f) : NULL;
+		int located = r && f->field_id < NFIELDS && field_located[f->field_id] && r->offs;
+		for (uint64_t j = 0; j < f->res_len; j++, k++) {
+			x->ostart[k] = located && j < r->offcap ? r->offs[2 * j] : 0;
+			x->olen[k] = located && j < r->offcap ? r->offs[2 * j + 1] : 0;
+		}
+	}
+	vo->start = x->ostart;
+	vo->length = x->olen;
+}
+#endif
+
 FP_EXPORT ss_plugin_rc plugin_extract_fields(ss_plugin_t *st, const ss_plugin_event_input *evt,
 					     const ss_plugin_field_extract_input *in)
 {
@@ -415,8 +522,13 @@ FP_EXPORT ss_plugin_rc plugin_extract_fields(ss_plugin_t *st, const ss_plugin_ev
 	if (same_event) {   /* answered before? then no Python at all */
 		for (fp_result *r; first < in->num_fields && (r = find_result(x, &in->fields[first])) && r->fresh; first++)
 			answer(&in->fields[first], r);
-		if (first == in->num_fields)
+		if (first == in->num_fields) {
+#if FPY_VALUE_OFFSETS
+			if (in->value_offsets)
+				give_offsets(x, in);
+#endif
 			return SS_PLUGIN_SUCCESS;
+		}
 	}
 	char report[FPA_MAX_ERRLEN] = "";
 #if FPY_USES_TABLES
@@ -473,6 +585,10 @@ FP_EXPORT ss_plugin_rc plugin_extract_fields(ss_plugin_t *st, const ss_plugin_ev
 	fp_leave(g);
 #if FPY_USES_TABLES
 	fp_access_end(&access);
+#endif
+#if FPY_VALUE_OFFSETS
+	if (in->value_offsets)
+		give_offsets(x, in);
 #endif
 	if (report[0] && s->log_fn) /* never call the host with the GIL held */
 		s->log_fn(s->owner, NULL, report, SS_PLUGIN_LOG_SEV_ERROR);

@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from falco_plugin import EndOfStream, Event, ExtractPlugin, Plugin, SourceInstance, SourcePlugin, field
+from falco_plugin import EndOfStream, Event, ExtractPlugin, Located, Plugin, SourceInstance, SourcePlugin, field
 
 HELLO = b"hello world\0"
 
@@ -62,6 +62,6 @@ class SamplePluginExtract(Plugin, ExtractPlugin):
     def extract_event_types(self) -> list[int] | None:
         return self.event_types or None  # None: the default, plugin events only
 
-    @field("sample.hello", desc="A constant hello world string")
-    def hello(self, event: Event) -> str:
-        return "hello world"
+    @field("sample.hello", desc="A constant hello world string", add_output=True, located=True)
+    def hello(self, event: Event) -> Located[str]:
+        return Located.in_payload("hello world", 0, 11)  # where the source put it
