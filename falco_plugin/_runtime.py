@@ -73,6 +73,22 @@ def create(module: str, qualname: str, config: str, link: log.HostLink, tables: 
     return plugin
 
 
+def syscall_events(batch: Any) -> list[bytes]:
+    """A syscall-source plugin's ``next_batch`` items as the bytes of whole events."""
+    out: list[bytes] = []
+    for i, item in enumerate(batch):
+        if isinstance(item, (bytes, bytearray, memoryview)):
+            out.append(bytes(item))
+        elif callable(getattr(item, "to_bytes", None)):
+            out.append(item.to_bytes())
+        else:
+            raise TypeError(
+                f"next_batch: item {i} is {type(item).__name__}; a syscall-source plugin (PLUGIN_ID = 0) returns "
+                "typed events of falco_plugin.event (e.g. PPME_SYSCALL_OPEN_X(...)) or their bytes"
+            )
+    return out
+
+
 def decide_at_init(plugin: Plugin) -> tuple[list[int] | None, list[int] | None, str | None]:
     """Right after ``__init__``: the event types and the event schema version decided by the
     initialized plugin (None where the baked value stands; the shim asks only for what the

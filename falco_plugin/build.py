@@ -206,7 +206,7 @@ def plugin_spec(cls: type[Plugin], sys_path: list[str]) -> PluginSpec:
     symbols = list(REQUIRED_SYMBOLS)
     if issubclass(cls, SourcePlugin):
         spec.plugin_id = cls.PLUGIN_ID
-        spec.event_source = cls.EVENT_SOURCE
+        spec.event_source = cls.EVENT_SOURCE if cls.PLUGIN_ID else ""  # id 0: the syscall source
         spec.timeout_pause = float(cls.TIMEOUT_PAUSE)
         spec.has_list_open_params = _overrides(cls, SourcePlugin, "list_open_params")
         spec.has_event_to_string = _overrides(cls, SourcePlugin, "event_to_string")

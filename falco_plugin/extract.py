@@ -336,6 +336,8 @@ def extract_sources(cls: type[Plugin]) -> list[str]:
             raise PluginDefinitionError(f"{cls.__qualname__}.EXTRACT_EVENT_SOURCES must be a list of names")
         return list(explicit)
     own = getattr(cls, "EVENT_SOURCE", None)
+    if getattr(cls, "PLUGIN_ID", None) == 0 and own is not None:  # a syscall-source plugin
+        return ["syscall"]
     if own:
         return [own]
     raise PluginDefinitionError(

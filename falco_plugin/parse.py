@@ -79,6 +79,8 @@ def parse_sources(cls: type[Plugin]) -> list[str]:
             raise PluginDefinitionError(f"{cls.__qualname__}.PARSE_EVENT_SOURCES must be a list of names")
         return list(explicit)
     own = getattr(cls, "EVENT_SOURCE", "")
+    if getattr(cls, "PLUGIN_ID", None) == 0:  # a syscall-source plugin
+        return ["syscall"]
     if own:
         return [own]
     if all(code not in (PLUGIN_EVENT, ASYNC_EVENT) for code in parse_types(cls)):

@@ -381,6 +381,14 @@ static int run_on_event(session *s, const ss_plugin_event_input *in)
 	c->offsets.len = 0;
 	sb_puts(&c->offsets, "");
 	extract_offsets_to(o->offsets ? &c->offsets : NULL, o->json);
+	/* a syscall-source plugin's events are parsed into the thread state like driver events
+	 * (§5.4 point 4), before the plugins parse them */
+	int syscall_state = s->p->id == 0 && e->type != FPA_EVT_ASYNCEVENT;
+	if (syscall_state) {
+		tables_lock();
+		threads_before_parse(e);
+		tables_unlock();
+	}
 	parse_all(c->plugins, c->np, in, s->lock); /* before extraction (§6.2) */
 	if (e->type == FPA_EVT_ASYNCEVENT)
 		async_name = async_event_parts(e, &data, &len); /* checked by the handler */
@@ -464,6 +472,11 @@ static int run_on_event(session *s, const ss_plugin_event_input *in)
 			sb_write(b, c->offsets.p, c->offsets.len);
 		}
 		sb_putc(b, '\n');
+	}
+	if (syscall_state) {
+		tables_lock();
+		threads_after_parse(e, 1);
+		tables_unlock();
 	}
 	if (!o->quiet)
 		write_line(b);

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 from falco_plugin import EndOfStream, Event, ExtractPlugin, Located, Plugin, SourceInstance, SourcePlugin, field
+from falco_plugin.event import PPME_SYSCALL_OPEN_X, FileFlags
 
 HELLO = b"hello world\0"
 
@@ -65,3 +66,30 @@ class SamplePluginExtract(Plugin, ExtractPlugin):
     @field("sample.hello", desc="A constant hello world string", add_output=True, located=True)
     def hello(self, event: Event) -> Located[str]:
         return Located.in_payload("hello world", 0, 11)  # where the source put it
+
+
+class OpenEvents(SourceInstance):
+    """``open("/tmp/the_file", O_RDWR) = 3`` by thread 1, as many times as the open params say."""
+
+    def __init__(self, params: str) -> None:
+        self.left = Countdown(params).left
+
+    def next_batch(self) -> list[PPME_SYSCALL_OPEN_X]:
+        if self.left == 0:
+            raise EndOfStream
+        self.left -= 1
+        # ts None: the host stamps it (UINT64_MAX); the thread is the plugin's to say
+        return [PPME_SYSCALL_OPEN_X(fd=3, name="/tmp/the_file", flags=FileFlags.O_RDWR, mode=0, dev=5, ino=123,
+                                    tid=1)]
+
+
+class SampleSyscallSource(Plugin, SourcePlugin):
+    NAME = "sample_syscall_source"
+    PLUGIN_VERSION = "0.1.0"
+    DESCRIPTION = "some desc"
+    CONTACT = "some contact"
+    PLUGIN_ID = 0  # a syscall-source plugin: its events are of the "syscall" source
+    EVENT_SOURCE = ""
+
+    def open(self, params: str) -> OpenEvents:
+        return OpenEvents(params)
