@@ -6,11 +6,12 @@ syscall_source test plugin, checked as its plugin_syscall_source test does."""
 from __future__ import annotations
 
 import json
+import struct
 from pathlib import Path
 
 import pytest
-
 from conftest import Built, Host
+
 from falco_plugin.build import BuildError, build
 from falco_plugin.event import PPME_SYSCALL_OPEN_X
 
@@ -28,12 +29,15 @@ def test_port_of_libsinsp_syscall_source(host: Host, built: Built) -> None:
     assert ev["type"] == PPME_SYSCALL_OPEN_X.CODE and ev["source"] == "syscall" and ev["tid"] == 1
     assert ev["plugin_id"] is None and ev["ts"] != 2**64 - 1  # the host stamped it
     assert ev["fields"] == {"r41.path": "/tmp/the_file"}  # a syscall extractor sees it
-    decoded = PPME_SYSCALL_OPEN_X.from_bytes(b"\0" * 26 + bytes.fromhex(ev["payload_hex"]))
-    assert (decoded.fd, decoded.name, int(decoded.flags or 0), decoded.dev, decoded.ino) == (3, "/tmp/the_file", 3, 5, 123)
+    params = bytes.fromhex(ev["payload_hex"])  # what follows the 26-byte header
+    header = struct.pack("<QQIHI", ev["ts"], ev["tid"], 26 + len(params), ev["type"], 6)
+    decoded = PPME_SYSCALL_OPEN_X.from_bytes(header + params)
+    got = (decoded.fd, decoded.name, int(decoded.flags or 0), decoded.dev, decoded.ino)
+    assert got == (3, "/tmp/the_file", 3, 5, 123)
     # parsed into thread state as a driver event: thread 1 with fd 3 on /tmp/the_file
     (threads,) = [e["table"] for e in run.events if "table" in e and e["table"]["name"] == "threads"]
     (t1,) = [t for t in threads["entries"] if t["key"] == 1]
-    fds = {fd["key"]: fd for fd in t1["file_descriptors"]["entries"]}
+    fds = {fd["key"]: fd for fd in t1["file_descriptors"]}
     assert fds[3]["name"] == "/tmp/the_file"
     (summary,) = [s for s in run.summaries if s.get("plugin") == "sample_syscall_source" and "events" in s]
     assert (summary["source"], summary["events"], summary["end"]) == ("syscall", 1, "eof")
@@ -88,7 +92,7 @@ def test_a_bad_item_names_its_index(host: Host, tmp_path: Path) -> None:
     ],
 )
 def test_inconsistent_ids_and_sources_are_refused(tmp_path: Path, consts: str, message: str) -> None:
-    src = tmp_path / "bad_src.py"
+    src = tmp_path / f"bad_src_{consts.count('5')}_{len(consts)}.py"  # one module name per case
     src.write_text(
         "from falco_plugin import Plugin, SourcePlugin\n"
         "class Bad(Plugin, SourcePlugin):\n"
