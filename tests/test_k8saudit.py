@@ -151,10 +151,11 @@ def test_plain_file_event_lists_bad_lines_size_limit_and_timestamps(host: Host, 
     assert run.summaries[0]["end"] == "eof"
     log = run.stderr
     assert "useAsync is accepted and ignored" in log  # upstream's default is true
-    assert f"{path}:2: event larger than maxEventSize: size=" in log
-    assert f"{path}:2: can't read stageTimestamp" in log
-    assert f"{path}:3: invalid JSON" in log
-    assert f"{path}:4: data not recognized as a k8s audit event" in log
+    # in Falco's log, as warnings, each naming the file and line
+    assert f"log warning k8saudit: {path}:2: event larger than maxEventSize: size=" in log
+    assert f"log warning k8saudit: {path}:2: can't read stageTimestamp" in log
+    assert f"log warning k8saudit: {path}:3: invalid JSON" in log
+    assert f"log warning k8saudit: {path}:4: data not recognized as a k8s audit event" in log
     # each event's payload is its own JSON, as the json plugin (jevt.*) reads it
     assert json.loads(run.payloads()[1])["auditID"] == "two"
 
@@ -191,8 +192,16 @@ def test_follow_mode_reads_appends_rotation_and_truncation(built: Built, tmp_pat
     cmd = [str(host_binary()), "run", "--json", "-n", "4", "--duration", "30", "--fields", "ka.auditid",
            "-p", str(built(K8SAUDIT)), "-o", f"file://{path}"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    err_lines: list[str] = []
     try:
-        time.sleep(1.5)  # the plugin opens the file and goes to its end
+        deadline = time.monotonic() + 30  # the plugin opens the file and goes to its end: it says so
+        while not any("following" in line for line in err_lines) and time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            if not line:
+                break
+            err_lines.append(line)
+        assert any(f"following {path} from byte " in line for line in err_lines), err_lines
         with path.open("a") as f:  # an append, in two writes: the line waits for its newline
             line = json.dumps({**POD, "auditID": "appended"})
             f.write(line[:100])
@@ -212,7 +221,7 @@ def test_follow_mode_reads_appends_rotation_and_truncation(built: Built, tmp_pat
         proc.kill()
         proc.wait()
     ids = [json.loads(line)["fields"]["ka.auditid"] for line in out.splitlines() if '"fields"' in line]
-    assert ids == ["appended", "late-in-old", "rotated", "truncated"], err
+    assert ids == ["appended", "late-in-old", "rotated", "truncated"], "".join(err_lines) + err
 
 
 def test_standard_library_fallback_gives_the_same_events_and_strings(tmp_path: Path) -> None:
