@@ -186,10 +186,28 @@ def test_config_keys_defaults_and_validation(host: Host, built: Built) -> None:
     assert bad.returncode != 0 and "maxEventSize" in bad.stderr
 
 
+def wait_consumed(pid: int, path: Path, deadline: float = 30.0) -> None:
+    """Until process ``pid`` has read ``path`` (the file now at that path) to its end: its fd's offset."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        st = path.stat()
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                if os.stat(f"/proc/{pid}/fd/{fd}").st_ino != st.st_ino:
+                    continue
+                pos = int(Path(f"/proc/{pid}/fdinfo/{fd}").read_text().split("pos:")[1].split()[0])
+            except (OSError, IndexError, ValueError):
+                continue
+            if pos == st.st_size:
+                return
+        time.sleep(0.02)
+    raise AssertionError(f"{path} not read to its end by {pid}")
+
+
 def test_follow_mode_reads_appends_rotation_and_truncation(built: Built, tmp_path: Path) -> None:
     path = tmp_path / "audit.log"
     write_jsonl(path, [{**POD, "auditID": "before-open"}])  # already there: not read
-    cmd = [str(host_binary()), "run", "--json", "-n", "4", "--duration", "30", "--fields", "ka.auditid",
+    cmd = [str(host_binary()), "run", "--json", "-n", "4", "--duration", "60", "--fields", "ka.auditid",
            "-p", str(built(K8SAUDIT)), "-o", f"file://{path}"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stderr is not None
@@ -206,22 +224,22 @@ def test_follow_mode_reads_appends_rotation_and_truncation(built: Built, tmp_pat
             line = json.dumps({**POD, "auditID": "appended"})
             f.write(line[:100])
             f.flush()
-            time.sleep(0.3)
+            time.sleep(0.2)
             f.write(line[100:] + "\n")
-        time.sleep(0.5)
+        wait_consumed(proc.pid, path)
         path.rename(tmp_path / "audit.log.1")  # rotation: the old file's tail, then the new file
         with (tmp_path / "audit.log.1").open("a") as f:
             f.write(json.dumps({**POD, "auditID": "late-in-old"}) + "\n")
         write_jsonl(path, [{**POD, "auditID": "rotated", "padding": "x" * 500}])
-        time.sleep(0.8)
+        wait_consumed(proc.pid, path)  # the new file, from its start
         with path.open("w") as f:  # copytruncate: same file, shorter
             f.write(json.dumps({**POD, "auditID": "truncated"}) + "\n")
-        out, err = proc.communicate(timeout=40)
+        out, err = proc.communicate(timeout=60)
     finally:
         proc.kill()
         proc.wait()
     ids = [json.loads(line)["fields"]["ka.auditid"] for line in out.splitlines() if '"fields"' in line]
-    assert ids == ["appended", "late-in-old", "rotated", "truncated"], "".join(err_lines) + err
+    assert ids == ["appended", "late-in-old", "rotated", "truncated"], (ids, "".join(err_lines) + err)
 
 
 def test_standard_library_fallback_gives_the_same_events_and_strings(tmp_path: Path) -> None:

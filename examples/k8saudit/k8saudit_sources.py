@@ -135,13 +135,13 @@ class FileWatch(SourceInstance):
             return self._lines(data)
         try:
             st = os.stat(self.path)
-        except FileNotFoundError:
-            st = None
-        if st is None or (st.st_dev, st.st_ino) != self.ident:  # rotated: finish the old file, take the new
+        except FileNotFoundError:  # moved away, no new file yet: the writer may still be on the old one
+            return []
+        if (st.st_dev, st.st_ino) != self.ident:  # rotated: finish the old file, take the new one
             out = self._lines(self.file.read(), final=True)  # what came after our last read
             self.file.close()
             self.file = None
-            if st is not None:
+            with contextlib.suppress(FileNotFoundError):
                 self._open(at_end=False)
             return out
         if st.st_size < self.file.tell():  # truncated in place
