@@ -311,3 +311,13 @@ def test_module_not_found_at_init_names_the_searched_paths(tmp_path: Path, host:
     run = host("run", "-p", lib)
     assert run.returncode != 0
     assert f"ModuleNotFoundError: No module named 'gone_plugin'; searched sys.path: {tmp_path}, " in run.stderr
+
+
+def test_package_refuses_musl(monkeypatch: pytest.MonkeyPatch) -> None:
+    import platform
+
+    from falco_plugin.package import PackageError
+
+    monkeypatch.setattr(platform, "libc_ver", lambda *a, **k: ("", ""))  # what musl's Python reports
+    with pytest.raises(PackageError, match=r"needs a glibc system: this Python \(.*\) runs on a libc other than glibc"):
+        package(DUMMY, "unused")
