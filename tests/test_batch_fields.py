@@ -14,6 +14,7 @@ from conftest import Built, Host, fields_of
 
 from falco_plugin.event.raw import PluginEvent
 from falco_plugin.event.scap import build_capture
+from falco_plugin.host import host_binary
 
 BATCHED = "batch_fields.py:Batched"
 VALUES = ("batched.n,batched.size,batched.str,batched.tags,batched.ip,batched.even,batched.odd,batched.div[3],"
@@ -158,3 +159,18 @@ def test_bench_batch_example_gives_the_values_of_bench_py(host: Host, built: Bui
     assert all(r.returncode == 0 for r in runs), runs
     assert fields_of(runs[0]) == fields_of(runs[1])
     assert [f["bench.value"] for f in fields_of(runs[1])] == list(range(1, 31))
+
+
+@pytest.mark.parametrize(("field", "all_before"), [("gil_hog.batch", True), ("gil_hog.event", False)])
+def test_batch_values_are_answered_without_the_gil(built: Built, field: str, all_before: bool) -> None:
+    # While a Python thread holds the GIL for 4 s, the host gets the batch values of all 50,000
+    # events of the batch (no GIL needed); with a per-event field (the control) the host waits
+    # for the GIL, so most events come after the hog is done.
+    cmd = [str(host_binary()), "run", "--json", "--fields", field, "-p", built("batch_fields.py:GilHog")]
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout
+    lines = proc.stdout.splitlines()
+    assert "hog done" in lines, proc.stdout
+    printed = [line for line in lines[: lines.index("hog done")] if line.startswith('{"evtnum"')]
+    assert len(printed) == 50_000 if all_before else len(printed) < 25_000, (len(printed), proc.stdout[-2000:])
+    assert len([line for line in lines if line.startswith('{"evtnum"')]) == 50_000

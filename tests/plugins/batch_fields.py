@@ -3,8 +3,12 @@ and batch methods that fail in each way an author can get wrong."""
 
 from __future__ import annotations
 
+import ctypes
 import ipaddress
+import os
 import sys
+import threading
+import time
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -133,3 +137,54 @@ class BatchedAnywhere(Batched):
     EVENT_SOURCE = "batched_any"
     # syscall: our host replays captures as the syscall source
     EXTRACT_EVENT_SOURCES = ("batched_any", "counter", "syscall")
+
+
+class HogBatches(Batches):
+    """One batch of EVENTS events; the next call waits for the hog to finish, then ends."""
+
+    EVENTS = 50_000
+
+    def __init__(self, hog: threading.Thread) -> None:
+        super().__init__(self.EVENTS, self.EVENTS)
+        self.hog = hog
+
+    def next_batch(self) -> list[bytes]:
+        if self.done:
+            self.hog.join(60)
+        return super().next_batch()
+
+
+class GilHog(Batched):
+    """One big batch; 20 ms after the first field was computed, a Python thread holds the GIL
+    for HOLD seconds (a C sleep called through ctypes.PyDLL, which keeps the GIL) and then
+    writes "hog done" to stderr. A host thread that needs the GIL in that time waits."""
+
+    NAME = "gil_hog"
+    PLUGIN_ID = 987
+    EVENT_SOURCE = "gil_hog"
+    HOLD = 4
+
+    def __init__(self, config: None) -> None:
+        super().__init__(config)
+        self.computed = threading.Event()
+
+    def open(self, params: str) -> Batches:
+        hog = threading.Thread(target=self.hog, daemon=True)
+        hog.start()
+        return HogBatches(hog)
+
+    def hog(self) -> None:
+        self.computed.wait(60)
+        time.sleep(0.02)
+        ctypes.PyDLL(None).sleep(self.HOLD)  # holds the GIL
+        os.write(2, b"hog done\n")
+
+    @field("gil_hog.batch", desc="the number, per batch", batch=True)
+    def by_batch(self, payloads: Sequence[bytes]) -> list[int]:
+        self.computed.set()
+        return self.numbers(payloads)
+
+    @field("gil_hog.event", desc="the number, per event")
+    def by_event(self, event: Event) -> int:
+        self.computed.set()
+        return int(event.payload or b"0")
