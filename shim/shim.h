@@ -44,6 +44,11 @@ typedef struct fp_state {
 	struct fp_metrics *metrics; /* metrics.c */
 	fp_batch *batch;            /* source.c: the current batch of this state's instance */
 	uint64_t batch_gen;         /* source.c: generation counter of the state's batches */
+	/* decided by the initialized plugin (common.c): event types of extraction [0] and
+	 * parsing [1] (types NULL: the baked ones), and the required event schema version */
+	uint16_t *types[2];
+	uint32_t ntypes[2];
+	char *schema_version;
 } fp_state;
 
 /* --- tables.c ---------------------------------------------------------------------- */
