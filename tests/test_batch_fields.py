@@ -130,6 +130,11 @@ class Typed(Meta):
     @field("bad.f", desc="x", batch=True)
     def f(self, payloads: PPME_SYSCALL_OPEN_X) -> list[int]:
         return [1]
+
+class Located(Meta):
+    @field("bad.f", desc="x", batch=True, located=True)
+    def f(self, payloads: Sequence[bytes]) -> list[int]:
+        return [1]
 '''
 
 
@@ -138,6 +143,7 @@ class Typed(Meta):
     [
         ("NotAList", "a batch field returns one value per event: annotate it as list[...]"),
         ("Typed", "a batch field takes the batch's payloads, not typed events"),
+        ("Located", "a batch field cannot be located"),
     ],
 )
 def test_build_refuses_bad_batch_fields(tmp_path: Path, cls: str, message: str) -> None:
