@@ -31,6 +31,14 @@ Stratoshark and Falco's output highlighting): declare it ``located=True`` and re
             word = (event.payload or b"").split(b" ")[0]
             return Located.in_payload(word.decode(), 0, len(word))
 
+A field read straight from a fixed place of the event can declare it instead,
+``offset=(start, length)`` counted from the event header, e.g. the first 8 bytes of a plugin
+event's payload::
+
+        @field("dummy.value", desc="the counter", offset=(PLUGIN_EVENT_PAYLOAD_OFFSET, 8))
+        def value(self, event: Event) -> int:
+            return int.from_bytes(event.payload[:8], "little")
+
 When the host asks for offsets, every field of such a plugin reports them: ``{0, 0}`` ("not
 from the event bytes") for plain values.
 
@@ -172,6 +180,7 @@ class Field:
     method: str = ""
     batch: bool = False
     located: bool = False
+    offset: tuple[int, int] | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "type": self.type, "desc": self.desc}
@@ -206,16 +215,18 @@ def field(
     properties: Sequence[str] = (),
     located: bool = False,
     batch: bool = False,
+    offset: tuple[int, int] | None = None,
 ) -> Callable[[F], F]:
     """Declare the decorated method as the extractor of field ``name``; ``located=True``: it
-    may return :class:`Located` values (the plugin then requires API 3.11). With ``batch=True``
-    the method takes the payloads of a whole batch and returns one value per payload (see the
-    module documentation)."""
+    may return :class:`Located` values; ``offset=(start, length)``: its value always lies there
+    (both need plugin API 3.11). With ``batch=True`` the method takes the payloads of a whole
+    batch and returns one value per payload (see the module documentation)."""
 
     def mark(method: F) -> F:
         method.__falco_field__ = Field(  # type: ignore[attr-defined]
             name=name, desc=desc, type=type or "", arg=arg, display=display, add_output=add_output,
-            properties=tuple(properties), method=method.__name__, located=located, batch=batch,
+            properties=tuple(properties), method=method.__name__, located=located or offset is not None,
+            offset=offset, batch=batch,
         )
         return method
 
@@ -367,6 +378,12 @@ def _resolve(cls: type, attr: str, spec: Field) -> Field:
     bad = [p for p in spec.properties if p not in PROPERTIES]
     if bad:
         raise PluginDefinitionError(f"{owner}: unknown properties {bad}; known: {', '.join(PROPERTIES)}")
+    if spec.offset is not None:
+        off = spec.offset
+        if not (isinstance(off, tuple) and len(off) == 2
+                and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**32 for v in off)):
+            raise PluginDefinitionError(f"{owner}: offset must be (start, length), two ints counted from the "
+                                        f"event header, got {off!r}")
     params = list(inspect.signature(method).parameters)
     wanted = 3 if spec.arg is not None else 2
     first = "payloads" if spec.batch else "event"
@@ -519,7 +536,8 @@ def field_methods(plugin: Plugin) -> tuple[Callable[..., Any], ...]:
             methods.append(_one_event_caller(_checked_batch(method, f)))
             continue
         classes = typed_event_classes(method)
-        methods.append(_typed_caller(method, classes) if classes else method)
+        call = _typed_caller(method, classes) if classes else method
+        methods.append(_at_offset(call, f.offset, f.is_list) if f.offset is not None else call)
     return tuple(methods)
 
 
@@ -562,6 +580,22 @@ def _one_event_caller(batch: Callable[..., Any]) -> Callable[..., Any]:
 
     call.__qualname__ = batch.__qualname__
     return call
+
+
+def _at_offset(call: Callable[..., Any], offset: tuple[int, int], is_list: bool) -> Callable[..., Any]:
+    """A field declared ``offset=``: its values as Located at that range."""
+    start, length = offset
+
+    def located(*args: Any) -> Any:
+        value = call(*args)
+        if value is None:
+            return None
+        if is_list:
+            return [v if isinstance(v, Located) else Located(v, start, length) for v in value]
+        return value if isinstance(value, Located) else Located(value, start, length)
+
+    located.__qualname__ = getattr(call, "__qualname__", "field")
+    return located
 
 
 _TYPED = "__falco_typed_event"
