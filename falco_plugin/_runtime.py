@@ -16,7 +16,7 @@ import os
 import traceback
 from typing import Any
 
-from . import log
+from . import log, signals
 from .base import ConfigError, Plugin, PluginDefinitionError, check_metadata, parse_config
 from .extract import field_methods
 from .listen import capture_listen
@@ -27,6 +27,11 @@ from .tables import TablesInput, takes_tables
 
 # The shim looks these up once, to tell end of stream and timeout from failures.
 __all__ = ["EndOfStream", "Timeout", "capture_listen", "field_methods", "parse_method"]
+
+
+def embedded() -> None:
+    """Called by the shim once it has started (or joined) the interpreter of a host process."""
+    signals.guard()
 
 
 def metrics(plugin: Plugin) -> list[tuple[str, bool, int, int | float]]:
