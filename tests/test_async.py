@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -154,10 +153,14 @@ def test_file_notify_end_to_end(tmp_path: Path, built: Built) -> None:
     cmd = [str(host_binary()), "run", "--json", "--duration", "2.5", "--fields", fields, *idle_source(built),
            "-p", str(lib), "-c", config]
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
-        time.sleep(1.0)  # Python start-up, then the first snapshot
+        assert proc.stderr is not None
+        seen = []  # Python start-up, then the first snapshot: start_async logs "watching ..." after it
+        while not any("watching" in line for line in seen) and (line := proc.stderr.readline()):
+            seen.append(line)
         (watched / "passwd").write_text("root:x:0:0\nmallory:x:0:0\n")
         (watched / "sudoers").write_text("mallory ALL=(ALL) NOPASSWD: ALL\n")
         out, err = proc.communicate(timeout=60)
+        err = "".join(seen) + err
     assert proc.returncode == 0, err
     got = [json.loads(line)["fields"] for line in out.splitlines()
            if line.startswith("{") and '"type":402' in line.replace(" ", "")]

@@ -241,3 +241,12 @@ def test_a_built_library_declares_what_its_exported_symbols_need(host: Host, bui
     symbols = exported_symbols(lib)
     needed = max(SYMBOL_API.get(s, (3, 0, 0)) for s in symbols)
     assert tuple(map(int, declared.split("."))) >= needed, (declared, symbols)
+
+
+def test_an_abstime_before_the_epoch_says_so(host: Host, built: Built) -> None:
+    run = host("run", "--json", "-p", built(f"{RELY}:Scratch"), "-o", "1", "--fields", "sc.old")
+    assert run.returncode == 0, run
+    assert fields_of(run) == [{"sc.old": None}]
+    (logged,) = errors(run.stderr, "scratch")
+    assert ("field sc.old: OverflowError: an abstime field is out of range (datetime.datetime(1900, 1, 1, 0, 0) is "
+            "before 1970") in logged, logged

@@ -94,6 +94,10 @@ class Scratch(Plugin, SourcePlugin, ExtractPlugin):
     def reltime(self, event: Event) -> datetime.timedelta:
         return datetime.timedelta(days=110000 * self._n(event))
 
+    @field("sc.old", desc="an abstime before the epoch")
+    def old(self, event: Event) -> datetime.datetime:
+        return datetime.datetime(1900, 1, 1)
+
     @field("sc.nul", desc="a string with an embedded NUL")
     def nul(self, event: Event) -> str:
         return "before\0after"
