@@ -13,6 +13,7 @@ import json
 import shlex
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 __all__ = ["main"]
@@ -60,6 +61,16 @@ def _cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def library_path(path: str) -> str:
+    """A plugin path as the host's dlopen needs it: ``libx.so`` in the current directory is
+    ``./libx.so`` (a bare name would be searched in the system's library path).
+
+    >>> library_path("/abs/libx.so")
+    '/abs/libx.so'
+    """
+    return f"./{path}" if "/" not in path and Path(path).is_file() else path
+
+
 def host_info(path: str) -> tuple[dict[str, Any] | None, str]:
     """What a host sees of a plugin library, without starting Python; (info, error text)."""
     from .host import run_host
@@ -99,7 +110,7 @@ def format_info(info: dict[str, Any]) -> str:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    info, error = host_info(args.library)
+    info, error = host_info(library_path(args.library))
     if info is None:
         print(f"falco-plugin info: {error}", file=sys.stderr)
         return 2
@@ -131,7 +142,7 @@ def host_run_args(args: argparse.Namespace) -> list[str]:
     for extra in getattr(args, "extra_plugins", None) or []:
         specs.append(extra)
     for spec in specs:
-        argv += ["-p", spec["path"]]
+        argv += ["-p", library_path(spec["path"])]
         if spec.get("config") is not None:
             argv += ["-c", spec["config"]]
         if spec.get("open_params") is not None:

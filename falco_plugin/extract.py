@@ -31,6 +31,14 @@ Stratoshark and Falco's output highlighting): declare it ``located=True`` and re
             word = (event.payload or b"").split(b" ")[0]
             return Located.in_payload(word.decode(), 0, len(word))
 
+A field read straight from a fixed place of the event can declare it instead,
+``offset=(start, length)`` counted from the event header, e.g. the first 8 bytes of a plugin
+event's payload::
+
+        @field("dummy.value", desc="the counter", offset=(PLUGIN_EVENT_PAYLOAD_OFFSET, 8))
+        def value(self, event: Event) -> int:
+            return int.from_bytes(event.payload[:8], "little")
+
 When the host asks for offsets, every field of such a plugin reports them: ``{0, 0}`` ("not
 from the event bytes") for plain values.
 
@@ -137,6 +145,7 @@ class Field:
     properties: Sequence[str] = dataclass_field(default_factory=tuple)
     method: str = ""
     located: bool = False
+    offset: tuple[int, int] | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "type": self.type, "desc": self.desc}
@@ -170,14 +179,17 @@ def field(
     add_output: bool = False,
     properties: Sequence[str] = (),
     located: bool = False,
+    offset: tuple[int, int] | None = None,
 ) -> Callable[[F], F]:
     """Declare the decorated method as the extractor of field ``name``; ``located=True``: it
-    may return :class:`Located` values (the plugin then requires API 3.11)."""
+    may return :class:`Located` values; ``offset=(start, length)``: its value always lies there
+    (both need plugin API 3.11)."""
 
     def mark(method: F) -> F:
         method.__falco_field__ = Field(  # type: ignore[attr-defined]
             name=name, desc=desc, type=type or "", arg=arg, display=display, add_output=add_output,
-            properties=tuple(properties), method=method.__name__, located=located,
+            properties=tuple(properties), method=method.__name__, located=located or offset is not None,
+            offset=offset,
         )
         return method
 
@@ -305,6 +317,12 @@ def _resolve(cls: type, attr: str, spec: Field) -> Field:
     bad = [p for p in spec.properties if p not in PROPERTIES]
     if bad:
         raise PluginDefinitionError(f"{owner}: unknown properties {bad}; known: {', '.join(PROPERTIES)}")
+    if spec.offset is not None:
+        off = spec.offset
+        if not (isinstance(off, tuple) and len(off) == 2
+                and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**32 for v in off)):
+            raise PluginDefinitionError(f"{owner}: offset must be (start, length), two ints counted from the "
+                                        f"event header, got {off!r}")
     params = list(inspect.signature(method).parameters)
     wanted = 3 if spec.arg is not None else 2
     if len(params) != wanted:
@@ -441,8 +459,25 @@ def field_methods(plugin: Plugin) -> tuple[Callable[..., Any], ...]:
     for f in declared_fields(type(plugin)):
         method = getattr(plugin, f.method)
         classes = typed_event_classes(method)
-        methods.append(_typed_caller(method, classes) if classes else method)
+        call = _typed_caller(method, classes) if classes else method
+        methods.append(_at_offset(call, f.offset, f.is_list) if f.offset is not None else call)
     return tuple(methods)
+
+
+def _at_offset(call: Callable[..., Any], offset: tuple[int, int], is_list: bool) -> Callable[..., Any]:
+    """A field declared ``offset=``: its values as Located at that range."""
+    start, length = offset
+
+    def located(*args: Any) -> Any:
+        value = call(*args)
+        if value is None:
+            return None
+        if is_list:
+            return [v if isinstance(v, Located) else Located(v, start, length) for v in value]
+        return value if isinstance(value, Located) else Located(value, start, length)
+
+    located.__qualname__ = getattr(call, "__qualname__", "field")
+    return located
 
 
 _TYPED = "__falco_typed_event"
