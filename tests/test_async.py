@@ -150,13 +150,15 @@ def test_file_notify_end_to_end(tmp_path: Path, built: Built) -> None:
     lib = built(f"{ROOT}/examples/file_notify/file_notify.py:FileNotify")
     fields = "file_notify.path,file_notify.change,file_notify.old_size,file_notify.new_size,file_notify.new_hash"
     config = json.dumps({"paths": [str(watched)], "interval": 0.05})
-    cmd = [str(host_binary()), "run", "--json", "--duration", "2.5", "--fields", fields, *idle_source(built),
+    cmd = [str(host_binary()), "run", "--json", "--duration", "4", "--fields", fields, *idle_source(built),
            "-p", str(lib), "-c", config]
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
         assert proc.stderr is not None
-        seen = []  # Python start-up, then the first snapshot: start_async logs "watching ..." after it
-        while not any("watching" in line for line in seen) and (line := proc.stderr.readline()):
+        seen = []
+        for line in proc.stderr:  # Python start-up (seconds on a loaded machine), then the first snapshot
             seen.append(line)
+            if "watching" in line:
+                break
         (watched / "passwd").write_text("root:x:0:0\nmallory:x:0:0\n")
         (watched / "sudoers").write_text("mallory ALL=(ALL) NOPASSWD: ALL\n")
         out, err = proc.communicate(timeout=60)
