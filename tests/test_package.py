@@ -122,7 +122,8 @@ def test_tarball_layout_and_manifest(packaged: Packaged) -> None:
     assert {"falco-plugin", "pydantic", "pydantic-core"} <= set(manifest["distributions"])
     assert manifest["platform"]["min_glibc"].startswith("2.")
     assert manifest["files"]["libdummy_py.so"]
-    assert "--requires plugin_api_version:3.3.0" in manifest["falco"]["falcoctl_push"]
+    api = manifest["plugin"]["required_api_version"]
+    assert api.startswith("3.") and f"--requires plugin_api_version:{api} " in manifest["falco"]["falcoctl_push"]
     assert "library_path: libdummy_py.so" in manifest["falco"]["falco_yaml"]
 
 
@@ -229,8 +230,9 @@ def test_info_shows_the_falco_metadata(tmp_path: Path, packaged: Packaged, capsy
     assert cli_main(["info", str(library(bundle))]) == 0
     text = capsys.readouterr().out
     assert "Name: ship_probe" in text and "needs glibc >= 2." in text
+    api = text.split("Required API version: ")[1].split()[0]
     assert ("falcoctl registry push --type plugin --version 0.2.0 --platform linux/" in text
-            and "--requires plugin_api_version:3.3.0" in text)
+            and f"--requires plugin_api_version:{api} " in text)
     assert "library_path: libship_probe.so" in text and "- name: ship_probe\n    type: plugin" in text
     assert cli_main(["info", "--json", str(library(bundle))]) == 0
     info = json.loads(capsys.readouterr().out)
