@@ -17,11 +17,7 @@ import sys
 import traceback
 from typing import Any
 
-<<<<<<< HEAD
-from . import environment, log
-=======
-from . import log, signals
->>>>>>> main
+from . import environment, log, signals
 from .base import ConfigError, Plugin, PluginDefinitionError, check_metadata, parse_config, schema_version_at_init
 from .extract import ExtractPlugin, batch_methods, extract_types, field_methods, types_at_init
 from .listen import capture_listen
