@@ -7,6 +7,8 @@
  */
 #include "host.h"
 
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -33,6 +35,7 @@ typedef struct async_queue {
 	int full_warned;       /* one warning per burst of drops */
 	int drained_by_thread; /* bench: signal nonempty */
 	uint64_t accepted, dropped, target;
+	atomic_int handlers_waiting; /* handler calls blocked on mu; see async_hold */
 } async_queue;
 
 static async_queue *queue_new(uint32_t plugin_id, const char *source, size_t limit)
@@ -150,7 +153,9 @@ ss_plugin_rc async_handler(ss_plugin_owner_t *o, const ss_plugin_event *e, char 
 	memcpy((uint8_t *)copy + ASYNC_ID_OFFSET, &q->plugin_id, 4);
 
 	int warn = 0;
+	atomic_fetch_add(&q->handlers_waiting, 1);
 	pthread_mutex_lock(&q->mu);
+	atomic_fetch_sub(&q->handlers_waiting, 1);
 	if (q->limit && q->n >= q->limit) {
 		q->dropped++;
 		warn = !q->full_warned;
@@ -536,8 +541,14 @@ void async_hold(session *s, int on)
 {
 	if (!s->aq)
 		return;
-	if (on)
+	if (on) {
 		pthread_mutex_lock(&s->aq->mu);
-	else
-		pthread_mutex_unlock(&s->aq->mu);
+		return;
+	}
+	pthread_mutex_unlock(&s->aq->mu);
+	/* glibc mutexes are not fair: a session thread that re-locks at once starves the handler
+	 * calls blocked on mu, and the probe would show starvation rather than deadlock freedom.
+	 * Hand the lock over to a waiting handler call (bounded, so a stuck one cannot stall us). */
+	for (int i = 0; i < 10000 && atomic_load(&s->aq->handlers_waiting) > 0; i++)
+		sched_yield();
 }
