@@ -167,7 +167,7 @@ def host_run_args(args: argparse.Namespace) -> list[str]:
     argv = [args.command]
     if args.command == "replay":
         argv += ["--capture", args.capture]
-    for flag in ("dump_tables", "metrics"):
+    for flag in ("dump_tables", "metrics", "dump_state"):
         if getattr(args, flag, False):
             argv.append("--" + flag.replace("_", "-"))
     if args.max_events is not None:
@@ -240,6 +240,8 @@ def parser() -> argparse.ArgumentParser:
         if cmd is r:
             cmd.add_argument("--open-params", help="open parameters")
             cmd.add_argument("--duration", type=float, help="stop after this many seconds")
+            cmd.add_argument("--dump-state", action="store_true",
+                             help="at the end, print the events dump_state of async plugins emits")
         cmd.add_argument("-n", dest="max_events", type=int, help="stop after N events")
         cmd.add_argument("--json", action="store_true", help="one JSON object per event")
         cmd.add_argument("--fields", help="fields to extract, e.g. dummy.value,dummy.divisible[3]")

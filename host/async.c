@@ -552,3 +552,58 @@ void async_hold(session *s, int on)
 	for (int i = 0; i < 10000 && atomic_load(&s->aq->handlers_waiting) > 0; i++)
 		sched_yield();
 }
+
+/* ---- dump_state (§5.6): the plugin's state as async events, through a handler valid during the call ---- */
+
+static __thread struct {
+	plugin *p;
+	int json;
+	uint64_t n;
+} g_dump;
+
+static ss_plugin_rc dump_state_handler(ss_plugin_owner_t *o, const ss_plugin_event *e, char *err)
+{
+	const uint8_t *data;
+	size_t len;
+	const char *name = e ? async_event_parts(e, &data, &len) : NULL;
+	if (o != (ss_plugin_owner_t *)g_dump.p || !name)
+		return fail(err, "malformed async event produced by plugin: %s", g_dump.p ? g_dump.p->name : "?");
+	sbuf b = {0};
+	if (g_dump.json) {
+		sb_puts(&b, "{\"dump_state\":{\"plugin\":");
+		sb_json_str(&b, g_dump.p->name);
+		sb_puts(&b, ",\"name\":");
+		sb_json_str(&b, name);
+		sb_printf(&b, ",\"ts\":%llu,\"tid\":%llu,\"payload_hex\":\"", (unsigned long long)e->ts,
+			  (unsigned long long)e->tid);
+		for (size_t i = 0; i < len; i++)
+			sb_printf(&b, "%02x", data[i]);
+		sb_puts(&b, "\"}}\n");
+	} else {
+		sb_printf(&b, "dump_state: plugin=%s name=%s len=%zu\n", g_dump.p->name, name, len);
+	}
+	write_line(&b);
+	sb_free(&b);
+	g_dump.n++;
+	return SS_PLUGIN_SUCCESS;
+}
+
+int async_dump_state_all(plugin **plugins, size_t n, int json)
+{
+	int status = 0;
+	for (size_t i = 0; i < n; i++) {
+		plugin *p = plugins[i];
+		if (!p->api.dump_state || !p->state)
+			continue;
+		g_dump.p = p;
+		g_dump.json = json;
+		g_dump.n = 0;
+		if (p->api.dump_state(p->state, (ss_plugin_owner_t *)p, dump_state_handler) != SS_PLUGIN_SUCCESS) {
+			const char *msg = p->api.get_last_error ? p->api.get_last_error(p->state) : NULL;
+			errorf("plugin %s: dump_state failed: %s", p->name, msg && *msg ? msg : "(no error text)");
+			status = -1;
+		}
+		g_dump.p = NULL;
+	}
+	return status;
+}

@@ -363,6 +363,9 @@ int async_session_stop(session *s);
  * session must end (s->end set). */
 int async_deliver(session *s, ss_plugin_event_input *in);
 uint64_t async_dropped(const session *s);
+/* After the sessions: dump_state of every plugin that has it, each event as one line
+ * ({"dump_state":{...}} with --json). -1 if a call failed (printed). */
+int async_dump_state_all(plugin **plugins, size_t n, int json);
 /* Take (on=1) or release (on=0) the lock the async handler needs, if the session has a queue. */
 void async_hold(session *s, int on);
 void async_session_free(session *s);
@@ -388,6 +391,7 @@ typedef struct {
 	int per_call;    /* --fields-per-call */
 	/* tables, capture listening, metrics, replay */
 	int dump_tables;          /* --dump-tables */
+	int dump_state;           /* --dump-state (run) */
 	int metrics;              /* --metrics */
 	double metrics_interval;  /* --metrics-interval */
 	unsigned pool_threads;    /* --pool-threads */

@@ -14,7 +14,7 @@ static const char usage[] =
 	"usage:\n"
 	"  falco-plugin-host info LIB.so\n"
 	"  falco-plugin-host run [-n N] [--json] [--quiet] [--fields LIST] [--duration SECONDS] [--hold-async-lock]\n"
-	"                        [--dump-tables] [--metrics] [--metrics-interval SECONDS] [--pool-threads N]\n"
+	"                        [--dump-tables] [--dump-state] [--metrics] [--metrics-interval SECONDS] [--pool-threads N]\n"
 	"                        -p LIB.so [-c CONFIG] [-o OPEN_PARAMS] [-p LIB2.so ...]\n"
 	"  falco-plugin-host replay --capture FILE.scap [-n N] [--json] [--quiet] [--fields LIST] [--dump-tables]\n"
 	"                        [--metrics] [--metrics-interval SECONDS] [--pool-threads N]\n"
@@ -193,6 +193,8 @@ static int parse_cli_inner(int argc, char **argv, int mode, cli_opts *o)
 			o->dump_tables = 1;
 		} else if (runlike && !strcmp(opt, "--metrics") && !val) {
 			o->metrics = 1;
+		} else if (run && !strcmp(opt, "--dump-state") && !val) {
+			o->dump_state = 1;
 		} else if (run && !strcmp(opt, "--hold-async-lock") && !val) {
 			o->hold_async_lock = 1;
 		} else if (takes && !strcmp(opt, "--events")) {
@@ -609,6 +611,8 @@ int cmd_run(int argc, char **argv)
 	pool_stop(); /* purge: queued routines dropped, running ones waited for (§6.2 step 5) */
 	print_plugin_summaries(plugins, o.nspecs, o.json);
 	if (o.metrics && metrics_print_all(plugins, o.nspecs, o.json, "end"))
+		status = 1;
+	if (o.dump_state && async_dump_state_all(plugins, o.nspecs, o.json))
 		status = 1;
 	if (o.dump_tables) {
 		pthread_mutex_lock(&g_io_lock);
