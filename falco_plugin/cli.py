@@ -13,6 +13,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 __all__ = ["main"]
@@ -203,6 +204,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return subprocess.call([str(host_binary()), *host_run_args(args)])
 
 
+def _cmd_new(args: argparse.Namespace) -> int:
+    from .scaffold import ScaffoldError, new_project
+
+    caps = [c.strip() for c in args.capabilities.split(",") if c.strip()]
+    try:
+        root = new_project(args.name, caps, Path(args.directory) if args.directory else None)
+    except ScaffoldError as exc:
+        print(f"falco-plugin new: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"created {root}/ (plugin {args.name}: {', '.join(caps)}); next: cd {root} && make test")
+    return 0
+
+
 def _cmd_events(args: argparse.Namespace, rest: list[str]) -> int:
     from .event.cli import events_main
 
@@ -254,6 +268,12 @@ def parser() -> argparse.ArgumentParser:
                              help="open params of the last --plugin")
 
     sub.add_parser("events", help="print the events of a scap capture file", add_help=False)
+
+    n = sub.add_parser("new", help="create a plugin project (plugin, tests, Makefile, falco.yaml, rules)")
+    n.add_argument("name", help="the plugin's name (lowercase, e.g. myplugin)")
+    n.add_argument("--capabilities", default="source,extract",
+                   help="comma-separated: source,extract,parse,async,listen (default: source,extract)")
+    n.add_argument("-o", "--directory", help="where to create it (default: ./NAME)")
     return p
 
 
@@ -262,7 +282,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["events"]:
         return _cmd_events(argparse.Namespace(), argv[1:])
     args = parser().parse_args(argv)
-    commands = {"build": _cmd_build, "info": _cmd_info, "run": _cmd_run, "replay": _cmd_run}
+    commands = {"build": _cmd_build, "info": _cmd_info, "run": _cmd_run, "replay": _cmd_run, "new": _cmd_new}
     return commands[args.command](args)
 
 

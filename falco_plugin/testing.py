@@ -251,8 +251,10 @@ class BuiltPlugin:
         metrics: bool = False,
         check: bool = True,
         timeout: float = DEFAULT_TIMEOUT,
+        stdin: str | None = None,
     ) -> Run:
-        """Open this plugin's source (``falco-plugin run``) and collect what happened."""
+        """Open this plugin's source (``falco-plugin run``) and collect what happened; ``stdin`` is
+        the host's standard input (a plugin reading it gets that text)."""
         argv = ["run", "--json"]
         argv += self._common(fields, max_events, dump_tables, metrics)
         if duration is not None:
@@ -260,7 +262,7 @@ class BuiltPlugin:
         if dump_state:
             argv.append("--dump-state")
         argv += _plugin_args([(self, config), *plugins], open_params)
-        return self._host(argv, check, timeout)
+        return self._host(argv, check, timeout, stdin)
 
     def events(self, open_params: str | None = None, fields: Sequence[str] = (), **kw: Any) -> list[Event]:
         """The events of one session of this plugin's source, with ``fields`` extracted."""
@@ -311,13 +313,16 @@ class BuiltPlugin:
     ) -> Run:
         """Attach this async plugin to a source for ``timeout`` seconds; ``run.events`` are the
         async events it emitted (``e.async_name``, ``e.payload``), ``run.dumped`` what its
-        ``dump_state`` emitted at the end. The source is an idle SDK plugin (source ``testing``)
-        unless ``source`` is given."""
-        src = source if source is not None else _idle_source()
+        ``dump_state`` emitted at the end. The source is the plugin's own if it has one, else
+        ``source``, else an idle SDK plugin (source ``testing``)."""
         argv = ["run", "--json", "--duration", str(timeout), *self._common(fields, None, False, False)]
         if dump_state:
             argv.append("--dump-state")
-        argv += _plugin_args([src], open_params) + _plugin_args([(self, config)], None)
+        if source is None and "sourcing" in self.info()["capabilities"]:
+            argv += _plugin_args([(self, config)], open_params)  # into its own source
+        else:
+            src = source if source is not None else _idle_source()
+            argv += _plugin_args([src], open_params) + _plugin_args([(self, config)], None)
         run = self._host(argv, True, timeout + DEFAULT_TIMEOUT)
         run.events = [e for e in run.events if e.async_name is not None]
         return run
@@ -337,8 +342,9 @@ class BuiltPlugin:
             argv.append("--metrics")
         return argv
 
-    def _host(self, argv: list[str], check: bool, timeout: float) -> Run:
-        proc = subprocess.run([str(host_binary()), *argv], capture_output=True, text=True, timeout=timeout)
+    def _host(self, argv: list[str], check: bool, timeout: float, stdin: str | None = None) -> Run:
+        proc = subprocess.run([str(host_binary()), *argv], capture_output=True, text=True, timeout=timeout,
+                              input=stdin, stdin=None if stdin is not None else subprocess.DEVNULL)
         run = Run.parse(proc)
         return run.check() if check else run
 

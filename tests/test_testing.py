@@ -92,7 +92,7 @@ def test_async_events_with_a_timeout_and_dump_state(falco_plugin_build: BuildPlu
     assert 3 <= len(run.events) <= 7
     assert all(e.async_name == "sample_async" and e.payload == b"hello" for e in run.events)
     assert [(e.plugin, e.async_name) for e in run.dumped] == [("sample_async", "sample_async")]
-    assert run.dumped[0].payload == f"sent {len(run.events)}".encode()
+    assert int(run.dumped[0].payload.removeprefix(b"sent ")) >= len(run.events)  # one may come as it stops
     info = sample.info()
     assert info["capabilities"] == ["async"] and "plugin_dump_state" in info["symbols"]
 
