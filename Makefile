@@ -37,6 +37,7 @@ test: setup lint
 bench: setup
 	$(PY) bench/run.py
 	$(PY) bench/bench_events.py
+	$(PY) bench/k8saudit_bench.py
 
 clean:
 	rm -rf $(OUT) .pytest_cache .mypy_cache .ruff_cache

@@ -70,11 +70,15 @@ def test_version_satisfies_the_rules_requirement() -> None:
 @pytest.fixture(scope="module")
 def case_run(built: Built, tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     path = write_jsonl(tmp_path_factory.mktemp("k8s") / "cases.jsonl", [event for _, event, _ in CASES])
-    run = HostRun(run_host(["run", "--json", "--fields", ",".join(ASKED), "-p", str(built(K8SAUDIT)),
+    run = HostRun(run_host(["run", "--json", "--metrics", "--fields", ",".join(ASKED), "-p", str(built(K8SAUDIT)),
                             "-o", str(path)]))
     assert run.returncode == 0, run
     got = fields_of(run)
     assert len(got) == len(CASES)
+    # one JSON parse per event for all its fields: the source's, handed over to the fields
+    (metrics,) = [e["metrics"] for e in run.events if "metrics" in e]
+    by_name = {m["name"]: m["value"] for m in metrics["metrics"]}
+    assert by_name == {"json_decodes": 0, "shared_decodes": len(CASES)}
     return got
 
 

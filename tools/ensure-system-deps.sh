@@ -21,6 +21,8 @@ then
   missing+=(python3-dev libpython3-dev)
 fi
 "$python" -c "import venv, ensurepip" 2>/dev/null || missing+=(python3-venv)
+# openssl: the k8saudit webhook test makes a self-signed certificate
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "installing system packages: ${missing[*]}"
 sudo=""

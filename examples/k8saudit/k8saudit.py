@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import logging
 import urllib.parse
+from typing import Any
 
 from k8saudit_events import DEFAULT_MAX_EVENT_SIZE, JSON_LIBRARY
 from k8saudit_fields import AuditFields
 from k8saudit_sources import FileSource, FileWatch, Webhook, file_paths
 from pydantic import BaseModel, Field
 
-from falco_plugin import Event, OpenParam, Plugin, SourceInstance, SourcePlugin
+from falco_plugin import Event, Metric, OpenParam, Plugin, SourceInstance, SourcePlugin
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ class K8sAudit(Plugin, SourcePlugin, AuditFields):
 
     def __init__(self, config: K8sAuditConfig) -> None:
         self.config = config
+        self.handoff: dict[bytes, Any] = {}
         if config.useAsync:
             log.info("useAsync is accepted and ignored: the Python SDK extracts synchronously")
         if config.customFieldsHeaders:
@@ -73,12 +75,13 @@ class K8sAudit(Plugin, SourcePlugin, AuditFields):
         if url.scheme in ("http", "https"):
             return Webhook(url.hostname or "", url.port or (443 if url.scheme == "https" else 80), url.path,
                            certificate=cfg.sslCertificate if url.scheme == "https" else None,
-                           max_batch_size=cfg.webhookMaxBatchSize, max_event_size=cfg.maxEventSize)
+                           max_batch_size=cfg.webhookMaxBatchSize, max_event_size=cfg.maxEventSize,
+                           handoff=self.handoff)
         if url.scheme == "file":
-            return FileWatch(params[len("file://"):], cfg.maxEventSize)
+            return FileWatch(params[len("file://"):], cfg.maxEventSize, self.handoff)
         if url.scheme and len(url.scheme) > 1:  # one letter: a Windows drive, a path for upstream too
             raise ValueError(f'scheme "{url.scheme}" is not supported')
-        return FileSource(file_paths(params), cfg.maxEventSize)
+        return FileSource(file_paths(params), cfg.maxEventSize, self.handoff)
 
     def list_open_params(self) -> list[OpenParam]:
         return [
@@ -87,6 +90,11 @@ class K8sAudit(Plugin, SourcePlugin, AuditFields):
             OpenParam("/var/log/kubernetes/audit.log", "a JSON-lines audit log, read to its end"),
             OpenParam("file:///var/log/kubernetes/audit.log", "the same log, followed from its end"),
         ]
+
+    def get_metrics(self) -> list[Metric]:
+        """``json_decodes``: events the fields decoded themselves; ``shared_decodes``: events whose
+        decode by our source the fields took (each event's JSON is parsed once either way)."""
+        return [Metric("json_decodes", self.decodes), Metric("shared_decodes", self.shared_decodes)]
 
     def event_to_string(self, event: Event) -> str:
         return (event.payload or b"").decode("utf-8", "replace")

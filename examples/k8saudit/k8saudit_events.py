@@ -4,7 +4,7 @@ The decoder is orjson when it is installed (the fastest well-kept JSON parser on
 standard library otherwise; both give the same Python values::
 
     >>> events, errors = split_events(b'{"kind":"Event","stageTimestamp":"2024-01-02T03:04:05.123456789Z"}')
-    >>> [ts for _, ts in events], errors
+    >>> [ts for _, ts, _ in events], errors
     ([1704164645123456789], [])
 """
 
@@ -20,7 +20,7 @@ try:
 except ImportError:  # pragma: no cover - exercised by the stdlib fallback test
     orjson = None  # type: ignore[assignment]
 
-__all__ = ["DEFAULT_MAX_EVENT_SIZE", "dumps", "loads", "parse_timestamp", "split_events"]
+__all__ = ["DEFAULT_MAX_EVENT_SIZE", "Decoded", "dumps", "loads", "parse_timestamp", "split_events"]
 
 #: Upstream's default maxEventSize (the Go SDK's default event size).
 DEFAULT_MAX_EVENT_SIZE = 256 * 1024
@@ -70,7 +70,10 @@ def parse_timestamp(text: str) -> int:
     return seconds * 1_000_000_000 + int(frac.ljust(9, "0") or 0)
 
 
-def _single(item: Any, raw: bytes | None, max_size: int, out: list[tuple[bytes, int]], errors: list[str]) -> None:
+Decoded = tuple[bytes, int, dict[str, Any]]  # payload, stageTimestamp in ns, the decoded event
+
+
+def _single(item: Any, raw: bytes | None, max_size: int, out: list[Decoded], errors: list[str]) -> None:
     if not isinstance(item, dict) or not isinstance(item.get("stageTimestamp"), str):
         errors.append("can't read stageTimestamp")
         return
@@ -83,10 +86,10 @@ def _single(item: Any, raw: bytes | None, max_size: int, out: list[tuple[bytes, 
     if len(data) > max_size:
         errors.append(f"event larger than maxEventSize: size={len(data)}")
         return
-    out.append((data, ts))
+    out.append((data, ts, item))
 
 
-def _collect(value: Any, raw: bytes | None, max_size: int, out: list[tuple[bytes, int]], errors: list[str]) -> bool:
+def _collect(value: Any, raw: bytes | None, max_size: int, out: list[Decoded], errors: list[str]) -> bool:
     if isinstance(value, list):
         return all(_collect(v, None, max_size, out, errors) for v in value)
     kind = value.get("kind") if isinstance(value, dict) else None
@@ -101,11 +104,11 @@ def _collect(value: Any, raw: bytes | None, max_size: int, out: list[tuple[bytes
     return False
 
 
-def split_events(payload: bytes, max_size: int = DEFAULT_MAX_EVENT_SIZE) -> tuple[list[tuple[bytes, int]], list[str]]:
+def split_events(payload: bytes, max_size: int = DEFAULT_MAX_EVENT_SIZE) -> tuple[list[Decoded], list[str]]:
     """The audit events in one JSON document (an ``Event``, an ``EventList`` or an array of them).
 
-    Returns ``(events, errors)``: ``events`` are ``(payload, stageTimestamp in ns)`` pairs, one per
-    audit event; ``errors`` are upstream's messages for what was dropped (an unreadable document,
+    Returns ``(events, errors)``: ``events`` are ``(payload, stageTimestamp in ns, decoded event)``,
+    one per audit event; ``errors`` are upstream's messages for what was dropped (an unreadable document,
     an event without ``stageTimestamp``, an event over ``max_size`` bytes). A single ``Event`` keeps
     its bytes; the items of a list are written back as compact JSON.
     """
@@ -113,7 +116,7 @@ def split_events(payload: bytes, max_size: int = DEFAULT_MAX_EVENT_SIZE) -> tupl
         value = loads(payload)
     except ValueError as exc:
         return [], [f"invalid JSON: {exc}"]
-    out: list[tuple[bytes, int]] = []
+    out: list[Decoded] = []
     errors: list[str] = []
     if not _collect(value, payload.strip(), max_size, out, errors):
         out = [] if isinstance(value, list) else out  # upstream drops a whole array on a bad element

@@ -30,19 +30,29 @@ READ_CHUNK = 1 << 20
 QUEUE_DEPTH = 50  # request bodies waiting for next_batch (upstream's channel size)
 
 
-def _events_of(line: bytes, max_event_size: int, where: str) -> list[tuple[bytes, int]]:
+#: Decoded events of the current batch by payload, for the fields (``AuditFields.audit``) to
+#: take instead of decoding the same JSON again; emptied at every batch, so it stays small.
+Handoff = dict[bytes, Any]
+
+
+def _events_of(line: bytes, max_event_size: int, where: str, handoff: Handoff) -> list[BatchItem]:
     events, errors = split_events(line, max_event_size)
     for error in errors:
         log.warning("%s: %s", where, error)
-    return events
+    out: list[BatchItem] = []
+    for payload, ts, decoded in events:
+        handoff[payload] = decoded
+        out.append((payload, ts))
+    return out
 
 
 class FileSource(SourceInstance):
     """Reads JSON lines from files in order, each to its end, then ends the stream."""
 
-    def __init__(self, paths: Sequence[str], max_event_size: int) -> None:
+    def __init__(self, paths: Sequence[str], max_event_size: int, handoff: Handoff) -> None:
         self.paths = list(paths)
         self.max_event_size = max_event_size
+        self.handoff = handoff
         self.lines = self._lines()
         self.done = 0
 
@@ -54,9 +64,10 @@ class FileSource(SourceInstance):
                         yield f"{path}:{n}", line
 
     def next_batch(self) -> list[BatchItem]:
+        self.handoff.clear()
         out: list[BatchItem] = []
         for where, line in self.lines:
-            out.extend(_events_of(line, self.max_event_size, where))
+            out.extend(_events_of(line, self.max_event_size, where, self.handoff))
             if len(out) >= BATCH:
                 return out
         raise EndOfStream(out)
@@ -78,9 +89,10 @@ class FileWatch(SourceInstance):
     """Follows a file from its end, like ``tail -F``: appends, rotation (a new file at the path)
     and truncation (copytruncate). Partial lines wait for their newline."""
 
-    def __init__(self, path: str, max_event_size: int) -> None:
+    def __init__(self, path: str, max_event_size: int, handoff: Handoff) -> None:
         self.path = path
         self.max_event_size = max_event_size
+        self.handoff = handoff
         self.file: IO[bytes] | None = None
         self.pending = b""
         self._open(at_end=True)
@@ -101,10 +113,11 @@ class FileWatch(SourceInstance):
         out: list[BatchItem] = []
         for line in lines:
             if line.strip():
-                out.extend(_events_of(line, self.max_event_size, self.path))
+                out.extend(_events_of(line, self.max_event_size, self.path, self.handoff))
         return out
 
     def next_batch(self) -> list[BatchItem]:
+        self.handoff.clear()
         if self.file is None:  # the path was gone at the last look
             try:
                 self._open(at_end=False)
@@ -209,8 +222,9 @@ class Webhook(SourceInstance):
     frees the port."""
 
     def __init__(self, host: str, port: int, endpoint: str, *, certificate: str | None,
-                 max_batch_size: int, max_event_size: int) -> None:
+                 max_batch_size: int, max_event_size: int, handoff: Handoff | None = None) -> None:
         self.endpoint = endpoint or "/"
+        self.handoff: Handoff = {} if handoff is None else handoff
         self.max_batch_size = max_batch_size
         self.max_event_size = max_event_size
         self.bodies: queue.Queue[bytes] = queue.Queue(QUEUE_DEPTH)
@@ -229,13 +243,14 @@ class Webhook(SourceInstance):
                  self.endpoint)
 
     def next_batch(self) -> list[BatchItem]:
+        self.handoff.clear()
         out: list[BatchItem] = []
         while len(out) < BATCH:
             try:
                 body = self.bodies.get_nowait()
             except queue.Empty:
                 break
-            out.extend(_events_of(body, self.max_event_size, "webhook"))
+            out.extend(_events_of(body, self.max_event_size, "webhook", self.handoff))
         return out
 
     def close(self) -> None:

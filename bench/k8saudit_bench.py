@@ -1,0 +1,78 @@
+"""`make bench`, section K: events/s of examples/k8saudit replaying a JSON-lines audit file in our
+host, sourcing alone and with every ``ka.*`` field that upstream's rules use extracted from every
+event (each field in its own extract_fields call, as libsinsp asks).
+
+The file repeats the realistic events of tests/k8saudit_cases.py (Pods, bindings, roles,
+configmaps, exec, anonymous requests, services), stamped apart, ``BENCH_K8S_EVENTS`` of them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from k8saudit_cases import CASES  # noqa: E402
+
+from falco_plugin.build import build  # noqa: E402
+from falco_plugin.host import run_host  # noqa: E402
+
+EVENTS = int(os.environ.get("BENCH_K8S_EVENTS", "100000"))
+OUT = ROOT / "build" / "bench"
+RULES = ROOT.parent / "shared" / "k8saudit" / "k8s_audit_rules.yaml"
+
+
+def rules_fields() -> list[str]:
+    """Every distinct ``ka.*`` field (with its argument) that the upstream rules file names."""
+    text = RULES.read_text()
+    found = re.findall(r"\b(ka\.[A-Za-z_.]*[A-Za-z_](?:\[[^\]]*\])?)", text)
+    return sorted(set(found))
+
+
+def audit_file(path: Path, n: int) -> Path:
+    events = [event for _, event, _ in CASES]
+    with path.open("w") as f:
+        for i in range(n):
+            e = dict(events[i % len(events)])
+            e["auditID"] = f"bench-{i}"
+            s, ns = divmod(1_700_000_000_000_000_000 + i * 1000, 10**9)
+            e["stageTimestamp"] = f"2023-11-14T22:13:{s % 60:02d}.{ns:09d}Z"
+            f.write(json.dumps(e, separators=(",", ":")) + "\n")
+    return path
+
+
+def bench(lib: Path, params: str, fields: list[str]) -> dict[str, float]:
+    argv = ["bench", "-p", str(lib), "-c", "{}", "-o", params]
+    if fields:
+        argv[1:1] = ["--fields", ",".join(fields)]
+    proc = run_host(argv, timeout=1800)
+    if proc.returncode != 0:
+        raise SystemExit(f"host bench failed ({proc.returncode}):\n{proc.stderr}")
+    return next(json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{"))
+
+
+def main() -> int:
+    OUT.mkdir(parents=True, exist_ok=True)
+    lib, _ = build(f"{ROOT}/examples/k8saudit/k8saudit.py:K8sAudit", OUT / "libk8saudit.so")
+    data = audit_file(OUT / "k8saudit-bench.jsonl", EVENTS)
+    fields = rules_fields()
+    size = data.stat().st_size / EVENTS
+    print(f"\nK k8saudit file replay, {EVENTS:,} audit events ({size:.0f} bytes each on average), one host process")
+    source = bench(lib, str(data), [])
+    every = bench(lib, str(data), fields)
+    for title, r in (("sourcing only", source), (f"+ the rules' {len(fields)} ka.* fields", every)):
+        ns = r["ns_per_event"]
+        print(f"{title:40}{ns / 1000:>9.1f} us/event {1e9 / ns:>12,.0f} events/s")
+    per_field = (every["ns_per_event"] - source["ns_per_event"]) / len(fields)
+    print(f"per field extracted (one call each): {per_field:.0f} ns")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
