@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 FP     := $(VENV)/bin/falco-plugin
 OUT    := build
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench docs clean
 
 setup: $(VENV)/.installed
 
@@ -33,6 +33,12 @@ lint: setup
 
 test: setup lint
 	$(PY) -m pytest -q
+
+# the API reference from the docstrings (mkdocs + mkdocstrings, offline); strict: a broken
+# reference fails. The test suite builds it too (tests/test_docs.py).
+docs: setup
+	$(VENV)/bin/mkdocs build --strict -d $(OUT)/docs
+	@echo "API reference: $(OUT)/docs/index.html"
 
 bench: setup
 	$(PY) bench/run.py

@@ -117,7 +117,7 @@ def test_run_on_an_async_only_plugin_says_how_to_attach_it(built: Built) -> None
     assert f"falco-plugin run SOURCE.so --plugin {lib}" in proc.stderr
     # and the hint works
     counter = built("counter.py:Counter")
-    both = fp("run", counter, "--open-params", "count=3", "--plugin", lib, "--duration", "1", "--json")
+    both = fp("run", counter, "--open-params", "mode=idle", "--plugin", lib, "--duration", "1", "--json")
     assert '"async_name":"tick"' in both.stdout.replace(" ", ""), both.stderr
 
 
