@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shlex
 import shutil
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
 WARNINGS = ["-Wall", "-Wextra", "-Werror"]
+CFLAGS_ENV = "FALCO_PLUGIN_CFLAGS"
 
 
 class CompileError(RuntimeError):
@@ -46,8 +48,20 @@ def compiler() -> str:
     return cc
 
 
-def run_compiler(args: Sequence[str]) -> None:
-    cmd = [compiler(), *args]
+def extra_cflags() -> list[str]:
+    """C flags appended to every compilation (plugins, host, test plugins), from the environment
+    variable ``FALCO_PLUGIN_CFLAGS``; ``make sanitize`` sets ``-fsanitize=address,undefined`` there.
+
+    ::
+
+        FALCO_PLUGIN_CFLAGS="-g -O0" falco-plugin build myplugin.py:MyPlugin
+    """
+    return shlex.split(os.environ.get(CFLAGS_ENV, ""))
+
+
+def run_compiler(args: Sequence[str], cflags: Sequence[str] = ()) -> None:
+    """Run the C compiler on ``args`` with ``cflags`` and ``extra_cflags()`` last (they win)."""
+    cmd = [compiler(), *args, *cflags, *extra_cflags()]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise CompileError(f"C compilation failed: {' '.join(cmd)}\n{proc.stderr}{proc.stdout}")
@@ -67,7 +81,7 @@ def digest(paths: Sequence[Path], extra: Sequence[str] = ()) -> str:
 def build_cached(kind: str, sources: Sequence[Path], out_name: str, flags: Sequence[str]) -> Path:
     """Compile ``sources`` into the cache once per content hash; return the output path."""
     headers = [p for s in sources for p in s.parent.glob("*.h")]
-    key = digest([*sources, *set(headers)], [*flags, compiler()])
+    key = digest([*sources, *set(headers)], [*flags, *extra_cflags(), compiler()])
     out_dir = cache_dir() / f"{kind}-{key}"
     out = out_dir / out_name
     if not out.exists():

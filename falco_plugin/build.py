@@ -20,7 +20,7 @@ import sys
 import sysconfig
 import tempfile
 import traceback
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -422,8 +422,13 @@ def python_include() -> Path:
     return include
 
 
-def build(target: str, output: str | os.PathLike[str] | None = None) -> tuple[Path, PluginSpec]:
-    """Build ``target`` ("module:Class" or "file.py:Class") into a plugin .so; return its path and spec."""
+def build(
+    target: str, output: str | os.PathLike[str] | None = None, cflags: Sequence[str] = ()
+) -> tuple[Path, PluginSpec]:
+    """Build ``target`` ("module:Class" or "file.py:Class") into a plugin .so; return its path and spec.
+
+    ``cflags`` (then ``$FALCO_PLUGIN_CFLAGS``) go last on the compiler's command line, e.g.
+    ``["-fsanitize=address,undefined", "-g"]`` for a sanitizer build (its host must be one too)."""
     cls, sys_path = load_plugin_class(target)
     try:
         spec = plugin_spec(cls, sys_path)
@@ -459,7 +464,8 @@ def build(target: str, output: str | os.PathLike[str] | None = None) -> tuple[Pa
                 "-lpthread",
                 "-o",
                 str(tmp_out),
-            ]
+            ],
+            cflags,
         )
         found = set(exported_symbols(tmp_out))
         if found != set(spec.symbols):

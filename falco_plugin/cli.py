@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -52,7 +53,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
     from .build import BuildError, build
 
     try:
-        out, spec = build(args.target, args.output)
+        out, spec = build(args.target, args.output, shlex.split(args.cflags or ""))
     except BuildError as exc:
         print(f"falco-plugin build: error: {exc}", file=sys.stderr)
         return 1
@@ -240,6 +241,8 @@ def parser() -> argparse.ArgumentParser:
     b = sub.add_parser("build", help="build a plugin class into a plugin .so")
     b.add_argument("target", help="MODULE:CLASS or path/to/file.py:CLASS")
     b.add_argument("-o", "--output", help="output path (default: lib<NAME>.so)")
+    b.add_argument("--cflags", help="extra C compiler flags, e.g. '-fsanitize=address,undefined -g' "
+                   "(also from $FALCO_PLUGIN_CFLAGS)")
 
     i = sub.add_parser("info", help="show what a host sees of a plugin .so (does not start Python)")
     i.add_argument("library")

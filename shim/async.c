@@ -541,23 +541,49 @@ static void frame(uint8_t *p, size_t name, const char *data, size_t ndata, uint6
 FP_EXPORT const char *plugin_get_async_events(void) { return FPY_ASYNC_EVENTS_JSON; }
 FP_EXPORT const char *plugin_get_async_event_sources(void) { return FPY_ASYNC_SOURCES_JSON; }
 
-/* emit_many frames into a thread-local buffer (emit uses the stack when the event fits). */
-static __thread uint8_t *tl_buf;
-static __thread size_t tl_cap;
+/* emit_many frames into a growing buffer: the thread's own one, reused from call to call
+ * (emit uses the stack when the event fits). Reading an event's attributes can run Python
+ * code that emits again on this thread; such a nested call gets a buffer of its own, so the
+ * frames the outer call already wrote stay as they are. */
+typedef struct {
+	uint8_t *p;
+	size_t cap;
+} frame_buf;
+static __thread frame_buf tl_frames;
+static __thread int tl_frames_busy;
 
-static uint8_t *tl_reserve(size_t bytes)
+static uint8_t *fb_reserve(frame_buf *b, size_t bytes)
 {
-	if (bytes > tl_cap) {
-		size_t cap = bytes + 256;
-		uint8_t *buf = realloc(tl_buf, cap);
-		if (!buf) {
+	if (bytes > b->cap) {
+		size_t cap = bytes + 256 > 2 * b->cap ? bytes + 256 : 2 * b->cap;
+		uint8_t *p = realloc(b->p, cap);
+		if (!p) {
 			PyErr_NoMemory();
 			return NULL;
 		}
-		tl_buf = buf;
-		tl_cap = cap;
+		b->p = p;
+		b->cap = cap;
 	}
-	return tl_buf;
+	return b->p;
+}
+
+/* The buffer for one emit call, and its end. */
+static frame_buf *fb_take(frame_buf *own)
+{
+	if (tl_frames_busy) {
+		*own = (frame_buf){NULL, 0};
+		return own;
+	}
+	tl_frames_busy = 1;
+	return &tl_frames;
+}
+
+static void fb_give_back(frame_buf *b)
+{
+	if (b == &tl_frames)
+		tl_frames_busy = 0;
+	else
+		free(b->p);
 }
 
 /* Hand the framed events in buf[0..used) to the host, with the GIL released. */
@@ -606,11 +632,15 @@ static PyObject *handler_emit(PyObject *self, PyObject *event)
 		return NULL;
 	_Alignas(8) uint8_t local[512];
 	size_t len = frame_size(&e);
-	uint8_t *buf = !len ? NULL : len <= sizeof local ? local : tl_reserve(len);
+	frame_buf own, *fb = NULL;
+	uint8_t *buf = !len ? NULL : len <= sizeof local ? local : fb_reserve(fb = fb_take(&own), len);
 	if (buf)
 		frame(buf, e.name, e.data, e.ndata, e.ts, e.tid, len);
 	parts_release(&e, &view);
-	return buf ? send_framed(h, buf, len) : NULL;
+	PyObject *r = buf ? send_framed(h, buf, len) : NULL;
+	if (fb)
+		fb_give_back(fb);
+	return r;
 }
 
 static PyObject *handler_emit_many(PyObject *self, PyObject *events)
@@ -621,27 +651,32 @@ static PyObject *handler_emit_many(PyObject *self, PyObject *events)
 	PyObject *fast = PySequence_Fast(events, "emit_many takes an iterable of AsyncEvent");
 	if (!fast)
 		return NULL;
+	frame_buf own, *fb = fb_take(&own);
+	PyObject *r = NULL;
 	size_t used = 0;
+	/* reading an event may run Python code that changes the list: hold each item, and read
+	 * the size again at each step */
 	for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(fast); i++) {
 		ev_parts e;
 		Py_buffer view;
-		if (event_parts(PySequence_Fast_GET_ITEM(fast, i), &e, &view) < 0) {
-			Py_DECREF(fast);
-			return NULL;
-		}
-		size_t len = frame_size(&e);
-		uint8_t *buf = len ? tl_reserve(used + len) : NULL;
+		PyObject *item = Py_NewRef(PySequence_Fast_GET_ITEM(fast, i));
+		int rc = event_parts(item, &e, &view);
+		size_t len = rc == 0 ? frame_size(&e) : 0;
+		uint8_t *buf = len ? fb_reserve(fb, used + len) : NULL;
 		if (buf)
 			frame(buf + used, e.name, e.data, e.ndata, e.ts, e.tid, len);
-		parts_release(&e, &view);
-		if (!buf) {
-			Py_DECREF(fast);
-			return NULL;
-		}
+		if (rc == 0)
+			parts_release(&e, &view);
+		Py_DECREF(item);
+		if (!buf)
+			goto out;
 		used += len;
 	}
+	r = used ? send_framed(h, fb->p, used) : Py_NewRef(Py_None);
+out:
 	Py_DECREF(fast);
-	return used ? send_framed(h, tl_buf, used) : Py_NewRef(Py_None);
+	fb_give_back(fb);
+	return r;
 }
 
 static PyMethodDef handler_methods[] = {

@@ -39,8 +39,9 @@ typedef struct {
 	char *arg_key; /* a copy, or NULL */
 	void *buf;     /* the values, reused from event to event */
 	size_t cap;
+	char *data; /* copies of the strings / IP bytes the values point to, also reused */
+	size_t datacap;
 	uint64_t len; /* how many values (0: no value) */
-	PyObject *hold;
 	int fresh; /* computed for the current event; else carried over from the last one */
 	int asked; /* the host asked for it during the current event */
 } fp_result;
@@ -106,9 +107,9 @@ void fp_extract_destroy(fp_state *s)
 	if (!x)
 		return;
 	for (uint32_t i = 0; i < x->capresults; i++) {
-		Py_CLEAR(x->results[i].hold);
 		free(x->results[i].arg_key);
 		free(x->results[i].buf);
+		free(x->results[i].data);
 	}
 	free(x->results);
 	Py_CLEAR(x->methods);
@@ -136,14 +137,21 @@ static size_t elem_size(uint8_t ftype)
 static uint64_t time_ns(const struct fp_extract *x, PyObject *v, uint8_t ftype)
 {
 	if (ftype == FTYPE_RELTIME && PyDelta_Check(v)) {
-		long long ns = ((long long)PyDateTime_DELTA_GET_DAYS(v) * 86400 + PyDateTime_DELTA_GET_SECONDS(v)) *
-				       1000000000LL +
-			       (long long)PyDateTime_DELTA_GET_MICROSECONDS(v) * 1000LL;
-		if (ns < 0) {
+		/* days may be negative (seconds and microseconds never are); checked, unsigned */
+		int days = PyDateTime_DELTA_GET_DAYS(v);
+		uint64_t ns;
+		if (days < 0) {
 			PyErr_SetString(PyExc_ValueError, "a reltime field cannot be negative");
 			return (uint64_t)-1;
 		}
-		return (uint64_t)ns;
+		if (__builtin_mul_overflow((uint64_t)days, (uint64_t)86400000000000ULL, &ns) ||
+		    __builtin_add_overflow(ns, (uint64_t)PyDateTime_DELTA_GET_SECONDS(v) * 1000000000ULL, &ns) ||
+		    __builtin_add_overflow(ns, (uint64_t)PyDateTime_DELTA_GET_MICROSECONDS(v) * 1000ULL, &ns) ||
+		    ns == UINT64_MAX) {
+			PyErr_Format(PyExc_OverflowError, "a reltime field is out of range (%R is over 2**64-2 ns)", v);
+			return (uint64_t)-1;
+		}
+		return ns;
 	}
 	if (ftype == FTYPE_ABSTIME && PyDateTime_Check(v)) {
 		PyObject *ns = PyObject_Vectorcall(x->datetime_ns, &v, 1, NULL);
@@ -154,8 +162,41 @@ static uint64_t time_ns(const struct fp_extract *x, PyObject *v, uint8_t ftype)
 	return PyLong_AsUnsignedLongLong(v);
 }
 
-/* Convert one value into *out. Objects it must keep alive are appended to keep. */
-static int convert_one(const struct fp_extract *x, PyObject *v, uint8_t ftype, void *out, PyObject *keep)
+static int reserve(fp_result *r, size_t bytes)
+{
+	if (bytes <= r->cap)
+		return 0;
+	size_t cap = 2 * r->cap > bytes ? 2 * r->cap : bytes;
+	void *buf = realloc(r->buf, cap);
+	if (!buf) {
+		PyErr_NoMemory();
+		return -1;
+	}
+	r->buf = buf;
+	r->cap = cap;
+	return 0;
+}
+
+/* Room for n more bytes in r->data after *used (its first byte at r->data + *used). */
+static int reserve_data(fp_result *r, size_t used, size_t n)
+{
+	if (used + n <= r->datacap)
+		return 0;
+	size_t cap = 2 * r->datacap > used + n ? 2 * r->datacap : used + n + 64;
+	char *data = realloc(r->data, cap);
+	if (!data) {
+		PyErr_NoMemory();
+		return -1;
+	}
+	r->data = data;
+	r->datacap = cap;
+	return 0;
+}
+
+/* Convert one value into *out. Strings and IP bytes are copied into r->data at *used, and
+ * *out holds their offset there until fix_pointers: the shim owns what the host reads, so
+ * nothing Python does to the objects afterwards can free it. */
+static int convert_one(const struct fp_extract *x, PyObject *v, uint8_t ftype, void *out, fp_result *r, size_t *used)
 {
 	switch (ftype) {
 	case FTYPE_UINT64:
@@ -180,87 +221,90 @@ static int convert_one(const struct fp_extract *x, PyObject *v, uint8_t ftype, v
 			PyErr_Format(PyExc_TypeError, "a string field must return str, not %.80s", Py_TYPE(v)->tp_name);
 			return -1;
 		}
-		const char *utf8 = PyUnicode_AsUTF8(v); /* cached in v, which the result holds */
+		Py_ssize_t n;
+		const char *utf8 = PyUnicode_AsUTF8AndSize(v, &n);
 		if (!utf8)
 			return -1;
-		memcpy(out, &utf8, sizeof utf8);
+		if (memchr(utf8, 0, (size_t)n)) {
+			PyErr_SetString(PyExc_ValueError, "a string field cannot contain a NUL character ('\\0')");
+			return -1;
+		}
+		if (reserve_data(r, *used, (size_t)n + 1) < 0)
+			return -1;
+		memcpy(r->data + *used, utf8, (size_t)n + 1);
+		uintptr_t off = *used;
+		memcpy(out, &off, sizeof off);
+		*used += (size_t)n + 1;
 		return 0;
 	}
 	default: { /* ipaddr / ipnet: 4 or 16 bytes in network order */
 		PyObject *packed = PyBytes_Check(v) ? Py_NewRef(v) : PyObject_Vectorcall(x->ip_packed, &v, 1, NULL);
 		if (!packed)
 			return -1;
-		if (!PyBytes_Check(packed) || (PyBytes_GET_SIZE(packed) != 4 && PyBytes_GET_SIZE(packed) != 16)) {
+		size_t n = PyBytes_Check(packed) ? (size_t)PyBytes_GET_SIZE(packed) : 0;
+		int rc = -1;
+		if (n != 4 && n != 16)
 			PyErr_SetString(PyExc_ValueError, "an IP field must be 4 or 16 bytes");
-			Py_DECREF(packed);
-			return -1;
+		else if (reserve_data(r, *used, n) == 0)
+			rc = 0;
+		if (rc == 0) {
+			memcpy(r->data + *used, PyBytes_AS_STRING(packed), n);
+			ss_plugin_byte_buffer bb = {(uint32_t)n, (void *)(uintptr_t)*used};
+			memcpy(out, &bb, sizeof bb);
+			*used += n;
 		}
-		int rc = PyList_Append(keep, packed);
-		ss_plugin_byte_buffer bb = {(uint32_t)PyBytes_GET_SIZE(packed), PyBytes_AS_STRING(packed)};
 		Py_DECREF(packed);
-		memcpy(out, &bb, sizeof bb);
 		return rc;
 	}
 	}
 }
 
-static int reserve(fp_result *r, size_t bytes)
+/* The offsets convert_one stored become pointers into r->data (final once it is filled). */
+static void fix_pointers(fp_result *r, uint8_t ftype, Py_ssize_t n)
 {
-	if (bytes <= r->cap)
-		return 0;
-	void *buf = realloc(r->buf, bytes);
-	if (!buf) {
-		PyErr_NoMemory();
-		return -1;
+	if (ftype == FTYPE_STRING) {
+		const char **p = r->buf;
+		for (Py_ssize_t i = 0; i < n; i++)
+			p[i] = r->data + (uintptr_t)p[i];
+	} else if (ftype == FTYPE_IPADDR || ftype == FTYPE_IPNET) {
+		ss_plugin_byte_buffer *p = r->buf;
+		for (Py_ssize_t i = 0; i < n; i++)
+			p[i].ptr = r->data + (uintptr_t)p[i].ptr;
 	}
-	r->buf = buf;
-	r->cap = bytes;
-	return 0;
 }
 
-/* Store v (a value, or a sequence for list fields) as the values of r. */
+/* Store v (a value, or a sequence for list fields) as the values of r, copied. */
 static int store(const struct fp_extract *x, fp_result *r, uint32_t fid, PyObject *v)
 {
 	uint8_t ftype = field_types[fid];
-	size_t size = elem_size(ftype);
-	if (!field_is_list[fid] && ftype != FTYPE_IPADDR && ftype != FTYPE_IPNET) {
-		/* the common case: one value, nothing to keep but v itself (a str's UTF-8) */
-		if (reserve(r, size) < 0 || convert_one(x, v, ftype, r->buf, NULL) < 0)
+	size_t size = elem_size(ftype), used = 0;
+	if (!field_is_list[fid]) {
+		if (reserve(r, size) < 0 || convert_one(x, v, ftype, r->buf, r, &used) < 0)
 			return -1;
-		Py_XSETREF(r->hold, Py_NewRef(v));
+		fix_pointers(r, ftype, 1);
 		r->len = 1;
 		return 0;
 	}
-	PyObject *keep = PyList_New(0);
-	if (!keep)
+	PyObject *fast = PySequence_Fast(v, "a list field must return a list");
+	if (!fast)
 		return -1;
-	Py_ssize_t n = 1;
-	PyObject *fast = NULL;
-	if (field_is_list[fid]) {
-		fast = PySequence_Fast(v, "a list field must return a list");
-		if (!fast)
-			goto fail;
-		n = PySequence_Fast_GET_SIZE(fast);
-		if (PyList_Append(keep, fast) < 0)
-			goto fail;
-	} else if (PyList_Append(keep, v) < 0) {
-		goto fail;
+	/* a list item's conversion can run Python code (__bool__, __index__...) that changes the
+	 * list: hold each item, and read the size again at each step */
+	int rc = 0;
+	Py_ssize_t i = 0;
+	for (; rc == 0 && i < PySequence_Fast_GET_SIZE(fast); i++) {
+		PyObject *item = Py_NewRef(PySequence_Fast_GET_ITEM(fast, i));
+		rc = reserve(r, (size_t)(i + 1) * size);
+		if (rc == 0)
+			rc = convert_one(x, item, ftype, (char *)r->buf + (size_t)i * size, r, &used);
+		Py_DECREF(item);
 	}
-	if (reserve(r, (size_t)(n ? n : 1) * size) < 0)
-		goto fail;
-	for (Py_ssize_t i = 0; i < n; i++) {
-		PyObject *item = fast ? PySequence_Fast_GET_ITEM(fast, i) : v;
-		if (convert_one(x, item, ftype, (char *)r->buf + (size_t)i * size, keep) < 0)
-			goto fail;
-	}
-	Py_XDECREF(fast);
-	Py_XSETREF(r->hold, keep);
-	r->len = (uint64_t)n;
+	Py_DECREF(fast);
+	if (rc < 0)
+		return -1;
+	fix_pointers(r, ftype, i);
+	r->len = (uint64_t)i;
 	return 0;
-fail:
-	Py_XDECREF(fast);
-	Py_DECREF(keep);
-	return -1;
 }
 
 static PyObject *field_arg_object(uint32_t fid, const ss_plugin_extract_field *f)
@@ -325,7 +369,6 @@ static void start_event(struct fp_extract *x, const ss_plugin_event_input *evt)
 	uint32_t kept = 0;
 	for (uint32_t i = 0; i < x->nresults; i++) {
 		fp_result *r = &x->results[i];
-		Py_CLEAR(r->hold);
 		if (!r->asked) {
 			free(r->arg_key);
 			r->arg_key = NULL;
@@ -333,9 +376,10 @@ static void start_event(struct fp_extract *x, const ss_plugin_event_input *evt)
 		}
 		r->fresh = r->asked = 0;
 		r->len = 0;
-		if (kept != i) {
+		if (kept != i) { /* swap, so that each slot keeps its own buffers */
+			fp_result t = x->results[kept];
 			x->results[kept] = *r;
-			r->arg_key = NULL;
+			*r = t;
 		}
 		kept++;
 	}
@@ -391,7 +435,6 @@ static void prefetch(struct fp_extract *x, PyObject *event)
 			r->fresh = 1;
 		} else {
 			PyErr_Clear();
-			Py_CLEAR(r->hold);
 			r->len = 0;
 		}
 	}
@@ -447,7 +490,6 @@ FP_EXPORT ss_plugin_rc plugin_extract_fields(ss_plugin_t *st, const ss_plugin_ev
 		}
 	failed:
 		if (r) {
-			Py_CLEAR(r->hold);
 			r->len = 0; /* no value, also the next time this event is asked */
 			r->fresh = r->asked = 1;
 		}

@@ -16,6 +16,7 @@
 #include <dlfcn.h>
 #include <link.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -244,6 +245,20 @@ static void bootstrap(void)
 	}
 	pthread_key_create(&thread_state_key, thread_state_dtor);
 	if (!Py_IsInitialized()) {
+		/* The isolated config ignores the environment; PYTHONMALLOC=malloc is still honoured,
+		 * so that a sanitizer build sees Python's objects (make sanitize). */
+		const char *alloc = getenv("PYTHONMALLOC");
+		if (alloc && (!strcmp(alloc, "malloc") || !strcmp(alloc, "malloc_debug"))) {
+			PyPreConfig pre;
+			PyPreConfig_InitIsolatedConfig(&pre);
+			pre.allocator = !strcmp(alloc, "malloc") ? PYMEM_ALLOCATOR_MALLOC : PYMEM_ALLOCATOR_MALLOC_DEBUG;
+			PyStatus ps = Py_PreInitialize(&pre);
+			if (PyStatus_Exception(ps)) {
+				snprintf(boot_error, sizeof boot_error, "plugin %s: PYTHONMALLOC=%s: %s", FPY_NAME,
+					 alloc, ps.err_msg ? ps.err_msg : "error");
+				return;
+			}
+		}
 		PyConfig config;
 		PyConfig_InitIsolatedConfig(&config);
 		config.install_signal_handlers = 0;

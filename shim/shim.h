@@ -38,7 +38,7 @@ typedef struct fp_state {
 struct fp_held {
 	ss_plugin_table_t *table;
 	ss_plugin_table_entry_t *entry;
-	int created; /* 0: got, to release; 1: created, to destroy unless added; 2: added */
+	int created; /* 0: got or added, to release; 1: created, to destroy unless added; 2: refused by add */
 };
 typedef struct fp_access {
 	fp_state *state;

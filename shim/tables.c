@@ -754,11 +754,13 @@ static PyObject *table_add_entry(PyObject *self, PyObject *const *args, Py_ssize
 	if (!e)
 		owner_error(a, why, sizeof why);
 	PyEval_RestoreThread(ts);
-	a->held[i].created = 2; /* the table owns it now, added or not (the host took it) */
 	if (!e) {
+		a->held[i].created = 2; /* the host took it even so: nothing to release */
 		PyErr_Format(table_error_type(), "adding entry %R to table '%S': %s", args[0], tb->name, why);
 		return NULL;
 	}
+	/* the added entry is obtained like one from get_table_entry: released at the call's end */
+	a->held[i] = (struct fp_held){tb->table, e, 0};
 	en->entry = e;
 	return Py_NewRef(args[1]);
 }
@@ -1398,12 +1400,11 @@ static ss_plugin_table_entry_t *x_add(ss_plugin_table_t *t, const ss_plugin_stat
 	Py_XDECREF(k);
 	if (!r)
 		x_failed(xt, "add_table_entry");
-	else
-		Py_DECREF(r); /* the table holds it */
 	if (e)
 		Py_DECREF((PyObject *)e); /* the reference create_table_entry gave the host */
 	fp_leave(g);
-	return r; /* alive while it is in the table */
+	return r; /* a reference of its own, as from get_table_entry: the host gives it back with
+		   * release_table_entry */
 }
 
 static ss_plugin_rc x_write(ss_plugin_table_t *t, ss_plugin_table_entry_t *e, const ss_plugin_table_field_t *fh,

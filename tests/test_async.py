@@ -143,6 +143,7 @@ def test_sample_async_beside_a_source(host: Host, built: Built) -> None:
     assert info["capabilities"] == ["async"] and info["async_events"] == ["sample_async"]
 
 
+@pytest.mark.no_sanitize  # sleeps for Python start-up, which ASan slows down
 def test_file_notify_end_to_end(tmp_path: Path, built: Built) -> None:
     watched = tmp_path / "etc"
     watched.mkdir()

@@ -131,6 +131,7 @@ def test_source_filtering_keeps_other_sources_away(host: Host, built: Built) -> 
     assert [f["reader.double"] for f in fields_of(run)] == [None, None]
 
 
+@pytest.mark.no_sanitize  # loads the .so into pytest (an ASan .so needs an ASan process)
 def test_event_types_default_to_plugin_events(built: Built) -> None:
     # a static function: callable without init, as libsinsp's loader does
     lib = ctypes.CDLL(str(built(TYPED)))
@@ -226,6 +227,7 @@ def extract_types_of(lib: Path) -> list[int]:
     return [types[i] for i in range(count.value)]
 
 
+@pytest.mark.no_sanitize  # loads the .so into pytest (an ASan .so needs an ASan process)
 def test_fields_over_typed_plugin_events(host: Host, built: Built) -> None:
     lib = built("typed_events.py:TypedFields")
     run = host("run", "--json", "--fields", "words.len,words.plugin_id", "-p", lib)
@@ -234,6 +236,7 @@ def test_fields_over_typed_plugin_events(host: Host, built: Built) -> None:
     assert extract_types_of(lib) == [322]
 
 
+@pytest.mark.no_sanitize  # loads the .so into pytest (an ASan .so needs an ASan process)
 def test_event_types_derived_from_typed_event_classes(built: Built) -> None:
     from falco_plugin.event import PPME_SYSCALL_OPEN_X
 

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -149,6 +150,7 @@ def test_plain_file_event_lists_bad_lines_size_limit_and_timestamps(host: Host, 
     assert [e["ts"] for e in run.events] == [1709633472123456789, 1709633472000000000, 1709633472234567000]
     assert run.summaries[0]["end"] == "eof"
     log = run.stderr
+    assert "useAsync is accepted and ignored" in log  # upstream's default is true
     assert f"{path}:2: event larger than maxEventSize: size=" in log
     assert f"{path}:2: can't read stageTimestamp" in log
     assert f"{path}:3: invalid JSON" in log
@@ -211,3 +213,49 @@ def test_follow_mode_reads_appends_rotation_and_truncation(built: Built, tmp_pat
         proc.wait()
     ids = [json.loads(line)["fields"]["ka.auditid"] for line in out.splitlines() if '"fields"' in line]
     assert ids == ["appended", "late-in-old", "rotated", "truncated"], err
+
+
+def test_standard_library_fallback_gives_the_same_events_and_strings(tmp_path: Path) -> None:
+    # in a fresh interpreter where importing orjson fails, as on a machine without it
+    lines = [json.dumps(e) for _, e, _ in CASES] + [json.dumps({"kind": "EventList", "items": [POD, POD]})]
+    script = f"""
+import json, sys
+sys.modules["orjson"] = None
+sys.path.insert(0, {str(ROOT / "examples" / "k8saudit")!r})
+import k8saudit_events as ev
+out = {{"library": ev.JSON_LIBRARY, "events": [], "texts": []}}
+for line in {lines!r}:
+    events, errors = ev.split_events(line.encode())
+    out["events"] += [[p.decode(), ts] for p, ts, _ in events]
+    out["texts"] += [ev.dumps_text(d.get("requestObject")) for _, _, d in events]
+print(json.dumps(out))
+"""
+    sys.path.insert(0, str(ROOT / "examples" / "k8saudit"))
+    try:
+        import k8saudit_events as fast
+    finally:
+        sys.path.pop(0)
+    assert fast.JSON_LIBRARY == "orjson"
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    slow = json.loads(proc.stdout)
+    assert slow["library"] == "json"
+    events, texts = [], []
+    for line in lines:
+        got, _ = fast.split_events(line.encode())
+        events += [[p.decode(), ts] for p, ts, _ in got]
+        texts += [fast.dumps_text(d.get("requestObject")) for _, _, d in got]
+    assert slow["events"] == events and len(events) == len(CASES) + 2
+    assert slow["texts"] == texts
+
+
+def test_the_module_examples_run() -> None:
+    import doctest
+    import importlib
+
+    sys.path.insert(0, str(ROOT / "examples" / "k8saudit"))
+    try:
+        for name in ("k8saudit_events", "k8saudit_fields"):
+            result = doctest.testmod(importlib.import_module(name))
+            assert result.attempted > 0 and result.failed == 0, name
+    finally:
+        sys.path.pop(0)

@@ -3,6 +3,7 @@ upstream's status codes, TLS, and the port freed at close. Every request has a t
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import shutil
@@ -58,6 +59,15 @@ def post(port: int, body: bytes, *, path: str = "/k8s-audit", method: str = "POS
         return resp.status, resp.read().decode()
     finally:
         conn.close()
+
+
+def post_raw(port: int, request: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as s:
+        s.sendall(request)
+        try:
+            return s.recv(4096)
+        except (ConnectionResetError, TimeoutError):
+            return b""
 
 
 def start(built: Built, params: str, n: int, config: dict[str, Any] | None = None) -> subprocess.Popen[str]:
@@ -121,13 +131,18 @@ def test_webhook_tls_with_upstream_pem(built: Built, tmp_path: Path) -> None:
     proc = start(built, f"https://127.0.0.1:{port}/k8s-audit", n=1, config={"sslCertificate": str(pem)})
     try:
         wait_listening(port, proc)
-        status = post(port, json.dumps({**POD, "auditID": "over-tls"}).encode(), tls=True)
+        with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT):  # a silent client holds no one up
+            plain = post_raw(port, b"POST /k8s-audit HTTP/1.1\r\nHost: x\r\n\r\n")  # plain HTTP: refused
+            # the one event the run waits for (-n 1): the host closes the source after it
+            status = post(port, json.dumps({**POD, "auditID": "over-tls"}).encode(), tls=True)
         out, err = proc.communicate(timeout=40)
     finally:
         proc.kill()
         proc.wait()
     assert status == (200, "")
+    assert not plain.startswith(b"HTTP/1.1 200")
     assert [e["fields"]["ka.auditid"] for e in events_of(out)] == ["over-tls"], err
+    assert "connection from 127.0.0.1 failed" in err
 
 
 def test_close_frees_the_port(tmp_path: Path) -> None:
@@ -142,6 +157,9 @@ def test_close_frees_the_port(tmp_path: Path) -> None:
         hook = Webhook("127.0.0.1", port, "/k8s-audit", certificate=None, max_batch_size=1 << 20,
                        max_event_size=1 << 18)
         assert post(port, json.dumps({**POD, "auditID": f"round-{n}"}).encode()) == (200, "")
+        kept = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)  # a kept-alive client
+        kept.sendall(b"POST /elsewhere HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+        assert kept.recv(100).startswith(b"HTTP/1.1 404")
         deadline = time.monotonic() + TIMEOUT
         batch: list[Any] = []
         while not batch and time.monotonic() < deadline:
@@ -149,6 +167,13 @@ def test_close_frees_the_port(tmp_path: Path) -> None:
             time.sleep(0.01)
         hook.close()
         assert [json.loads(p)["auditID"] for p, _ in batch] == [f"round-{n}"]
+        kept.settimeout(TIMEOUT)
+        rest = b""
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := kept.recv(4096):  # the server ended the kept-alive connection at close
+                rest += chunk
+        kept.close()
+        assert b"HTTP" not in rest
         with socket.socket() as s:  # nothing listens any more: the port is free
             s.settimeout(0.5)
             assert s.connect_ex(("127.0.0.1", port)) != 0

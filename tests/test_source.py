@@ -224,6 +224,7 @@ def test_logging_reaches_the_host_with_severity(host: Host, built: Built) -> Non
     assert "log info counter: closed after" in run.stderr
 
 
+@pytest.mark.no_sanitize  # LD_PRELOADs a library before the ASan runtime
 def test_second_different_libpython_is_refused(host: Host, built: Built) -> None:
     other = [p for p in Path("/root/.pyenv/versions").glob("3.1[02]*/lib/libpython3.1[02].so.1.0")]
     if not other:

@@ -171,6 +171,7 @@ def test_proc_stats_counts_match_the_capture(host: Host, built: Built, capture: 
     assert all(f["read_only"] for f in by_comm["fields"])
 
 
+@pytest.mark.no_sanitize  # loads the .so into pytest (an ASan .so needs an ASan process)
 def test_a_syscall_plugin_declares_the_event_schema_it_needs(built: Built) -> None:
     import ctypes
 

@@ -6,9 +6,11 @@ JSON strings are given as compact JSON (``true``, ``200``, ``{"k":"v"}``), as up
 A missing value gives no value; so does an empty list. Where upstream's value is plainly
 wrong this module gives the correct one; ``examples/k8saudit/README.md`` lists each difference.
 
-    >>> fields = {f.name for f in declared_fields(AuditFields)}  # doctest: +SKIP
-    >>> len(fields)  # doctest: +SKIP
-    100
+    >>> pod = {"requestObject": {"spec": {"containers": [{"image": "nginx:1.25"}, {"name": "no-image"}]}}}
+    >>> values_at(pod, None, ("requestObject", "spec", "containers", "image"))
+    ['nginx:1.25', MISSING]
+    >>> values_at(pod, 1, ("requestObject", "spec", "containers", "name"))
+    ['no-image']
 """
 
 from __future__ import annotations
@@ -23,7 +25,12 @@ from falco_plugin import Event, ExtractPlugin, Index, Key, field, per_event
 
 __all__ = ["CONTAINER_LISTS", "AuditFields", "image_repository"]
 
-MISSING: Any = object()  # a key that is not there (JSON null is None, which is a value)
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()  # a key that is not there (JSON null is None, which is a value)
 Json = Any
 
 

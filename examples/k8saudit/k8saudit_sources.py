@@ -9,10 +9,13 @@ one event per audit event, stamped with its ``stageTimestamp``. What cannot be r
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
+import socket
 import ssl
+import sys
 import threading
 from collections.abc import Generator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -156,12 +159,41 @@ class _Server(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], source: Webhook) -> None:
         self.source = source
+        self.connections: set[socket.socket] = set()
+        self.lock = threading.Lock()
         super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self.lock:
+            self.connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.lock:
+            self.connections.discard(request)
+        super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.warning("webhook: connection from %s failed: %s", client_address[0], sys.exc_info()[1])
+
+    def drop_connections(self) -> None:
+        """End the kept-alive connections too, so that nothing of the server outlives close()."""
+        with self.lock:
+            connections, self.connections = self.connections, set()
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    timeout = 120  # an idle kept-alive connection is closed after that long
+
+    def setup(self) -> None:
+        super().setup()  # sets the timeout, so a client that never finishes its TLS hello is dropped
+        if isinstance(self.connection, ssl.SSLSocket):
+            self.connection.do_handshake()  # here, on this connection's thread, not in accept()
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("webhook %s: " + format, self.address_string(), *args)
@@ -234,7 +266,8 @@ class Webhook(SourceInstance):
             # upstream reads key and certificate from the same PEM file
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(certificate, certificate)
-            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True,
+                                                     do_handshake_on_connect=False)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1},
                                        name=f"k8saudit-webhook:{self.port}", daemon=True)
@@ -257,4 +290,5 @@ class Webhook(SourceInstance):
         self.stopped.set()
         self.server.shutdown()
         self.server.server_close()
+        self.server.drop_connections()
         self.thread.join(timeout=5)
