@@ -7,13 +7,14 @@ runs it in a host that behaves like libsinsp.
 
 from .async_event import AsyncEvent, AsyncEventPlugin, AsyncHandler, BackgroundTask, BackgroundThread
 from .base import ConfigError, Event, Plugin, PluginDefinitionError
-from .extract import ExtractPlugin, Index, Key, field, per_event
+from .extract import PLUGIN_EVENT_PAYLOAD_OFFSET, ExtractPlugin, Index, Key, Located, field, per_event
 from .listen import CaptureListen, CaptureListenPlugin
 from .metrics import Metric
 from .parse import ParsePlugin
 from .source import EndOfStream, OpenParam, SourceInstance, SourcePlugin, Timeout
 
 __all__ = [
+    "PLUGIN_EVENT_PAYLOAD_OFFSET",
     "AsyncEvent",
     "AsyncEventPlugin",
     "AsyncHandler",
@@ -27,6 +28,7 @@ __all__ = [
     "ExtractPlugin",
     "Index",
     "Key",
+    "Located",
     "Metric",
     "OpenParam",
     "ParsePlugin",

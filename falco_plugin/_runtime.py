@@ -20,11 +20,11 @@ import traceback
 from typing import Any
 
 from . import log
-from .base import ConfigError, Plugin, PluginDefinitionError, check_metadata, parse_config
-from .extract import field_methods
+from .base import ConfigError, Plugin, PluginDefinitionError, check_metadata, parse_config, schema_version_at_init
+from .extract import ExtractPlugin, extract_types, field_methods, types_at_init
 from .listen import capture_listen
 from .metrics import metric_tuples
-from .parse import parse_method
+from .parse import ParsePlugin, parse_method, parse_types
 from .source import EndOfStream, SourceInstance, SourcePlugin, Timeout
 from .tables import TablesInput, takes_tables
 
@@ -77,6 +77,37 @@ def create(module: str, qualname: str, config: str, link: log.HostLink, tables: 
         log.detach(plugin.logger, link)
         raise
     return plugin
+
+
+def syscall_events(batch: Any) -> list[bytes]:
+    """A syscall-source plugin's ``next_batch`` items as the bytes of whole events."""
+    out: list[bytes] = []
+    for i, item in enumerate(batch):
+        if isinstance(item, (bytes, bytearray, memoryview)):
+            out.append(bytes(item))
+        elif callable(getattr(item, "to_bytes", None)):
+            out.append(item.to_bytes())
+        else:
+            raise TypeError(
+                f"next_batch: item {i} is {type(item).__name__}; a syscall-source plugin (PLUGIN_ID = 0) returns "
+                "typed events of falco_plugin.event (e.g. PPME_SYSCALL_OPEN_X(...)) or their bytes"
+            )
+    return out
+
+
+def decide_at_init(plugin: Plugin) -> tuple[list[int] | None, list[int] | None, str | None]:
+    """Right after ``__init__``: the event types and the event schema version decided by the
+    initialized plugin (None where the baked value stands; the shim asks only for what the
+    build marked as decided at init)."""
+    extract = parse = None
+    codes: list[int] = []
+    if isinstance(plugin, ExtractPlugin):
+        extract = types_at_init(plugin, ExtractPlugin, "extract_event_types", extract_types)
+        codes += extract if extract is not None else extract_types(type(plugin))
+    if isinstance(plugin, ParsePlugin):
+        parse = types_at_init(plugin, ParsePlugin, "parse_event_types", parse_types)
+        codes += parse if parse is not None else parse_types(type(plugin))
+    return extract, parse, schema_version_at_init(plugin, codes)
 
 
 def destroy(plugin: Plugin, link: log.HostLink) -> None:

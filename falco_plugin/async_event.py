@@ -194,6 +194,10 @@ class AsyncEventPlugin:
     ASYNC_EVENTS: ClassVar[Sequence[str]]
     #: The event sources the plugin's events may go into; empty means every source.
     EVENT_SOURCES: ClassVar[Sequence[str]] = ()
+    #: False: ``emit`` sends a name missing from ``ASYNC_EVENTS`` to the host, which rejects it
+    #: as libsinsp does ("incompatible async event '<name>' produced by plugin: ..."; ``emit``
+    #: raises RuntimeError with that text) instead of raising ValueError itself.
+    CHECK_ASYNC_EVENT_NAMES: ClassVar[bool] = True
 
     def start_async(self, handler: AsyncHandler) -> None:
         """Capture started: start producing events through ``handler``."""
@@ -205,7 +209,13 @@ class AsyncEventPlugin:
 
     def dump_state(self, handler: AsyncHandler) -> None:
         """Emit events describing the plugin's state into a capture file being written.
-        Exported only if overridden; runs synchronously on the caller's thread."""
+        Exported only if overridden; runs synchronously on the caller's thread. Our host
+        calls it with ``run --dump-state`` (or ``--dump-state-every N``)::
+
+            def dump_state(self, handler: AsyncHandler) -> None:
+                for name, count in self.counts.items():
+                    handler.emit(AsyncEvent("counts", f"{name}={count}".encode()))
+        """
 
 
 class BackgroundThread:

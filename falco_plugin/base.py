@@ -59,6 +59,13 @@ class Plugin:
     DESCRIPTION: ClassVar[str]
     CONTACT: ClassVar[str]
 
+    #: The event schema version the plugin needs (``get_required_event_schema_version``, which
+    #: Falco checks against its driver's for plugins that take other events than plugin
+    #: events). Unset: "4.0.0" (the typed events are those of schema 4.x) when the plugin
+    #: parses or extracts such events, nothing otherwise; ``None``: the symbol is not exported
+    #: (the host assumes "3.0.0"). See also :meth:`required_event_schema_version`.
+    REQUIRED_EVENT_SCHEMA_VERSION: ClassVar[str | None]
+
     #: The plugin's logger; ``logging`` calls on it (or on the logger of the plugin's
     #: module) reach the host's log function.
     logger: logging.Logger
@@ -76,6 +83,15 @@ class Plugin:
     def get_metrics(self) -> Iterable[Metric]:
         """Override to report metrics to the host (see :mod:`falco_plugin.metrics`)."""
         return ()
+
+    def required_event_schema_version(self) -> str | None:
+        """Override to decide the required event schema version once initialized (asked
+        right after ``__init__``); ``None`` means "3.0.0" to the host::
+
+            def required_event_schema_version(self) -> str | None:
+                return self.config.schema_version    # e.g. "4.1.0"
+        """
+        return None
 
 
 # -- configuration ------------------------------------------------------------------
@@ -150,6 +166,54 @@ def describe_validation_error(name: str, exc: pydantic.ValidationError) -> str:
     return f"invalid configuration for plugin {name}: " + "; ".join(problems)
 
 
+# -- event schema version -------------------------------------------------------------
+
+#: What a plugin taking typed syscall events requires by default: the typed events are those
+#: of the libs schema 4.x (falco_plugin.event), and a 4.x driver refuses "3.0.0" (the default
+#: when the symbol is missing). The schema data has no per-event version to derive a lower one.
+DEFAULT_EVENT_SCHEMA_VERSION = "4.0.0"
+PLUGIN_EVENT_CODE = 322
+_UNSET: Any = object()
+
+
+def check_schema_version(what: str, value: Any) -> str | None:
+    """A required event schema version, checked: "MAJOR.MINOR.PATCH" or None.
+
+    >>> check_schema_version("X", "4.1.0")
+    '4.1.0'
+    """
+    if value is None or (isinstance(value, str) and VERSION_RE.match(value)):
+        return value
+    raise PluginDefinitionError(f"{what} must be 'MAJOR.MINOR.PATCH' or None, got {value!r}")
+
+
+def declared_schema_version(cls: type[Plugin]) -> Any:
+    """REQUIRED_EVENT_SCHEMA_VERSION as declared (checked), or _UNSET."""
+    value = getattr(cls, "REQUIRED_EVENT_SCHEMA_VERSION", _UNSET)
+    if value is _UNSET:
+        return _UNSET
+    return check_schema_version(f"{cls.__qualname__}.REQUIRED_EVENT_SCHEMA_VERSION", value)
+
+
+def derived_schema_version(codes: Iterable[int]) -> str | None:
+    """The default for a plugin that takes these event types: none for plugin events only."""
+    return DEFAULT_EVENT_SCHEMA_VERSION if any(c != PLUGIN_EVENT_CODE for c in codes) else None
+
+
+def schema_version_at_init(plugin: Plugin, codes: Iterable[int]) -> str | None:
+    """What ``get_required_event_schema_version`` returns for an initialized plugin whose
+    version is decided at init: its method's answer, else the constant, else derived."""
+    cls = type(plugin)
+    if cls.required_event_schema_version is not Plugin.required_event_schema_version:
+        code = cls.required_event_schema_version.__code__
+        where = f"{code.co_filename.rsplit('/', 1)[-1]}:{code.co_firstlineno}"
+        return check_schema_version(
+            f"{cls.__qualname__}.required_event_schema_version() (at {where})", plugin.required_event_schema_version()
+        )
+    declared = declared_schema_version(cls)
+    return derived_schema_version(codes) if declared is _UNSET else declared
+
+
 # -- metadata checks ----------------------------------------------------------------
 
 
@@ -169,6 +233,7 @@ def check_metadata(cls: type[Plugin]) -> None:
             f"{cls.__qualname__}.PLUGIN_VERSION {cls.PLUGIN_VERSION!r} must be 'MAJOR.MINOR.PATCH'"
         )
     config_type(cls)
+    declared_schema_version(cls)
 
 
 @typing.runtime_checkable

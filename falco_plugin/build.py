@@ -27,14 +27,22 @@ from typing import Any
 
 from . import _cc
 from .async_event import AsyncEventPlugin
-from .base import Plugin, PluginDefinitionError, check_metadata, init_schema
+from .base import (
+    _UNSET,
+    Plugin,
+    PluginDefinitionError,
+    check_metadata,
+    declared_schema_version,
+    derived_schema_version,
+    init_schema,
+)
 from .extract import (
     FIELD_TYPE_CODES,
-    PLUGIN_EVENT,
     ExtractPlugin,
     Field,
     Index,
     check_extract,
+    declared_fields,
     extract_sources,
     extract_types,
 )
@@ -59,7 +67,6 @@ REQUIRED_SYMBOLS = (
 )
 # log_fn in ss_plugin_init_input appeared in API 3.3: the lowest version we can declare.
 BASE_API_VERSION = (3, 3, 0)
-EVENT_SCHEMA_VERSION = "4.0.0"
 
 
 class BuildError(RuntimeError):
@@ -91,11 +98,15 @@ class PluginSpec:
     async_events: list[str] = field(default_factory=list)
     async_sources: list[str] = field(default_factory=list)
     has_dump_state: bool = False
+    check_async_names: bool = True
     parse_sources: list[str] = field(default_factory=list)
     parse_types: list[int] = field(default_factory=list)
     uses_tables: bool = False
     has_metrics: bool = False
     event_schema_version: str = ""
+    extract_types_at_init: bool = False
+    parse_types_at_init: bool = False
+    schema_version_at_init: bool = False
     symbols: list[str] = field(default_factory=list)
 
 
@@ -209,7 +220,7 @@ def plugin_spec(cls: type[Plugin], sys_path: list[str]) -> PluginSpec:
     symbols = list(REQUIRED_SYMBOLS)
     if issubclass(cls, SourcePlugin):
         spec.plugin_id = cls.PLUGIN_ID
-        spec.event_source = cls.EVENT_SOURCE
+        spec.event_source = cls.EVENT_SOURCE if cls.PLUGIN_ID else ""  # id 0: the syscall source
         spec.timeout_pause = float(cls.TIMEOUT_PAUSE)
         spec.has_list_open_params = _overrides(cls, SourcePlugin, "list_open_params")
         spec.has_event_to_string = _overrides(cls, SourcePlugin, "event_to_string")
@@ -222,25 +233,37 @@ def plugin_spec(cls: type[Plugin], sys_path: list[str]) -> PluginSpec:
         spec.fields = check_extract(cls)
         spec.extract_sources = extract_sources(cls)
         spec.extract_types = extract_types(cls)
+        spec.extract_types_at_init = _overrides(cls, ExtractPlugin, "extract_event_types")
         symbols += ["get_fields", "extract_fields", "get_extract_event_sources", "get_extract_event_types"]
     if issubclass(cls, AsyncEventPlugin):
         spec.async_events = list(cls.ASYNC_EVENTS)
         spec.async_sources = list(cls.EVENT_SOURCES)
         spec.has_dump_state = _overrides(cls, AsyncEventPlugin, "dump_state")
+        spec.check_async_names = bool(cls.CHECK_ASYNC_EVENT_NAMES)
         symbols += ["get_async_events", "get_async_event_sources", "set_async_event_handler"]
         if spec.has_dump_state:
             symbols.append("dump_state")
     if issubclass(cls, ParsePlugin):
         spec.parse_types = parse_types(cls)
+        spec.parse_types_at_init = _overrides(cls, ParsePlugin, "parse_event_types")
         spec.parse_sources = parse_sources(cls)
         symbols += ["parse_event", "get_parse_event_types", "get_parse_event_sources"]
     if issubclass(cls, CaptureListenPlugin):
         symbols += ["capture_open", "capture_close"]
     # Falco checks the event schema of a plugin that takes other events than plugin events
     # against the driver's (plugin-api.md §6.9); without this symbol it assumes 3.0.0, which a
-    # 4.x driver refuses. The typed events are those of schema 4.x, and every 4.x has them.
-    if any(code != PLUGIN_EVENT for code in spec.extract_types + spec.parse_types):
-        spec.event_schema_version = EVENT_SCHEMA_VERSION
+    # 4.x driver refuses. Declared (a constant, or a method asked at init), else derived from
+    # the event types (at init too when those are decided at init).
+    declared = declared_schema_version(cls)
+    if _overrides(cls, Plugin, "required_event_schema_version") or (
+        declared is _UNSET and (spec.extract_types_at_init or spec.parse_types_at_init)
+    ):
+        spec.schema_version_at_init = True
+    elif declared is _UNSET:
+        spec.event_schema_version = derived_schema_version(spec.extract_types + spec.parse_types) or ""
+    else:
+        spec.event_schema_version = declared or ""
+    if spec.schema_version_at_init or spec.event_schema_version:
         symbols.append("get_required_event_schema_version")
     spec.uses_tables = uses_tables
     spec.has_metrics = _overrides(cls, Plugin, "get_metrics")
@@ -253,8 +276,10 @@ def plugin_spec(cls: type[Plugin], sys_path: list[str]) -> PluginSpec:
 def api_version(cls: type[Plugin], capabilities: list[str], uses_tables: bool) -> str:
     """The lowest plugin API the shim needs for what the class uses, so older Falcos load it:
     3.3 (log_fn), 3.5 with tables (entries at init), 3.6 with metrics (their enum numbering),
-    3.7 with capture listening."""
+    3.7 with capture listening, 3.11 with located fields (value_offsets)."""
     minor = BASE_API_VERSION[1]
+    if issubclass(cls, ExtractPlugin) and any(f.located for f in declared_fields(cls)):
+        minor = max(minor, 11)
     if uses_tables:
         minor = max(minor, 5)
     if _overrides(cls, Plugin, "get_metrics"):
@@ -315,6 +340,9 @@ def meta_header(spec: PluginSpec, python_executable: str) -> str:
         f"#define FPY_USES_TABLES {int(spec.uses_tables)}",
         f"#define FPY_HAS_METRICS {int(spec.has_metrics)}",
         f"#define FPY_EVENT_SCHEMA_VERSION {c_string(spec.event_schema_version)}",
+        f"#define FPY_EXTRACT_TYPES_AT_INIT {int(spec.extract_types_at_init)}",
+        f"#define FPY_PARSE_TYPES_AT_INIT {int(spec.parse_types_at_init)}",
+        f"#define FPY_SCHEMA_AT_INIT {int(spec.schema_version_at_init)}",
     ]
     if "parsing" in caps:
         lines += [
@@ -327,6 +355,7 @@ def meta_header(spec: PluginSpec, python_executable: str) -> str:
             f"#define FPY_ASYNC_SOURCES_JSON {c_string(json.dumps(spec.async_sources))}",
             "#define FPY_ASYNC_NAMES {" + ", ".join(c_string(n) for n in spec.async_events) + "}",
             f"#define FPY_HAS_DUMP_STATE {int(spec.has_dump_state)}",
+            f"#define FPY_CHECK_ASYNC_NAMES {int(spec.check_async_names)}",
         ]
     if "extraction" in caps:
         fields = spec.fields
@@ -337,6 +366,8 @@ def meta_header(spec: PluginSpec, python_executable: str) -> str:
             f"#define FPY_FIELD_TYPES {c_array(FIELD_TYPE_CODES[f.type] for f in fields)}",
             f"#define FPY_FIELD_IS_LIST {c_array(int(f.is_list) for f in fields)}",
             f"#define FPY_FIELD_ARG {c_array(arg_kind(f) for f in fields)}",
+            f"#define FPY_FIELD_LOCATED {c_array(int(f.located) for f in fields)}",
+            f"#define FPY_VALUE_OFFSETS {int(any(f.located for f in fields))}",
         ]
     lines += [
         "#endif",

@@ -169,7 +169,9 @@ def host_run_args(args: argparse.Namespace) -> list[str]:
     argv = [args.command]
     if args.command == "replay":
         argv += ["--capture", args.capture]
-    for flag in ("dump_tables", "metrics", "dump_state"):
+    if args.dump_state_every:
+        argv += ["--dump-state-every", str(args.dump_state_every)]
+    for flag in ("dump_tables", "metrics", "dump_state", "offsets"):
         if getattr(args, flag, False):
             argv.append("--" + flag.replace("_", "-"))
     if args.max_events is not None:
@@ -180,6 +182,8 @@ def host_run_args(args: argparse.Namespace) -> list[str]:
         argv += ["--fields", args.fields]
     if getattr(args, "duration", None) is not None:
         argv += ["--duration", str(args.duration)]
+    if args.engine_schema_version:
+        argv += ["--engine-schema-version", args.engine_schema_version]
     specs = [{"path": args.library, "config": args.config, "open_params": getattr(args, "open_params", None)}]
     for extra in getattr(args, "extra_plugins", None) or []:
         specs.append(extra)
@@ -257,13 +261,18 @@ def parser() -> argparse.ArgumentParser:
         if cmd is r:
             cmd.add_argument("--open-params", help="open parameters")
             cmd.add_argument("--duration", type=float, help="stop after this many seconds")
-            cmd.add_argument("--dump-state", action="store_true",
-                             help="at the end, print the events dump_state of async plugins emits")
         cmd.add_argument("-n", dest="max_events", type=int, help="stop after N events")
         cmd.add_argument("--json", action="store_true", help="one JSON object per event")
         cmd.add_argument("--fields", help="fields to extract, e.g. dummy.value,dummy.divisible[3]")
         cmd.add_argument("--dump-tables", action="store_true", help="print every state table at the end")
         cmd.add_argument("--metrics", action="store_true", help="print the plugins' metrics at the end")
+        cmd.add_argument("--offsets", action="store_true",
+                         help="ask for value offsets (where each field value lies in the event)")
+        cmd.add_argument("--dump-state", action="store_true",
+                         help="call the plugins' dump_state at the end, as a capture dump would")
+        cmd.add_argument("--dump-state-every", type=int, metavar="N", help="call dump_state every N events")
+        cmd.add_argument("--engine-schema-version", metavar="M.m.p",
+                         help="check the plugins' required event schema version as a driver of this one would")
         cmd.add_argument("--plugin", action=_PluginSpecAction, help="load another plugin .so beside it")
         cmd.add_argument("--plugin-config", action=_PluginSpecAction, help="init config of the last --plugin")
         if cmd is r:
@@ -286,7 +295,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _cmd_events(argparse.Namespace(), argv[1:])
     args = parser().parse_args(argv)
     commands = {"build": _cmd_build, "info": _cmd_info, "run": _cmd_run, "replay": _cmd_run, "new": _cmd_new}
-    return commands[args.command](args)
+    try:
+        return commands[args.command](args)
+    except BrokenPipeError:  # `falco-plugin info x.so | head`: the reader left, not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

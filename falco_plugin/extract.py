@@ -21,6 +21,19 @@ The field type comes from the return type hint (``int`` → uint64, ``str`` → 
 Falco asks for one field per call, often several times per event. ``event`` is the same
 object for every field of one event, so :func:`per_event` memoizes a decode once per event.
 
+A field can say where its value lies in the event (value offsets, plugin API 3.11, used by
+Stratoshark and Falco's output highlighting): declare it ``located=True`` and return
+:class:`Located` values, counted from the first byte of the event header (or
+``Located.in_payload`` for offsets within a plugin event's payload)::
+
+        @field("dummy.word", desc="the first word of the payload", located=True)
+        def word(self, event: Event) -> Located[str]:
+            word = (event.payload or b"").split(b" ")[0]
+            return Located.in_payload(word.decode(), 0, len(word))
+
+When the host asks for offsets, every field of such a plugin reports them: ``{0, 0}`` ("not
+from the event bytes") for plain values.
+
 A field method may instead take a typed event of :mod:`falco_plugin.event` (annotate the
 parameter, e.g. ``event: PPME_SYSCALL_OPEN_X`` or ``event: PluginEvent | AsyncEvent``): the
 event is decoded when such a field is asked for, once per event, and the plugin's event-type
@@ -41,11 +54,11 @@ import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
-from typing import Any, ClassVar, TypeVar, Union
+from typing import Any, ClassVar, Generic, TypeVar, Union
 
 from .base import Plugin, PluginDefinitionError
 
-__all__ = ["ExtractPlugin", "Field", "Index", "Key", "field", "per_event"]
+__all__ = ["PLUGIN_EVENT_PAYLOAD_OFFSET", "ExtractPlugin", "Field", "Index", "Key", "Located", "field", "per_event"]
 
 FIELD_TYPES = ("uint64", "string", "reltime", "abstime", "bool", "ipaddr", "ipnet")
 # ss_plugin_field_type codes, in the order of FIELD_TYPES
@@ -53,6 +66,9 @@ FIELD_TYPE_CODES = {"uint64": 8, "string": 9, "reltime": 20, "abstime": 21, "boo
 FIELD_NAME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]*(\.[a-zA-Z0-9_]+)+$")
 PROPERTIES = ("hidden", "info", "conversation")
 PLUGIN_EVENT = 322
+#: Where the payload of a plugin event (322) starts, counted from the event header.
+PLUGIN_EVENT_PAYLOAD_OFFSET = 38
+T = TypeVar("T")
 
 _TYPE_BY_HINT: dict[Any, str] = {
     int: "uint64",
@@ -81,6 +97,32 @@ class Key:
     required: bool = False
 
 
+class Located(Generic[T]):
+    """A field value and where it lies in the event: ``start`` and ``length`` in bytes,
+    counted from the first byte of the event header.
+
+    >>> Located.in_payload("hello", 0, 5).start
+    38
+    """
+
+    __slots__ = ("length", "start", "value")
+
+    def __init__(self, value: T, start: int, length: int) -> None:
+        if not (0 <= start < 2**32 and 0 <= length < 2**32):
+            raise ValueError(f"Located offsets must fit 32 bits, got start={start!r} length={length!r}")
+        self.value = value
+        self.start = start
+        self.length = length
+
+    @classmethod
+    def in_payload(cls, value: T, start: int, length: int) -> Located[T]:
+        """A value at ``start`` within a plugin event's payload."""
+        return cls(value, PLUGIN_EVENT_PAYLOAD_OFFSET + start, length)
+
+    def __repr__(self) -> str:
+        return f"Located({self.value!r}, {self.start}, {self.length})"
+
+
 @dataclass
 class Field:
     """One declared field (what :func:`field` records on the method)."""
@@ -94,6 +136,7 @@ class Field:
     add_output: bool = False
     properties: Sequence[str] = dataclass_field(default_factory=tuple)
     method: str = ""
+    located: bool = False
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "type": self.type, "desc": self.desc}
@@ -126,13 +169,15 @@ def field(
     display: str = "",
     add_output: bool = False,
     properties: Sequence[str] = (),
+    located: bool = False,
 ) -> Callable[[F], F]:
-    """Declare the decorated method as the extractor of field ``name``."""
+    """Declare the decorated method as the extractor of field ``name``; ``located=True``: it
+    may return :class:`Located` values (the plugin then requires API 3.11)."""
 
     def mark(method: F) -> F:
         method.__falco_field__ = Field(  # type: ignore[attr-defined]
             name=name, desc=desc, type=type or "", arg=arg, display=display, add_output=add_output,
-            properties=tuple(properties), method=method.__name__,
+            properties=tuple(properties), method=method.__name__, located=located,
         )
         return method
 
@@ -180,7 +225,18 @@ class ExtractPlugin:
     EXTRACT_EVENT_SOURCES: ClassVar[Sequence[str] | None] = None
     #: Event type codes the host sends to the plugin. Default: the codes of the typed events
     #: the field methods take, and plugin events (322) for fields that take a plain Event.
+    #: ``()`` means every event type.
     EXTRACT_EVENT_TYPES: ClassVar[Sequence[int] | None] = None
+
+    def extract_event_types(self) -> Sequence[int] | None:
+        """Override to decide the event types once the plugin is initialized, e.g. from its
+        configuration (the host asks right after ``__init__``). ``None``: the class default
+        above; ``()``: every event type::
+
+            def extract_event_types(self) -> list[int]:
+                return self.config.event_types    # e.g. [322, 402]
+        """
+        return None
 
 
 def _unwrap_optional(hint: Any) -> Any:
@@ -195,14 +251,21 @@ def _unwrap_optional(hint: Any) -> Any:
     return hint
 
 
+def _unwrap_located(hint: Any) -> Any:
+    if hint is Located or typing.get_origin(hint) is Located:
+        args = typing.get_args(hint)
+        return _unwrap_optional(args[0]) if args else hint
+    return hint
+
+
 def _type_from_hint(owner: str, hint: Any) -> tuple[str, bool]:
-    hint = _unwrap_optional(hint)
+    hint = _unwrap_located(_unwrap_optional(hint))
     is_list = False
     if typing.get_origin(hint) in (list, Sequence, typing.Sequence, tuple):
         args = typing.get_args(hint)
         if not args:
             raise PluginDefinitionError(f"{owner}: give the element type of the list, e.g. list[int]")
-        hint, is_list = _unwrap_optional(args[0]), True
+        hint, is_list = _unwrap_located(_unwrap_optional(args[0])), True
     kind = _TYPE_BY_HINT.get(hint)
     if kind is None:
         raise PluginDefinitionError(
@@ -273,6 +336,8 @@ def extract_sources(cls: type[Plugin]) -> list[str]:
             raise PluginDefinitionError(f"{cls.__qualname__}.EXTRACT_EVENT_SOURCES must be a list of names")
         return list(explicit)
     own = getattr(cls, "EVENT_SOURCE", None)
+    if getattr(cls, "PLUGIN_ID", None) == 0 and own is not None:  # a syscall-source plugin
+        return ["syscall"]
     if own:
         return [own]
     raise PluginDefinitionError(
@@ -301,16 +366,56 @@ def typed_event_classes(method: Callable[..., Any]) -> tuple[type, ...]:
     return classes
 
 
+def all_event_types() -> list[int]:
+    """Every event type code of the schema: what an empty list of event types stands for."""
+    from .event import EVENT_MAX
+
+    return list(range(EVENT_MAX))
+
+
+def event_codes(what: str, value: Any) -> list[int]:
+    """Check a list of event type codes (``what`` names it in the message); ``()`` is every type.
+
+    >>> event_codes("X.TYPES", [402, 322, 322])
+    [322, 402]
+    >>> len(event_codes("X.TYPES", ())) > 400
+    True
+    """
+    if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, set, frozenset)):
+        raise PluginDefinitionError(f"{what} must be a list of event type codes, got {value!r}")
+    codes = list(value)
+    bad = [t for t in codes if not isinstance(t, int) or isinstance(t, bool) or not 0 <= t < 65536]
+    if bad:
+        raise PluginDefinitionError(f"{what}: {bad[0]!r} is not an event type code (0..65535)")
+    return sorted(set(codes)) if codes else all_event_types()
+
+
+def where(fn: Any) -> str:
+    """``file:line`` of a function, for messages about what it returned."""
+    code = getattr(getattr(fn, "__func__", fn), "__code__", None)
+    return f"{code.co_filename.rsplit('/', 1)[-1]}:{code.co_firstlineno}" if code else "?"
+
+
+def types_at_init(plugin: Any, base: type, method: str, default: Callable[[Any], list[int]]) -> list[int] | None:
+    """What the overridden ``method`` of an initialized plugin decides (None: not overridden).
+
+    A method that returns None keeps the class default; one that returns something that is not
+    a list of codes raises, naming the method and where it is.
+    """
+    fn = getattr(type(plugin), method, None)
+    if fn is None or fn is getattr(base, method, None):
+        return None
+    value = getattr(plugin, method)()
+    if value is None:
+        return default(type(plugin))
+    return event_codes(f"{type(plugin).__qualname__}.{method}() (at {where(fn)})", value)
+
+
 def extract_types(cls: type[Plugin]) -> list[int]:
     """The event types of ``get_extract_event_types``: explicit, else derived from the fields."""
     explicit = getattr(cls, "EXTRACT_EVENT_TYPES", None)
     if explicit is not None:
-        types_ = list(explicit)
-        if not types_ or not all(isinstance(t, int) and 0 <= t < 65536 for t in types_):
-            raise PluginDefinitionError(
-                f"{cls.__qualname__}.EXTRACT_EVENT_TYPES must be a non-empty list of event type codes"
-            )
-        return sorted(set(types_))
+        return event_codes(f"{cls.__qualname__}.EXTRACT_EVENT_TYPES", explicit)
     codes: set[int] = set()
     for f in declared_fields(cls):
         classes = typed_event_classes(getattr(cls, f.method))

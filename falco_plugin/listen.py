@@ -27,6 +27,17 @@ with table access, and can run routines on the host's thread pool meanwhile::
 
 A routine runs concurrently with the event loop: it must not use tables. One that raises
 is logged and ends. After capture_close the host waits for running routines.
+
+The thread pool may be kept: routines can be subscribed and unsubscribed from any later
+call (``parse_event``, a field, another routine) until ``capture_close`` returns; after that
+``subscribe`` raises ``RuntimeError``::
+
+    def capture_open(self, listen: CaptureListen) -> None:
+        self.pool = listen.thread_pool
+
+    def parse_event(self, event: Event) -> None:
+        if self.routine is None:
+            self.routine = self.pool.subscribe(self.tick)
 """
 
 from __future__ import annotations
@@ -42,7 +53,7 @@ class Routine(Protocol):
 
 
 class ThreadPool(Protocol):
-    """The host's thread pool (valid during capture_open and capture_close)."""
+    """The host's thread pool (usable from capture_open until capture_close returns)."""
 
     def subscribe(self, fn: Callable[[], bool]) -> Routine:
         """Run ``fn()`` again and again on a pool thread until it returns False."""

@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from .base import Plugin, PluginDefinitionError
-from .extract import PLUGIN_EVENT, _typed_caller, typed_event_classes
+from .extract import PLUGIN_EVENT, _typed_caller, event_codes, typed_event_classes
 
 __all__ = ["ParsePlugin"]
 
@@ -44,7 +44,13 @@ class ParsePlugin:
     #: ``["syscall"]``. An empty list means every source.
     PARSE_EVENT_SOURCES: ClassVar[Sequence[str] | None] = None
     #: Event type codes to parse. Default: derived from the typed events ``parse_event`` takes.
+    #: ``()`` means every event type.
     PARSE_EVENT_TYPES: ClassVar[Sequence[int] | None] = None
+
+    def parse_event_types(self) -> Sequence[int] | None:
+        """Override to decide the event types once the plugin is initialized (the host asks
+        right after ``__init__``). ``None``: the class default; ``()``: every event type."""
+        return None
 
     def parse_event(self, event: Any) -> None:
         """Called once per event of the declared types and sources."""
@@ -54,10 +60,7 @@ class ParsePlugin:
 def parse_types(cls: type[Plugin]) -> list[int]:
     explicit = getattr(cls, "PARSE_EVENT_TYPES", None)
     if explicit is not None:
-        codes = list(explicit)
-        if not codes or not all(isinstance(t, int) and not isinstance(t, bool) and 0 <= t < 65536 for t in codes):
-            raise PluginDefinitionError(f"{cls.__qualname__}.PARSE_EVENT_TYPES must be a non-empty list of event codes")
-        return sorted(set(codes))
+        return event_codes(f"{cls.__qualname__}.PARSE_EVENT_TYPES", explicit)
     classes = typed_event_classes(cls.parse_event)  # type: ignore[attr-defined]
     if classes:
         return sorted({c.CODE for c in classes})  # type: ignore[attr-defined]
@@ -76,6 +79,8 @@ def parse_sources(cls: type[Plugin]) -> list[str]:
             raise PluginDefinitionError(f"{cls.__qualname__}.PARSE_EVENT_SOURCES must be a list of names")
         return list(explicit)
     own = getattr(cls, "EVENT_SOURCE", "")
+    if getattr(cls, "PLUGIN_ID", None) == 0:  # a syscall-source plugin
+        return ["syscall"]
     if own:
         return [own]
     if all(code not in (PLUGIN_EVENT, ASYNC_EVENT) for code in parse_types(cls)):

@@ -155,7 +155,7 @@ def _plugin(name: str, caps: set[str]) -> str:
     lines += [i for i in extra_imports if i.startswith("from ")]
     lines += ["from pydantic import BaseModel, ConfigDict, Field"]
     lines += ["", "log = logging.getLogger(__name__)", "", "", "class Config(BaseModel):",
-              '    """The init config (``init_config`` in falco.yaml); its JSON schema is the plugin\'s."""', "",
+              '    """The init config of the plugin (init_config in falco.yaml)."""', "",
               *config, ""]
     lines += body
     lines += ["", "", f"class {cls}({', '.join(bases)}):",

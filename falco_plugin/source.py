@@ -28,6 +28,18 @@ plugin event (``PPME_PLUGINEVENT_E``) in C, so one Python call serves a whole ba
         def open(self, params: str) -> Countdown:
             return Countdown(int(params or "10"))
 
+A **syscall-source plugin** has ``PLUGIN_ID = 0`` and ``EVENT_SOURCE = ""``: its events are
+syscall events of the ``syscall`` source, as libsinsp supports (Falco opens such a plugin only
+without a driver). ``next_batch`` then returns whole events, typed events of
+:mod:`falco_plugin.event` whose header ``ts`` and ``tid`` the plugin sets (``ts=None``: the
+host stamps it), and hosts parse them into their thread state like driver events::
+
+    from falco_plugin.event import PPME_SYSCALL_OPEN_X
+
+    class Opens(SourceInstance):
+        def next_batch(self) -> list[PPME_SYSCALL_OPEN_X]:
+            return [PPME_SYSCALL_OPEN_X(fd=3, name="/tmp/f", flags=0, mode=0, dev=0, ino=1, tid=1)]
+
 An empty list means "nothing right now": the host gets ``SS_PLUGIN_TIMEOUT``. If the call
 came back quickly, the shim waits out a short pause first (``SourcePlugin.TIMEOUT_PAUSE``, the GIL
 released) so that a plugin with nothing to say never spins the host's CPU.
@@ -112,7 +124,8 @@ class SourceInstance:
 class SourcePlugin:
     """Capability mixin: the plugin is a source of events of ``EVENT_SOURCE``."""
 
-    #: The plugin ID from the registry (999 is reserved for development).
+    #: The plugin ID from the registry (999 is reserved for development); 0 with an empty
+    #: ``EVENT_SOURCE``: a syscall-source plugin (typed syscall events, the ``syscall`` source).
     PLUGIN_ID: ClassVar[int]
     #: The name of the event source, e.g. "k8s_audit".
     EVENT_SOURCE: ClassVar[str]
@@ -135,12 +148,23 @@ class SourcePlugin:
 def check_source(cls: type[Plugin]) -> None:
     """Raise PluginDefinitionError unless the sourcing constants are valid."""
     pid = getattr(cls, "PLUGIN_ID", None)
-    if not isinstance(pid, int) or isinstance(pid, bool) or not 1 <= pid <= MAX_PLUGIN_ID:
+    if not isinstance(pid, int) or isinstance(pid, bool) or not 0 <= pid <= MAX_PLUGIN_ID:
         raise PluginDefinitionError(
             f"{cls.__qualname__}.PLUGIN_ID must be an int in 1..{MAX_PLUGIN_ID} "
-            f"(999 is reserved for development), got {pid!r}"
+            f"(999 is reserved for development), or 0 for a syscall-source plugin, got {pid!r}"
         )
     source = getattr(cls, "EVENT_SOURCE", None)
+    if pid == 0:
+        # libsinsp reads no source of a plugin with id 0, and a host that sees a source
+        # without an id calls the plugin broken (plugin-api.md §2.4)
+        if source not in ("", "syscall"):
+            raise PluginDefinitionError(
+                f"{cls.__qualname__}.PLUGIN_ID = 0 makes a syscall-source plugin (its events are of the "
+                f"'syscall' source): set EVENT_SOURCE = '', or give it a plugin id (EVENT_SOURCE is {source!r})"
+            )
+        if cls.open is SourcePlugin.open:  # type: ignore[attr-defined]
+            raise PluginDefinitionError(f"{cls.__qualname__} is a SourcePlugin but does not define open()")
+        return
     if not isinstance(source, str) or not SOURCE_NAME_RE.match(source):
         raise PluginDefinitionError(
             f"{cls.__qualname__}.EVENT_SOURCE must match {SOURCE_NAME_RE.pattern}, got {source!r}"

@@ -141,10 +141,18 @@ class Table(Generic[K, E]):
     table`` / ``table.iterate(fn)``; writers (parse, capture listening, init):
     ``create_entry()``, ``add_entry(key, entry)``, ``erase(key)`` or ``del table[key]``,
     ``clear()``. In ``__init__`` only: ``get_field(name, type)``, ``add_field(name, type)``,
-    ``list_fields()``.
+    ``list_fields()``. ``host_name()`` is the name the host gives the table;
+    ``last_error()`` is the host's reason for the last failure (e.g. after ``get`` returned
+    None), or None::
+
+        if threads.get(tid) is None:
+            self.logger.info("no thread %d: %s", tid, threads.last_error())
     """
 
     name: str
+
+    def host_name(self) -> str: ...  # type: ignore[empty-body]
+    def last_error(self) -> str | None: ...
 
     def get(self, key: K) -> E | None: ...
     def __getitem__(self, key: K) -> E: ...  # type: ignore[empty-body]

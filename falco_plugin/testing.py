@@ -166,16 +166,16 @@ class Run:
             obj = json.loads(line)
             if "summary" in obj:
                 run.summaries.append(obj["summary"])
-                if obj["summary"].get("kind") != "plugin":
+                if "kind" not in obj["summary"]:  # the session's (or capture's); not a plugin's or a dump's
                     run.summary = obj["summary"]
             elif "table" in obj:
                 run.tables[obj["table"]["name"]] = _keyed(obj["table"]["entries"])
             elif "metrics" in obj:
                 run.metrics.update({m["name"]: m["value"] for m in obj["metrics"]["metrics"]})
-            elif "dump_state" in obj:
-                d = obj["dump_state"]
+            elif "dump" in obj:
+                d = obj["dump"]
                 run.dumped.append(Event(0, "", d["ts"], d["tid"], 402, bytes.fromhex(d["payload_hex"]), {},
-                                        plugin=d["plugin"], async_name=d["name"]))
+                                        plugin=d["plugin"], async_name=d["async_name"]))
             else:
                 run.events.append(Event.from_json(obj))
         in_error = False

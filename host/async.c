@@ -284,6 +284,96 @@ int async_session_stop(session *s)
 	return status;
 }
 
+/* ---- dump_state (§2.5 "Async events", §5.5 last line) ---- */
+
+/* What the dump currently being written prints its events as (one dump at a time). */
+static pthread_mutex_t g_dump_lock = PTHREAD_MUTEX_INITIALIZER;
+static int g_dump_json;
+static uint64_t g_dump_events;
+
+/* The dump's handler: libsinsp's dump callback applies checks 3 and 4 only, then writes the
+ * event into the capture being dumped; we print it, one line per event. */
+static ss_plugin_rc dump_handler(ss_plugin_owner_t *o, const ss_plugin_event *e, char *err)
+{
+	plugin *p = o;
+	if (!p || !e || e->type != FPA_EVT_ASYNCEVENT || e->nparams != 3 || e->len < ASYNC_NAME_OFFSET)
+		return fail(err, "malformed async event produced by plugin: %s", p ? p->name : "?");
+	const char *name = (const char *)e + ASYNC_NAME_OFFSET;
+	if (!memchr(name, '\0', e->len - ASYNC_NAME_OFFSET))
+		return fail(err, "malformed async event produced by plugin: %s", p->name);
+	if (!has_name(p->async_events, name))
+		return fail(err, "incompatible async event '%s' produced by plugin: %s", name, p->name);
+	const uint8_t *data = NULL;
+	size_t len = 0;
+	if (!async_event_parts(e, &data, &len))
+		len = 0; /* not decoded by the dump path: printed without its data */
+	sbuf b = {0};
+	if (g_dump_json) {
+		sb_puts(&b, "{\"dump\":{\"plugin\":");
+		sb_json_str(&b, p->name);
+		sb_puts(&b, ",\"async_name\":");
+		sb_json_str(&b, name);
+		sb_printf(&b, ",\"ts\":%llu,\"tid\":%llu,\"payload_hex\":\"", (unsigned long long)e->ts,
+			  (unsigned long long)e->tid);
+		for (size_t i = 0; i < len; i++)
+			sb_printf(&b, "%02x", data[i]);
+		sb_puts(&b, "\"}}\n");
+	} else {
+		sb_printf(&b, "dump: plugin=%s async=%s ts=%llu tid=%llu len=%u payload=", p->name, name,
+			  (unsigned long long)e->ts, (unsigned long long)e->tid, e->len);
+		for (size_t i = 0; i < len && i < 64; i++) {
+			if (data[i] >= 0x20 && data[i] < 0x7f && data[i] != '\\')
+				sb_putc(&b, (char)data[i]);
+			else
+				sb_printf(&b, "\\x%02x", data[i]);
+		}
+		sb_putc(&b, '\n');
+	}
+	write_line(&b);
+	sb_free(&b);
+	g_dump_events++;
+	return SS_PLUGIN_SUCCESS;
+}
+
+int async_dump_all(plugin **plugins, size_t np, int json, int lock, const char *when)
+{
+	int status = 0;
+	pthread_mutex_lock(&g_dump_lock);
+	g_dump_json = json;
+	for (size_t i = 0; i < np; i++) {
+		plugin *p = plugins[i];
+		if (!(p->caps & CAP_ASYNC) || !p->api.dump_state || !p->state)
+			continue;
+		g_dump_events = 0;
+		if (lock)
+			pthread_mutex_lock(&p->lock);
+		p->owner_err[0] = '\0';
+		ss_plugin_rc rc = p->api.dump_state(p->state, p, dump_handler);
+		if (lock)
+			pthread_mutex_unlock(&p->lock);
+		if (rc != SS_PLUGIN_SUCCESS) {
+			/* libsinsp's message carries the owner error string, not get_last_error */
+			errorf("dump error for plugin '%s' : %s", p->name, p->owner_err);
+			status = -1;
+			continue;
+		}
+		sbuf b = {0};
+		if (json) {
+			sb_puts(&b, "{\"summary\":{\"plugin\":");
+			sb_json_str(&b, p->name);
+			sb_printf(&b, ",\"kind\":\"dump\",\"when\":\"%s\",\"dumped\":%llu}}\n", when,
+				  (unsigned long long)g_dump_events);
+		} else {
+			sb_printf(&b, "summary: plugin=%s kind=dump when=%s dumped=%llu\n", p->name, when,
+				  (unsigned long long)g_dump_events);
+		}
+		write_line(&b);
+		sb_free(&b);
+	}
+	pthread_mutex_unlock(&g_dump_lock);
+	return status;
+}
+
 uint64_t async_dropped(const session *s)
 {
 	if (!s->aq)
@@ -551,59 +641,4 @@ void async_hold(session *s, int on)
 	 * Hand the lock over to a waiting handler call (bounded, so a stuck one cannot stall us). */
 	for (int i = 0; i < 10000 && atomic_load(&s->aq->handlers_waiting) > 0; i++)
 		sched_yield();
-}
-
-/* ---- dump_state (§5.6): the plugin's state as async events, through a handler valid during the call ---- */
-
-static __thread struct {
-	plugin *p;
-	int json;
-	uint64_t n;
-} g_dump;
-
-static ss_plugin_rc dump_state_handler(ss_plugin_owner_t *o, const ss_plugin_event *e, char *err)
-{
-	const uint8_t *data;
-	size_t len;
-	const char *name = e ? async_event_parts(e, &data, &len) : NULL;
-	if (o != (ss_plugin_owner_t *)g_dump.p || !name)
-		return fail(err, "malformed async event produced by plugin: %s", g_dump.p ? g_dump.p->name : "?");
-	sbuf b = {0};
-	if (g_dump.json) {
-		sb_puts(&b, "{\"dump_state\":{\"plugin\":");
-		sb_json_str(&b, g_dump.p->name);
-		sb_puts(&b, ",\"name\":");
-		sb_json_str(&b, name);
-		sb_printf(&b, ",\"ts\":%llu,\"tid\":%llu,\"payload_hex\":\"", (unsigned long long)e->ts,
-			  (unsigned long long)e->tid);
-		for (size_t i = 0; i < len; i++)
-			sb_printf(&b, "%02x", data[i]);
-		sb_puts(&b, "\"}}\n");
-	} else {
-		sb_printf(&b, "dump_state: plugin=%s name=%s len=%zu\n", g_dump.p->name, name, len);
-	}
-	write_line(&b);
-	sb_free(&b);
-	g_dump.n++;
-	return SS_PLUGIN_SUCCESS;
-}
-
-int async_dump_state_all(plugin **plugins, size_t n, int json)
-{
-	int status = 0;
-	for (size_t i = 0; i < n; i++) {
-		plugin *p = plugins[i];
-		if (!p->api.dump_state || !p->state)
-			continue;
-		g_dump.p = p;
-		g_dump.json = json;
-		g_dump.n = 0;
-		if (p->api.dump_state(p->state, (ss_plugin_owner_t *)p, dump_state_handler) != SS_PLUGIN_SUCCESS) {
-			const char *msg = p->api.get_last_error ? p->api.get_last_error(p->state) : NULL;
-			errorf("plugin %s: dump_state failed: %s", p->name, msg && *msg ? msg : "(no error text)");
-			status = -1;
-		}
-		g_dump.p = NULL;
-	}
-	return status;
 }

@@ -176,10 +176,11 @@ void fill_field(ss_plugin_extract_field *f, const field_bind *b)
 	f->flist = (ss_plugin_bool)b->def->is_list;
 }
 
-int extract_call(plugin *p, ss_plugin_extract_field *f, uint32_t n, const ss_plugin_event_input *in, char *err,
-		 size_t errlen)
+/* With vo: value offsets asked for (API 3.11; libsinsp passes both pointers NULL and reads
+ * them back, NULL meaning "not supported"); without: value_offsets is NULL. */
+static int extract_call_vo(plugin *p, ss_plugin_extract_field *f, uint32_t n, const ss_plugin_event_input *in,
+			   ss_plugin_extract_value_offsets *vo, char *err, size_t errlen)
 {
-	ss_plugin_extract_value_offsets vo = {NULL, NULL};
 	ss_plugin_field_extract_input fin;
 	memset(&fin, 0, sizeof fin);
 	fin.owner = p;
@@ -188,7 +189,7 @@ int extract_call(plugin *p, ss_plugin_extract_field *f, uint32_t n, const ss_plu
 	fin.fields = f;
 	fin.table_reader = g_reader_old;
 	fin.table_reader_ext = &g_reader_ext;
-	fin.value_offsets = &vo;
+	fin.value_offsets = vo;
 	tables_call_begin(p, CALL_EXTRACT);
 	ss_plugin_rc rc = p->api.extract_fields(p->state, in, &fin);
 	tables_call_end(p);
@@ -214,6 +215,55 @@ int extract_call(plugin *p, ss_plugin_extract_field *f, uint32_t n, const ss_plu
 				}
 	}
 	return 1;
+}
+
+int extract_call(plugin *p, ss_plugin_extract_field *f, uint32_t n, const ss_plugin_event_input *in, char *err,
+		 size_t errlen)
+{
+	return extract_call_vo(p, f, n, in, NULL, err, errlen);
+}
+
+static __thread sbuf *tl_offsets;
+static __thread int tl_offsets_json;
+
+void extract_offsets_to(sbuf *out, int json)
+{
+	tl_offsets = out;
+	tl_offsets_json = json;
+}
+
+/* The offsets of one field's values after the call, appended to tl_offsets ("spec":[[s,l],..]
+ * in JSON, " spec=s+l,..." in text); libsinsp's error when the plugin gave none. */
+static void put_offsets(const field_bind *bd, const ss_plugin_extract_field *f, const ss_plugin_extract_value_offsets *vo,
+			int r)
+{
+	sbuf *b = tl_offsets;
+	int json = tl_offsets_json;
+	if (b->len && json)
+		sb_putc(b, ',');
+	if (json) {
+		sb_json_str(b, bd->spec);
+		sb_putc(b, ':');
+	} else {
+		sb_putc(b, ' ');
+		sb_puts(b, bd->spec);
+		sb_putc(b, '=');
+	}
+	uint64_t n = r == 1 ? f->res_len : 0;
+	if (n && (!vo->start || !vo->length)) {
+		errorf("Unable to extract offsets for %s", bd->spec);
+		sb_puts(b, json ? "null" : "<NA>");
+		return;
+	}
+	if (json)
+		sb_putc(b, '[');
+	for (uint64_t i = 0; i < n; i++) {
+		if (i)
+			sb_putc(b, ',');
+		sb_printf(b, json ? "[%u,%u]" : "%u+%u", vo->start[i], vo->length[i]);
+	}
+	if (json)
+		sb_putc(b, ']');
 }
 
 static void format_one(sbuf *b, const ss_plugin_extract_field *f, uint64_t i, int json)
@@ -253,16 +303,21 @@ int extract_field(const field_bind *bd, const ss_plugin_event_input *in, sbuf *o
 {
 	plugin *p = bd->p;
 	uint16_t type = in->evt->type;
+	ss_plugin_extract_field f;
+	ss_plugin_extract_value_offsets vo = {NULL, NULL};
 	if (!p || !(p->extract_types[type / 8] & (1u << (type % 8)))) {
 		sb_puts(out, json ? "null" : "<NA>");
+		if (tl_offsets)
+			put_offsets(bd, &f, &vo, 0);
 		return 0;
 	}
-	ss_plugin_extract_field f;
 	fill_field(&f, bd);
 	if (lock)
 		pthread_mutex_lock(&p->lock);
 	tables_lock();
-	int r = extract_call(p, &f, 1, in, err, errlen);
+	int r = extract_call_vo(p, &f, 1, in, tl_offsets ? &vo : NULL, err, errlen);
+	if (tl_offsets && r >= 0)
+		put_offsets(bd, &f, &vo, r); /* read under the lock too: valid until the next call */
 	/* values live until the next extract_fields on this state: format them under the lock */
 	if (r == 1 && f.res_len > 0) {
 		int many = bd->def->is_list || f.res_len > 1;

@@ -139,6 +139,10 @@ int source_compatible(const plugin *p, const char *source); /* extraction source
 const field_def *plugin_find_field(const plugin *p, const char *name, uint32_t *index);
 /* Schema check + init + post-init queries. 0 ok, 1 failure (message in err). */
 int plugin_init(plugin *p, char *err, size_t errlen);
+/* --show-init: the event types and schema version the host holds after init, one line. */
+void print_plugin_init(plugin *p, int json);
+/* §6.9 against an engine's schema version (NULL: the engine reports none); 0 ok, 1 (err). */
+int plugin_check_schema_version(plugin *p, const char *engine, char *err, size_t errlen);
 
 /* ---- state tables (tables.c) ---- */
 /* What the current thread is inside of: table functions refuse to work outside a plugin call
@@ -306,6 +310,9 @@ void fill_field(ss_plugin_extract_field *f, const field_bind *b);
 /* extract_fields with n fields: 1 values set, 0 no value (FAILURE), -1 contract violation (err). */
 int extract_call(plugin *p, ss_plugin_extract_field *f, uint32_t n, const ss_plugin_event_input *in, char *err,
 		 size_t errlen);
+/* --offsets: extract_field on this thread also asks for value offsets and appends them to out
+ * (NULL: not asked, value_offsets NULL). */
+void extract_offsets_to(sbuf *out, int json);
 /* One field, num_fields = 1, value appended to out as text or JSON ("<NA>"/null without one).
  * Returns 1 with a value, 0 without, -1 on a contract violation (err set). */
 int extract_field(const field_bind *b, const ss_plugin_event_input *in, sbuf *out, int json, int lock, char *err,
@@ -363,9 +370,10 @@ int async_session_stop(session *s);
  * session must end (s->end set). */
 int async_deliver(session *s, ss_plugin_event_input *in);
 uint64_t async_dropped(const session *s);
-/* After the sessions: dump_state of every plugin that has it, each event as one line
- * ({"dump_state":{...}} with --json). -1 if a call failed (printed). */
-int async_dump_state_all(plugin **plugins, size_t n, int json);
+/* dump_state of every CAP_ASYNC plugin that has it, as when libsinsp opens a capture dump:
+ * its events through the dump checks (§5.5: 3 and 4), one line each, then a summary line.
+ * -1 if a plugin failed ("dump error for plugin ..."). */
+int async_dump_all(plugin **plugins, size_t np, int json, int lock, const char *when);
 /* Take (on=1) or release (on=0) the lock the async handler needs, if the session has a queue. */
 void async_hold(session *s, int on);
 void async_session_free(session *s);
@@ -391,11 +399,15 @@ typedef struct {
 	int per_call;    /* --fields-per-call */
 	/* tables, capture listening, metrics, replay */
 	int dump_tables;          /* --dump-tables */
-	int dump_state;           /* --dump-state (run) */
 	int metrics;              /* --metrics */
 	double metrics_interval;  /* --metrics-interval */
 	unsigned pool_threads;    /* --pool-threads */
 	const char *capture;      /* --capture */
+	const char *engine_schema; /* --engine-schema-version: as a driver engine reporting it */
+	int show_init;             /* --show-init */
+	int offsets;               /* --offsets: ask for value offsets */
+	int dump_state;            /* --dump-state: at the end */
+	uint64_t dump_every;       /* --dump-state-every N: after every N events */
 	uint64_t repeat;          /* --repeat (bench-parse) */
 } cli_opts;
 

@@ -470,6 +470,112 @@ int plugin_init(plugin *p, char *err, size_t errlen)
 	return 0;
 }
 
+/* §6.9: only for plugins whose parse or extract codes include any code other than 322, and
+ * only when the engine reports a schema version (kmod, modern_bpf). */
+static int takes_non_plugin_events(const uint8_t *bitmap)
+{
+	if (!bitmap)
+		return 0;
+	for (uint32_t code = 0; code < 65536; code++)
+		if (code != FPA_EVT_PLUGINEVENT && (bitmap[code / 8] & (1u << (code % 8))))
+			return 1;
+	return 0;
+}
+
+static void sb_codes(sbuf *b, const uint8_t *bitmap, int json)
+{
+	if (!bitmap) {
+		sb_puts(b, json ? "null" : "-");
+		return;
+	}
+	uint32_t n = 0;
+	for (uint32_t code = 0; code < 65536; code++)
+		n += (bitmap[code / 8] >> (code % 8)) & 1u;
+	if (n == 65536) {
+		sb_puts(b, json ? "\"all\"" : "all");
+		return;
+	}
+	if (json)
+		sb_putc(b, '[');
+	int first = 1;
+	for (uint32_t code = 0; code < 65536; code++) {
+		if (!(bitmap[code / 8] & (1u << (code % 8))))
+			continue;
+		sb_printf(b, first ? "%u" : ",%u", code);
+		first = 0;
+	}
+	if (json)
+		sb_putc(b, ']');
+}
+
+void print_plugin_init(plugin *p, int json)
+{
+	const char *esv = p->api.get_required_event_schema_version && p->state
+				  ? p->api.get_required_event_schema_version(p->state)
+				  : NULL;
+	sbuf b = {0};
+	if (json) {
+		sb_puts(&b, "{\"init\":{\"plugin\":");
+		sb_json_str(&b, p->name);
+		sb_puts(&b, ",\"extract_event_types\":");
+		sb_codes(&b, p->extract_types, 1);
+		sb_puts(&b, ",\"parse_event_types\":");
+		sb_codes(&b, p->parse_types, 1);
+		sb_printf(&b, ",\"has_required_event_schema_version\":%s,\"required_event_schema_version\":",
+			  p->api.get_required_event_schema_version ? "true" : "false");
+		if (esv)
+			sb_json_str(&b, esv);
+		else
+			sb_puts(&b, "null");
+		sb_puts(&b, "}}\n");
+	} else {
+		sb_printf(&b, "init: plugin=%s extract_event_types=", p->name);
+		sb_codes(&b, p->extract_types, 0);
+		sb_puts(&b, " parse_event_types=");
+		sb_codes(&b, p->parse_types, 0);
+		sb_printf(&b, " required_event_schema_version=%s\n",
+			  esv ? esv : (p->api.get_required_event_schema_version ? "NULL" : "-"));
+	}
+	write_line(&b);
+	sb_free(&b);
+}
+
+int plugin_check_schema_version(plugin *p, const char *engine, char *err, size_t errlen)
+{
+	if (!engine || !(takes_non_plugin_events(p->extract_types) || takes_non_plugin_events(p->parse_types)))
+		return 0;
+	const char *req = p->api.get_required_event_schema_version
+				  ? p->api.get_required_event_schema_version(p->state)
+				  : NULL;
+	if (!req)
+		req = "3.0.0"; /* the symbol missing or NULL */
+	unsigned rmaj, rmin, rpat, emaj, emin, epat;
+	char extra;
+	if (sscanf(req, "%u.%u.%u%c", &rmaj, &rmin, &rpat, &extra) != 3) {
+		snprintf(err, errlen, "plugin %s: invalid required event schema version: '%s'", p->name, req);
+		return 1;
+	}
+	if (sscanf(engine, "%u.%u.%u", &emaj, &emin, &epat) != 3) {
+		snprintf(err, errlen, "invalid engine event schema version: '%s'", engine);
+		return 1;
+	}
+	const char *why = NULL;
+	if (rmaj != emaj)
+		why = "major versions disagree";
+	else if (emin < rmin)
+		why = "driver schema minor version is less than the requested one";
+	else if (emin == rmin && epat < rpat)
+		why = "driver schema patch version is less than the requested one";
+	if (why) {
+		snprintf(err, errlen,
+			 "plugin %s: required event schema version '%s' not compatible with the driver schema "
+			 "version '%s': %s",
+			 p->name, req, engine, why);
+		return 1;
+	}
+	return 0;
+}
+
 void plugin_unload(plugin *p)
 {
 	if (p->state) {
@@ -571,6 +677,13 @@ int cmd_info(const char *path)
 	sb_strlist(&b, p->async_events);
 	sb_puts(&b, ",\"async_event_sources\":");
 	sb_strlist(&b, p->async_sources);
+	sb_puts(&b, ",\"required_event_schema_version\":");
+	const char *esv = p->api.get_required_event_schema_version ? p->api.get_required_event_schema_version(NULL)
+								    : NULL; /* s may be NULL (before init) */
+	if (esv)
+		sb_json_str(&b, esv);
+	else
+		sb_puts(&b, "null");
 	sb_puts(&b, ",\"symbols\":[");
 	first = 1;
 #define FPH_SYMBOL(ret, name, args)                        \

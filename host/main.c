@@ -14,10 +14,13 @@ static const char usage[] =
 	"usage:\n"
 	"  falco-plugin-host info LIB.so\n"
 	"  falco-plugin-host run [-n N] [--json] [--quiet] [--fields LIST] [--duration SECONDS] [--hold-async-lock]\n"
-	"                        [--dump-tables] [--dump-state] [--metrics] [--metrics-interval SECONDS] [--pool-threads N]\n"
+	"                        [--dump-tables] [--metrics] [--metrics-interval SECONDS] [--pool-threads N]\n"
+	"                        [--engine-schema-version M.m.p] [--show-init] [--dump-state] [--dump-state-every N]\n"
+	"                        [--offsets]\n"
 	"                        -p LIB.so [-c CONFIG] [-o OPEN_PARAMS] [-p LIB2.so ...]\n"
 	"  falco-plugin-host replay --capture FILE.scap [-n N] [--json] [--quiet] [--fields LIST] [--dump-tables]\n"
 	"                        [--metrics] [--metrics-interval SECONDS] [--pool-threads N]\n"
+	"                        [--engine-schema-version M.m.p] [--show-init] [--dump-state] [--dump-state-every N]\n"
 	"                        -p LIB.so [-c CONFIG] [-p LIB2.so ...]\n"
 	"  falco-plugin-host bench [--events N] [--fields LIST] [--fields-per-call]\n"
 	"                        -p LIB.so [-c CONFIG] [-o OPEN_PARAMS] [-p ...]\n"
@@ -139,7 +142,8 @@ static int parse_cli_inner(int argc, char **argv, int mode, cli_opts *o)
 			    (runlike && (!strcmp(opt, "-n") || !strcmp(opt, "--metrics-interval") ||
 					 !strcmp(opt, "--pool-threads"))) ||
 			    (run && !strcmp(opt, "--duration")) || (bench && !strcmp(opt, "--events")) ||
-			    ((replay || bparse) && !strcmp(opt, "--capture")) || (bparse && !strcmp(opt, "--repeat"));
+			    ((replay || bparse) && !strcmp(opt, "--capture")) || (bparse && !strcmp(opt, "--repeat")) ||
+			    (runlike && (!strcmp(opt, "--engine-schema-version") || !strcmp(opt, "--dump-state-every")));
 		if (takes && !val) {
 			if (i + 1 >= argc) {
 				fprintf(stderr, "error: option %s needs a value\n%s", opt, usage);
@@ -178,6 +182,15 @@ static int parse_cli_inner(int argc, char **argv, int mode, cli_opts *o)
 				return -1;
 			}
 			o->pool_threads = (unsigned)n;
+		} else if (takes && !strcmp(opt, "--dump-state-every")) {
+			if (parse_u64(val, &o->dump_every) || o->dump_every == 0) {
+				fprintf(stderr, "error: --dump-state-every needs a positive number of events\n");
+				return -1;
+			}
+		} else if (runlike && !strcmp(opt, "--dump-state") && !val) {
+			o->dump_state = 1;
+		} else if (takes && !strcmp(opt, "--engine-schema-version")) {
+			o->engine_schema = val;
 		} else if (takes && !strcmp(opt, "--capture")) {
 			o->capture = val;
 		} else if (takes && !strcmp(opt, "--repeat")) {
@@ -191,10 +204,12 @@ static int parse_cli_inner(int argc, char **argv, int mode, cli_opts *o)
 			o->quiet = 1;
 		} else if (runlike && !strcmp(opt, "--dump-tables") && !val) {
 			o->dump_tables = 1;
+		} else if (runlike && !strcmp(opt, "--offsets") && !val) {
+			o->offsets = 1;
+		} else if (runlike && !strcmp(opt, "--show-init") && !val) {
+			o->show_init = 1;
 		} else if (runlike && !strcmp(opt, "--metrics") && !val) {
 			o->metrics = 1;
-		} else if (run && !strcmp(opt, "--dump-state") && !val) {
-			o->dump_state = 1;
 		} else if (run && !strcmp(opt, "--hold-async-lock") && !val) {
 			o->hold_async_lock = 1;
 		} else if (takes && !strcmp(opt, "--events")) {
@@ -262,6 +277,7 @@ typedef struct {
 	field_bind *binds;
 	size_t nbinds;
 	sbuf line;
+	sbuf offsets; /* --offsets */
 	plugin **plugins; /* all loaded, for parsing */
 	size_t np;
 } run_ctx;
@@ -379,6 +395,17 @@ static int run_on_event(session *s, const ss_plugin_event_input *in)
 	size_t len;
 	const char *async_name = NULL;
 	b->len = 0;
+	c->offsets.len = 0;
+	sb_puts(&c->offsets, "");
+	extract_offsets_to(o->offsets ? &c->offsets : NULL, o->json);
+	/* a syscall-source plugin's events are parsed into the thread state like driver events
+	 * (§5.4 point 4), before the plugins parse them */
+	int syscall_state = s->p->id == 0 && e->type != FPA_EVT_ASYNCEVENT;
+	if (syscall_state) {
+		tables_lock();
+		threads_before_parse(e);
+		tables_unlock();
+	}
 	parse_all(c->plugins, c->np, in, s->lock); /* before extraction (§6.2) */
 	if (e->type == FPA_EVT_ASYNCEVENT)
 		async_name = async_event_parts(e, &data, &len); /* checked by the handler */
@@ -424,6 +451,11 @@ static int run_on_event(session *s, const ss_plugin_event_input *in)
 		sb_puts(b, "},\"info\":");
 		if (!event_info(s, in, b, 1))
 			sb_puts(b, "null");
+		if (o->offsets) {
+			sb_puts(b, ",\"offsets\":{");
+			sb_write(b, c->offsets.p, c->offsets.len);
+			sb_putc(b, '}');
+		}
 		sb_puts(b, "}\n");
 	} else {
 		sb_printf(b, "#%llu [%s] ts=", (unsigned long long)in->evtnum, s->source);
@@ -453,10 +485,21 @@ static int run_on_event(session *s, const ss_plugin_event_input *in)
 			}
 		}
 		event_info(s, in, b, 0);
+		if (o->offsets) {
+			sb_puts(b, " offsets:");
+			sb_write(b, c->offsets.p, c->offsets.len);
+		}
 		sb_putc(b, '\n');
+	}
+	if (syscall_state) {
+		tables_lock();
+		threads_after_parse(e, 1);
+		tables_unlock();
 	}
 	if (!o->quiet)
 		write_line(b);
+	if (o->dump_every && s->events % o->dump_every == 0 && async_dump_all(c->plugins, c->np, o->json, s->lock, "every"))
+		return -1;
 	return 0;
 }
 
@@ -530,7 +573,10 @@ int cmd_run(int argc, char **argv)
 		goto out;
 	}
 	for (size_t i = 0; i < o.nspecs; i++) {
-		if (plugin_init(plugins[i], err, sizeof err)) {
+		int failed = plugin_init(plugins[i], err, sizeof err);
+		if (!failed && o.show_init)
+			print_plugin_init(plugins[i], o.json);
+		if (failed || plugin_check_schema_version(plugins[i], o.engine_schema, err, sizeof err)) {
 			errorf("%s", err);
 			status = 1;
 			goto out;
@@ -596,6 +642,9 @@ int cmd_run(int argc, char **argv)
 		sessions_run(running, nrun);
 	if (metrics_thread_stop())
 		status = 1;
+	/* as when a capture dump is opened while capturing: before close (§2.5 dump_state) */
+	if (o.dump_state && nrun && async_dump_all(plugins, o.nspecs, o.json, nsess > 1, "end"))
+		status = 1;
 	free(running);
 	for (size_t i = 0; i < nsess; i++) {
 		session_close(&sess[i]);
@@ -612,8 +661,6 @@ int cmd_run(int argc, char **argv)
 	print_plugin_summaries(plugins, o.nspecs, o.json);
 	if (o.metrics && metrics_print_all(plugins, o.nspecs, o.json, "end"))
 		status = 1;
-	if (o.dump_state && async_dump_state_all(plugins, o.nspecs, o.json))
-		status = 1;
 	if (o.dump_tables) {
 		pthread_mutex_lock(&g_io_lock);
 		tables_dump(stdout);
@@ -627,6 +674,7 @@ out_free:
 	for (size_t i = 0; ctx && i < nsess; i++) {
 		free(ctx[i].binds);
 		sb_free(&ctx[i].line);
+		sb_free(&ctx[i].offsets);
 	}
 	free(ctx);
 	free(sess);

@@ -28,6 +28,9 @@ static void print_event(const cli_opts *o, sbuf *b, const ss_plugin_event_input 
 	const char *name = e->type < g_event_max && g_event_table[e->type].name ? g_event_table[e->type].name : "?";
 	char err[HOST_ERRLEN];
 	b->len = 0;
+	sbuf offs = {0};
+	sb_puts(&offs, "");
+	extract_offsets_to(o->offsets ? &offs : NULL, o->json);
 	if (o->json) {
 		sb_printf(b, "{\"evtnum\":%llu,\"source\":\"syscall\",\"ts\":%llu,\"tid\":%llu,\"type\":%u,\"name\":",
 			  (unsigned long long)in->evtnum, (unsigned long long)e->ts, (unsigned long long)e->tid, e->type);
@@ -51,19 +54,28 @@ static void print_event(const cli_opts *o, sbuf *b, const ss_plugin_event_input 
 		if (extract_field(&binds[i], in, b, o->json, 0, err, sizeof err) < 0) {
 			errorf("%s", err);
 			*failed = 1;
+			sb_free(&offs);
 			return;
 		}
 	}
+	if (o->offsets) {
+		sb_puts(b, o->json ? "},\"offsets\":{" : " offsets:");
+		sb_write(b, offs.p, offs.len);
+	}
+	sb_free(&offs);
 	sb_puts(b, o->json ? "}}\n" : "\n");
 	if (!o->quiet)
 		write_line(b);
 }
 
-static int init_all(plugin **plugins, size_t np)
+static int init_all(plugin **plugins, size_t np, const cli_opts *o)
 {
 	char err[HOST_ERRLEN];
 	for (size_t i = 0; i < np; i++) {
-		if (plugin_init(plugins[i], err, sizeof err)) {
+		int failed = plugin_init(plugins[i], err, sizeof err);
+		if (!failed && o->show_init)
+			print_plugin_init(plugins[i], o->json);
+		if (failed || plugin_check_schema_version(plugins[i], o->engine_schema, err, sizeof err)) {
 			errorf("%s", err);
 			return -1;
 		}
@@ -95,7 +107,7 @@ int cmd_replay(int argc, char **argv)
 		status = 2;
 		goto out;
 	}
-	if (init_all(plugins, o.nspecs)) {
+	if (init_all(plugins, o.nspecs, &o)) {
 		status = 1;
 		goto out;
 	}
@@ -148,11 +160,16 @@ int cmd_replay(int argc, char **argv)
 		int failed = 0;
 		print_event(&o, &line, &in, cpu, binds, nreq, &failed);
 		threads_after_parse(e, 1);
+		if (!failed && o.dump_every && events % o.dump_every == 0 &&
+		    async_dump_all(plugins, o.nspecs, o.json, 0, "every"))
+			failed = 1;
 		if (failed) {
 			end = END_FAILURE;
 			status = 1;
 		}
 	}
+	if (o.dump_state && end != END_OPEN_FAILED && async_dump_all(plugins, o.nspecs, o.json, 0, "end"))
+		status = 1;
 	if (metrics_thread_stop())
 		status = 1;
 	if (listen_close_all(plugins, o.nspecs))
@@ -248,7 +265,7 @@ int cmd_bench_parse(int argc, char **argv)
 		status = 2;
 		goto out;
 	}
-	if (init_all(plugins, o.nspecs)) {
+	if (init_all(plugins, o.nspecs, &o)) {
 		status = 1;
 		goto out;
 	}

@@ -31,7 +31,7 @@ static struct {
 	tfield *fd_fd, *fd_ino, *fd_type, *fd_name, *fd_open_flags, *fd_dev, *fd_pid;
 } F;
 
-enum { ACT_NONE, ACT_CLONE, ACT_EXEC, ACT_EXIT };
+enum { ACT_NONE, ACT_CLONE, ACT_EXEC, ACT_EXIT, ACT_OPEN };
 static uint8_t *g_actions; /* per event code */
 
 void threads_init(void)
@@ -125,6 +125,10 @@ void threads_init(void)
 			g_actions[c] = ACT_EXEC;
 		else if (ei->dir == '>' && !strcmp(ei->name, "procexit"))
 			g_actions[c] = ACT_EXIT;
+		else if (ei->dir == '<' && (!strcmp(ei->name, "open") || !strcmp(ei->name, "openat") ||
+					    !strcmp(ei->name, "openat2") || !strcmp(ei->name, "creat")) &&
+			 event_param_index((uint16_t)c, "fd") >= 0 && event_param_index((uint16_t)c, "name") >= 0)
+			g_actions[c] = ACT_OPEN;
 	}
 }
 
@@ -295,6 +299,18 @@ void threads_before_parse(const ss_plugin_event *e)
 		hentry *parent = ht_get_int(g_threads, (int64_t)ent_get_u(t, F.ptid));
 		if (parent)
 			ent_set_s(t, F.exe_path, ent_get_s(parent, F.exe_path));
+	} else if (act == ACT_OPEN && p_int(e, "fd", &res) && res >= 0) {
+		/* a successful open exit: the new fd in the thread's file_descriptors (by path) */
+		char path[4096];
+		int64_t flags = 0, dev = 0, ino = 0;
+		if (!p_str(e, "name", path, sizeof path))
+			path[0] = '\0';
+		p_int(e, "flags", &flags);
+		p_int(e, "dev", &dev);
+		p_int(e, "ino", &ino);
+		fd_info fi = {.fd = res, .ino = (uint64_t)ino, .type = 1 /* SCAP_FD_FILE_V2 */,
+			      .open_flags = (uint32_t)flags, .dev = (uint32_t)dev, .name = path};
+		threads_add_fd(tid, &fi);
 	} else if (act == ACT_EXEC && p_int(e, "res", &res) && res == 0) {
 		set_int_param(t, e, "pid", F.pid);
 		set_int_param(t, e, "ptid", F.ptid);

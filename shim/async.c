@@ -391,6 +391,14 @@ static PyTypeObject *foreign_event_type;
 static size_t name_len[NNAMES];
 static PyObject *name_seen[NNAMES];
 
+/* A name not in ASYNC_EVENTS, when the plugin leaves that check to the host
+ * (CHECK_ASYNC_EVENT_NAMES = False): index NNAMES, its bytes copied here per thread (each
+ * event is framed right after its name is looked up). */
+static __thread char *tl_uname;
+static __thread size_t tl_ulen, tl_ucap;
+static inline const char *name_at(size_t i) { return i < NNAMES ? async_names[i] : tl_uname; }
+static inline size_t name_size(size_t i) { return i < NNAMES ? name_len[i] : tl_ulen; }
+
 /* The names' lengths, and the foreign type if any; once. Needs the GIL. */
 static void emit_setup(void)
 {
@@ -432,6 +440,20 @@ static Py_ssize_t declared_index(PyObject *name)
 			Py_XSETREF(name_seen[i], Py_NewRef(name));
 			return (Py_ssize_t)i;
 		}
+	}
+	if (!FPY_CHECK_ASYNC_NAMES && cname && !memchr(cname, '\0', (size_t)len)) {
+		if ((size_t)len + 1 > tl_ucap) {
+			char *buf = realloc(tl_uname, (size_t)len + 64);
+			if (!buf) {
+				PyErr_NoMemory();
+				return -1;
+			}
+			tl_uname = buf;
+			tl_ucap = (size_t)len + 64;
+		}
+		memcpy(tl_uname, cname, (size_t)len + 1);
+		tl_ulen = (size_t)len;
+		return (Py_ssize_t)NNAMES; /* the host checks it (§5.5 check 4) */
 	}
 	PyErr_Format(PyExc_ValueError, "async event %R is not declared in %s.ASYNC_EVENTS %s", name, FPY_ENTRY_CLASS,
 		     FPY_ASYNC_EVENTS_JSON);
@@ -479,6 +501,8 @@ static inline __attribute__((always_inline)) int event_parts(PyObject *event, ev
 	}
 	PyObject *name = PyObject_GetAttr(event, kw_name);
 	Py_ssize_t i = name ? declared_index(name) : -1;
+	if (i == (Py_ssize_t)NNAMES) /* undeclared: copied again below, once no more Python code runs */
+		e->hold = Py_NewRef(name);
 	Py_XDECREF(name);
 	int rc = i < 0 ? -1 : 0;
 	e->name = (size_t)i;
@@ -488,8 +512,12 @@ static inline __attribute__((always_inline)) int event_parts(PyObject *event, ev
 	PyObject *tid = rc == 0 ? PyObject_GetAttr(event, kw_tid) : NULL;
 	rc = tid ? optional_u64(tid, &e->tid) : -1;
 	Py_XDECREF(tid);
-	if (rc < 0 || !(e->hold = PyObject_GetAttr(event, kw_data)))
+	PyObject *undeclared = e->hold; /* the attribute reads above may have emitted (tl_uname) */
+	e->hold = NULL;
+	if (rc < 0 || !(e->hold = PyObject_GetAttr(event, kw_data))) {
+		Py_XDECREF(undeclared);
 		return -1;
+	}
 	if (PyBytes_Check(e->hold)) {
 		e->data = PyBytes_AS_STRING(e->hold);
 		e->ndata = (size_t)PyBytes_GET_SIZE(e->hold);
@@ -497,10 +525,15 @@ static inline __attribute__((always_inline)) int event_parts(PyObject *event, ev
 		e->data = view->buf;
 		e->ndata = (size_t)view->len;
 	} else {
+		Py_XDECREF(undeclared);
 		parts_release(e, view);
 		return -1;
 	}
-	return 0;
+	rc = undeclared ? (declared_index(undeclared) < 0 ? -1 : 0) : 0;
+	Py_XDECREF(undeclared);
+	if (rc < 0)
+		parts_release(e, view);
+	return rc;
 }
 
 #define ASYNC_HEADER 42 /* 26-byte header, 3 lengths, the 4-byte plugin id */
@@ -508,7 +541,7 @@ static inline __attribute__((always_inline)) int event_parts(PyObject *event, ev
 /* The framed size of e, or 0 (with ValueError) if it does not fit the 32-bit length. */
 static inline size_t frame_size(const ev_parts *e)
 {
-	size_t len = ASYNC_HEADER + name_len[e->name] + 1 + e->ndata;
+	size_t len = ASYNC_HEADER + name_size(e->name) + 1 + e->ndata;
 	if (len > UINT32_MAX) {
 		PyErr_SetString(PyExc_ValueError, "async event too large");
 		return 0;
@@ -523,7 +556,7 @@ static inline void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
  * stalls (wide loads of fields just written) on the hot path. */
 static void frame(uint8_t *p, size_t name, const char *data, size_t ndata, uint64_t ts, uint64_t tid, size_t len)
 {
-	uint32_t nlen = (uint32_t)name_len[name] + 1;
+	uint32_t nlen = (uint32_t)name_size(name) + 1;
 	put64(p, ts);
 	put64(p + 8, tid);
 	put32(p + 16, (uint32_t)len);
@@ -534,7 +567,7 @@ static void frame(uint8_t *p, size_t name, const char *data, size_t ndata, uint6
 	put32(p + 30, nlen);
 	put32(p + 34, (uint32_t)ndata);
 	put32(p + 38, 0); /* the plugin id: the host writes the source's here */
-	memcpy(p + ASYNC_HEADER, async_names[name], nlen);
+	memcpy(p + ASYNC_HEADER, name_at(name), nlen);
 	memcpy(p + ASYNC_HEADER + nlen, data, ndata);
 }
 
@@ -786,6 +819,9 @@ FP_EXPORT ss_plugin_rc plugin_dump_state(ss_plugin_t *st, ss_plugin_owner_t *own
 	Py_XDECREF(h);
 	Py_XDECREF(res);
 	fp_leave(g);
+	/* libsinsp's "dump error" message does not read get_last_error: say why in the log */
+	if (rc != SS_PLUGIN_SUCCESS && s->log_fn)
+		s->log_fn(s->owner, NULL, s->last_error, SS_PLUGIN_LOG_SEV_ERROR);
 	return rc;
 }
 #endif

@@ -12,11 +12,16 @@
 
 FP_EXPORT const char *plugin_get_required_api_version(void) { return FPY_REQUIRED_API_VERSION; }
 
-/* Exported only by plugins that take other events than plugin events (the version script). */
+/* Exported only when the plugin declares a version or takes other events than plugin events
+ * (the version script). Decided at init: NULL (meaning "3.0.0") before init or for None. */
 FP_EXPORT const char *plugin_get_required_event_schema_version(ss_plugin_t *s)
 {
+#if FPY_SCHEMA_AT_INIT
+	return s ? ((fp_state *)s)->schema_version : NULL;
+#else
 	(void)s;
 	return FPY_EVENT_SCHEMA_VERSION;
+#endif
 }
 FP_EXPORT const char *plugin_get_version(void) { return FPY_VERSION; }
 FP_EXPORT const char *plugin_get_name(void) { return FPY_NAME; }
@@ -98,6 +103,56 @@ void fp_link_clear(PyObject *link)
 
 /* --- lifecycle ---------------------------------------------------------------------- */
 
+#define FPY_DECIDE_AT_INIT (FPY_EXTRACT_TYPES_AT_INIT || FPY_PARSE_TYPES_AT_INIT || FPY_SCHEMA_AT_INIT)
+
+#if FPY_DECIDE_AT_INIT
+/* A list of codes from Python into s->types[i] (None: keep the baked ones). */
+static int keep_types(fp_state *s, int i, PyObject *codes)
+{
+	if (codes == Py_None)
+		return 0;
+	Py_ssize_t n = PyList_Size(codes);
+	if (n < 0)
+		return -1;
+	s->types[i] = malloc((size_t)(n ? n : 1) * sizeof(uint16_t));
+	if (!s->types[i]) {
+		PyErr_NoMemory();
+		return -1;
+	}
+	for (Py_ssize_t k = 0; k < n; k++) {
+		long v = PyLong_AsLong(PyList_GET_ITEM(codes, k)); /* checked 0..65535 in Python */
+		if (v == -1 && PyErr_Occurred())
+			return -1;
+		s->types[i][k] = (uint16_t)v;
+	}
+	s->ntypes[i] = (uint32_t)n;
+	return 0;
+}
+
+/* With the GIL, right after __init__: what the plugin decides at init (plugin-api.md §6.1
+ * init step 5: the host asks for event types after init). -1 with a Python error. */
+static int decide_at_init(fp_state *s)
+{
+	PyObject *r = fp_runtime_call("decide_at_init", &s->plugin, 1);
+	if (!r)
+		return -1;
+	int rc = -1;
+	if (PyTuple_Check(r) && PyTuple_GET_SIZE(r) == 3 && keep_types(s, 0, PyTuple_GET_ITEM(r, 0)) == 0 &&
+	    keep_types(s, 1, PyTuple_GET_ITEM(r, 1)) == 0) {
+		PyObject *v = PyTuple_GET_ITEM(r, 2);
+		const char *text = v == Py_None ? NULL : PyUnicode_AsUTF8(v);
+		if (v == Py_None || text) {
+			s->schema_version = text ? strdup(text) : NULL;
+			rc = text && !s->schema_version ? -1 : 0;
+			if (rc)
+				PyErr_NoMemory();
+		}
+	}
+	Py_DECREF(r);
+	return rc;
+}
+#endif
+
 FP_EXPORT ss_plugin_t *plugin_init(const ss_plugin_init_input *in, ss_plugin_rc *rc)
 {
 	*rc = SS_PLUGIN_FAILURE;
@@ -133,6 +188,16 @@ FP_EXPORT ss_plugin_t *plugin_init(const ss_plugin_init_input *in, ss_plugin_rc 
 	}
 	fp_init_tables_done(host_tables);
 	Py_XDECREF(host_tables);
+#if FPY_DECIDE_AT_INIT
+	if (s->plugin && decide_at_init(s) < 0) {
+		fp_set_error_from_python(s, "");
+		PyObject *args[] = {s->plugin, s->link};
+		PyObject *res = fp_runtime_call("destroy", args, 2);
+		Py_XDECREF(res);
+		PyErr_Clear();
+		Py_CLEAR(s->plugin);
+	}
+#endif
 #if FPY_CAP_PARSING
 	if (s->plugin && fp_parse_init(s) < 0) {
 		fp_set_error_from_python(s, "");
@@ -206,6 +271,9 @@ FP_EXPORT void plugin_destroy(ss_plugin_t *st)
 	if (failed && s->log_fn) /* never call the host with the GIL held */
 		s->log_fn(s->owner, NULL, s->last_error, SS_PLUGIN_LOG_SEV_ERROR);
 	free(s->text);
+	free(s->types[0]);
+	free(s->types[1]);
+	free(s->schema_version);
 	free(s);
 }
 

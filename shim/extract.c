@@ -15,6 +15,11 @@
  * the fields the host asked of the previous event; their calls are then answered from C.
  * A field that raises while prefetched is dropped silently and computed again (and logged)
  * only if the host really asks for it; a field the host stops asking is no longer prefetched.
+ *
+ * Value offsets (API 3.11, plugins with located fields only): a located field's method may
+ * return falco_plugin.Located(value, start, length); the offsets are kept with the result and,
+ * when the host passes value_offsets, handed over one entry per value of the requested fields
+ * in order ({0, 0} for values not from the event). Without value_offsets nothing is done.
  */
 #include "shim.h"
 
@@ -29,6 +34,7 @@ enum { ARG_NONE = 0, ARG_INDEX = 1, ARG_KEY = 2 };
 static const uint8_t field_types[] = FPY_FIELD_TYPES;
 static const uint8_t field_is_list[] = FPY_FIELD_IS_LIST;
 static const uint8_t field_arg[] = FPY_FIELD_ARG;
+static const uint8_t field_located[] = FPY_FIELD_LOCATED;
 #define NFIELDS ((uint32_t)sizeof field_types)
 
 /* One field's result for the current event: its values and the objects they point into. */
@@ -42,6 +48,8 @@ typedef struct {
 	char *data; /* copies of the strings / IP bytes the values point to, also reused */
 	size_t datacap;
 	uint64_t len; /* how many values (0: no value) */
+	uint32_t *offs; /* located fields: start, length per value */
+	size_t offcap;
 	int fresh; /* computed for the current event; else carried over from the last one */
 	int asked; /* the host asked for it during the current event */
 } fp_result;
@@ -52,6 +60,9 @@ struct fp_extract {
 	 * so a call skips the bound method's own dispatch */
 	PyObject *func[sizeof field_types], *self[sizeof field_types];
 	PyObject *datetime_ns, *ip_packed; /* _runtime converters, looked up once */
+	PyObject *located_type, *str_value, *str_start, *str_length; /* falco_plugin.Located */
+	uint32_t *ostart, *olen; /* the value_offsets arrays handed to the host */
+	uint64_t ocap;
 	fp_result *results;
 	uint32_t nresults, capresults;
 	int have_event; /* which event the results are for */
@@ -65,7 +76,10 @@ FP_EXPORT const char *plugin_get_extract_event_sources(void) { return FPY_EXTRAC
 
 FP_EXPORT uint16_t *plugin_get_extract_event_types(uint32_t *numtypes, ss_plugin_t *s)
 {
-	(void)s;
+	if (FPY_EXTRACT_TYPES_AT_INIT && s && ((fp_state *)s)->types[0]) {
+		*numtypes = ((fp_state *)s)->ntypes[0];
+		return ((fp_state *)s)->types[0];
+	}
 	static uint16_t types[] = FPY_EXTRACT_TYPES;
 	*numtypes = (uint32_t)(sizeof types / sizeof types[0]);
 	return types;
@@ -85,7 +99,14 @@ int fp_extract_init(fp_state *s)
 	x->methods = fp_runtime_call("field_methods", &s->plugin, 1);
 	x->datetime_ns = PyObject_GetAttrString(fp_runtime, "datetime_ns");
 	x->ip_packed = PyObject_GetAttrString(fp_runtime, "ip_packed");
-	if (!x->methods || !x->datetime_ns || !x->ip_packed)
+	PyObject *module = PyImport_ImportModule("falco_plugin.extract");
+	x->located_type = module ? PyObject_GetAttrString(module, "Located") : NULL;
+	Py_XDECREF(module);
+	x->str_value = PyUnicode_InternFromString("value");
+	x->str_start = PyUnicode_InternFromString("start");
+	x->str_length = PyUnicode_InternFromString("length");
+	if (!x->methods || !x->datetime_ns || !x->ip_packed || !x->located_type || !x->str_value || !x->str_start ||
+	    !x->str_length)
 		return -1;
 	if (!PyTuple_Check(x->methods) || PyTuple_GET_SIZE(x->methods) != NFIELDS) {
 		PyErr_Format(PyExc_RuntimeError,
@@ -109,9 +130,16 @@ void fp_extract_destroy(fp_state *s)
 	for (uint32_t i = 0; i < x->capresults; i++) {
 		free(x->results[i].arg_key);
 		free(x->results[i].buf);
+		free(x->results[i].offs);
 		free(x->results[i].data);
 	}
 	free(x->results);
+	free(x->ostart);
+	free(x->olen);
+	Py_CLEAR(x->located_type);
+	Py_CLEAR(x->str_value);
+	Py_CLEAR(x->str_start);
+	Py_CLEAR(x->str_length);
 	Py_CLEAR(x->methods);
 	Py_CLEAR(x->datetime_ns);
 	Py_CLEAR(x->ip_packed);
@@ -273,13 +301,66 @@ static void fix_pointers(fp_result *r, uint8_t ftype, Py_ssize_t n)
 	}
 }
 
+/* The value inside a Located and its offsets into r (one pair per value, for located fields);
+ * a new reference (v itself for a plain value, with {0, 0}), or NULL with an exception. */
+static PyObject *unlocate(const struct fp_extract *x, uint32_t fid, PyObject *v, fp_result *r, Py_ssize_t i)
+{
+	uint32_t start = 0, length = 0;
+	PyObject *value = NULL;
+	if (Py_TYPE(v) == (PyTypeObject *)x->located_type) {
+		if (!field_located[fid]) {
+			PyObject *fn = x->func[fid];
+			PyCodeObject *code = PyFunction_Check(fn) ? (PyCodeObject *)PyFunction_GET_CODE(fn) : NULL;
+			PyErr_Format(PyExc_TypeError,
+				     "returned a Located value: declare the field with @field(..., located=True) (value "
+				     "offsets, plugin API 3.11) (method at %S:%d)",
+				     code ? code->co_filename : Py_None, code ? code->co_firstlineno : 0);
+			return NULL;
+		}
+		value = PyObject_GetAttr(v, x->str_value);
+		PyObject *s = value ? PyObject_GetAttr(v, x->str_start) : NULL;
+		PyObject *l = s ? PyObject_GetAttr(v, x->str_length) : NULL;
+		unsigned long su = s ? PyLong_AsUnsignedLong(s) : 0, lu = l ? PyLong_AsUnsignedLong(l) : 0;
+		Py_XDECREF(s);
+		Py_XDECREF(l);
+		if (!l || PyErr_Occurred()) {
+			Py_XDECREF(value);
+			return NULL;
+		}
+		start = (uint32_t)su;
+		length = (uint32_t)lu;
+	} else {
+		value = Py_NewRef(v);
+	}
+	if (field_located[fid]) {
+		if ((size_t)i >= r->offcap) {
+			size_t cap = (size_t)i + 8;
+			uint32_t *offs = realloc(r->offs, cap * 2 * sizeof *offs);
+			if (!offs) {
+				Py_DECREF(value);
+				return PyErr_NoMemory();
+			}
+			r->offs = offs;
+			r->offcap = cap;
+		}
+		r->offs[2 * i] = start;
+		r->offs[2 * i + 1] = length;
+	}
+	return value;
+}
+
 /* Store v (a value, or a sequence for list fields) as the values of r, copied. */
 static int store(const struct fp_extract *x, fp_result *r, uint32_t fid, PyObject *v)
 {
 	uint8_t ftype = field_types[fid];
 	size_t size = elem_size(ftype), used = 0;
 	if (!field_is_list[fid]) {
-		if (reserve(r, size) < 0 || convert_one(x, v, ftype, r->buf, r, &used) < 0)
+		PyObject *value = unlocate(x, fid, v, r, 0);
+		if (!value)
+			return -1;
+		int rc = reserve(r, size) < 0 || convert_one(x, value, ftype, r->buf, r, &used) < 0 ? -1 : 0;
+		Py_DECREF(value);
+		if (rc < 0)
 			return -1;
 		fix_pointers(r, ftype, 1);
 		r->len = 1;
@@ -293,7 +374,11 @@ static int store(const struct fp_extract *x, fp_result *r, uint32_t fid, PyObjec
 	int rc = 0;
 	Py_ssize_t i = 0;
 	for (; rc == 0 && i < PySequence_Fast_GET_SIZE(fast); i++) {
-		PyObject *item = Py_NewRef(PySequence_Fast_GET_ITEM(fast, i));
+		PyObject *item = unlocate(x, fid, PySequence_Fast_GET_ITEM(fast, i), r, i);
+		if (!item) {
+			rc = -1;
+			break;
+		}
 		rc = reserve(r, (size_t)(i + 1) * size);
 		if (rc == 0)
 			rc = convert_one(x, item, ftype, (char *)r->buf + (size_t)i * size, r, &used);
@@ -440,6 +525,40 @@ static void prefetch(struct fp_extract *x, PyObject *event)
 	}
 }
 
+#if FPY_VALUE_OFFSETS
+/* in->value_offsets: one start and length per value of the answered fields, in order. Left
+ * NULL (the host then has no offsets) only when out of memory. */
+static void give_offsets(struct fp_extract *x, const ss_plugin_field_extract_input *in)
+{
+	ss_plugin_extract_value_offsets *vo = in->value_offsets;
+	uint64_t total = 0;
+	for (uint32_t i = 0; i < in->num_fields; i++)
+		total += in->fields[i].res_len;
+	if (total > x->ocap) {
+		uint32_t *st = realloc(x->ostart, (size_t)total * sizeof *st);
+		if (st)
+			x->ostart = st;
+		uint32_t *ln = st ? realloc(x->olen, (size_t)total * sizeof *ln) : NULL;
+		if (!ln)
+			return;
+		x->olen = ln;
+		x->ocap = total;
+	}
+	uint64_t k = 0;
+	for (uint32_t i = 0; i < in->num_fields; i++) {
+		const ss_plugin_extract_field *f = &in->fields[i];
+		fp_result *r = f->res_len ? find_result(x, f) : NULL;
+		int located = r && f->field_id < NFIELDS && field_located[f->field_id] && r->offs;
+		for (uint64_t j = 0; j < f->res_len; j++, k++) {
+			x->ostart[k] = located && j < r->offcap ? r->offs[2 * j] : 0;
+			x->olen[k] = located && j < r->offcap ? r->offs[2 * j + 1] : 0;
+		}
+	}
+	vo->start = x->ostart;
+	vo->length = x->olen;
+}
+#endif
+
 FP_EXPORT ss_plugin_rc plugin_extract_fields(ss_plugin_t *st, const ss_plugin_event_input *evt,
 					     const ss_plugin_field_extract_input *in)
 {
@@ -455,8 +574,13 @@ FP_EXPORT ss_plugin_rc plugin_extract_fields(ss_plugin_t *st, const ss_plugin_ev
 	if (same_event) {   /* answered before? then no Python at all */
 		for (fp_result *r; first < in->num_fields && (r = find_result(x, &in->fields[first])) && r->fresh; first++)
 			answer(&in->fields[first], r);
-		if (first == in->num_fields)
+		if (first == in->num_fields) {
+#if FPY_VALUE_OFFSETS
+			if (in->value_offsets)
+				give_offsets(x, in);
+#endif
 			return SS_PLUGIN_SUCCESS;
+		}
 	}
 	char report[FPA_MAX_ERRLEN] = "";
 #if FPY_USES_TABLES
@@ -512,6 +636,10 @@ FP_EXPORT ss_plugin_rc plugin_extract_fields(ss_plugin_t *st, const ss_plugin_ev
 	fp_leave(g);
 #if FPY_USES_TABLES
 	fp_access_end(&access);
+#endif
+#if FPY_VALUE_OFFSETS
+	if (in->value_offsets)
+		give_offsets(x, in);
 #endif
 	if (report[0] && s->log_fn) /* never call the host with the GIL held */
 		s->log_fn(s->owner, NULL, report, SS_PLUGIN_LOG_SEV_ERROR);

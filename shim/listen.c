@@ -7,11 +7,16 @@
  * pool thread, and the trampoline enters Python for one call each time. Returning False
  * (or raising, which is logged) ends it. The records outlive unsubscribe, because the host
  * may still be running one when capture_close returns; they go at destroy.
+ *
+ * The thread pool given in capture_open stays usable from any later call (parse_event, a
+ * routine, ...) until capture_close returns: the vtable itself is a stack object of the
+ * host's, so the shim keeps a copy of its two function pointers and the owner.
  */
 #include "shim.h"
 
 #if FPY_CAP_LISTENING
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,7 +30,9 @@ struct fp_routine {
 
 struct fp_listen {
 	struct fp_routine *routines;
-	const ss_plugin_routine_vtable *vtable; /* during capture_open/close only */
+	pthread_mutex_t lock; /* routines list and the pool fields (routines subscribe from pool threads) */
+	ss_plugin_routine_vtable vtable; /* copied in capture_open */
+	int open;                        /* from capture_open until capture_close returns */
 	ss_plugin_owner_t *owner;
 };
 
@@ -76,9 +83,24 @@ static PyTypeObject routine_type = {
 
 static struct fp_listen *listen_of(fp_state *s)
 {
-	if (!s->listen)
-		s->listen = calloc(1, sizeof *s->listen);
+	if (!s->listen && (s->listen = calloc(1, sizeof *s->listen)))
+		pthread_mutex_init(&s->listen->lock, NULL);
 	return s->listen;
+}
+
+/* The pool's functions and owner, if a capture is open (under the lock). */
+static int pool_now(struct fp_listen *l, ss_plugin_routine_vtable *vt, ss_plugin_owner_t **owner)
+{
+	if (!l)
+		return 0;
+	pthread_mutex_lock(&l->lock);
+	int open = l->open && l->vtable.subscribe && l->vtable.unsubscribe;
+	if (open) {
+		*vt = l->vtable;
+		*owner = l->owner;
+	}
+	pthread_mutex_unlock(&l->lock);
+	return open;
 }
 
 static PyObject *pool_subscribe(PyObject *self, PyObject *fn)
@@ -89,8 +111,11 @@ static PyObject *pool_subscribe(PyObject *self, PyObject *fn)
 		PyErr_SetString(PyExc_TypeError, "subscribe(fn): fn() is called again and again until it returns False");
 		return NULL;
 	}
-	if (!l || !l->vtable) {
-		PyErr_SetString(PyExc_RuntimeError, "routines can only be subscribed in capture_open or capture_close");
+	ss_plugin_routine_vtable vt;
+	ss_plugin_owner_t *owner;
+	if (!pool_now(l, &vt, &owner)) {
+		PyErr_SetString(PyExc_RuntimeError,
+				"routines can be subscribed from capture_open until capture_close returns (no capture is open)");
 		return NULL;
 	}
 	struct fp_routine *r = calloc(1, sizeof *r);
@@ -98,11 +123,12 @@ static PyObject *pool_subscribe(PyObject *self, PyObject *fn)
 		return PyErr_NoMemory();
 	r->state = s;
 	r->fn = Py_NewRef(fn);
+	pthread_mutex_lock(&l->lock);
 	r->next = l->routines;
 	l->routines = r;
-	const ss_plugin_routine_vtable *vt = l->vtable;
+	pthread_mutex_unlock(&l->lock);
 	PyThreadState *ts = PyEval_SaveThread();
-	r->handle = vt->subscribe(l->owner, routine_trampoline, r);
+	r->handle = vt.subscribe(owner, routine_trampoline, r);
 	PyEval_RestoreThread(ts);
 	if (!r->handle) {
 		r->ended = 1;
@@ -125,19 +151,21 @@ static PyObject *pool_unsubscribe(PyObject *self, PyObject *routine)
 		PyErr_SetString(PyExc_TypeError, "unsubscribe(routine): a Routine from subscribe()");
 		return NULL;
 	}
-	if (!l || !l->vtable) {
-		PyErr_SetString(PyExc_RuntimeError, "routines can only be unsubscribed in capture_open or capture_close");
+	ss_plugin_routine_vtable vt;
+	ss_plugin_owner_t *owner;
+	if (!pool_now(l, &vt, &owner)) {
+		PyErr_SetString(PyExc_RuntimeError,
+				"routines can be unsubscribed from capture_open until capture_close returns (no capture is open)");
 		return NULL;
 	}
 	struct fp_routine *r = ((fp_routine_obj *)routine)->r;
 	r->ended = 1; /* a run that starts from now on returns at once */
 	if (!r->handle)
 		Py_RETURN_NONE;
-	const ss_plugin_routine_vtable *vt = l->vtable;
 	ss_plugin_routine_t *handle = r->handle;
 	r->handle = NULL;
 	PyThreadState *ts = PyEval_SaveThread();
-	ss_plugin_rc rc = vt->unsubscribe(l->owner, handle);
+	ss_plugin_rc rc = vt.unsubscribe(owner, handle);
 	PyEval_RestoreThread(ts);
 	if (rc != SS_PLUGIN_SUCCESS) {
 		PyErr_SetString(PyExc_RuntimeError, "the host refused to unsubscribe the routine");
@@ -157,7 +185,7 @@ static PyTypeObject pool_type = {
 	.tp_name = "falco_plugin.listen.ThreadPool",
 	.tp_basicsize = sizeof(fp_pool),
 	.tp_flags = Py_TPFLAGS_DEFAULT,
-	.tp_doc = "The host's thread pool, during capture_open and capture_close.",
+	.tp_doc = "The host's thread pool, from capture_open until capture_close returns.",
 	.tp_methods = pool_methods,
 };
 
@@ -179,10 +207,17 @@ static ss_plugin_rc capture_call(fp_state *s, const ss_plugin_capture_listen_inp
 	fp_pool *pool = NULL;
 	if (l && (pool_type.tp_flags & Py_TPFLAGS_READY || PyType_Ready(&pool_type) == 0))
 		pool = PyObject_New(fp_pool, &pool_type);
+	int opening = strcmp(what, "capture_open") == 0;
 	if (pool) {
 		pool->state = s;
-		l->vtable = in ? in->routine : NULL;
+		pthread_mutex_lock(&l->lock);
+		if (in && in->routine) /* capture_close gets one too: the same functions */
+			l->vtable = *in->routine;
+		else
+			memset(&l->vtable, 0, sizeof l->vtable);
 		l->owner = in ? in->owner : s->owner;
+		l->open = 1;
+		pthread_mutex_unlock(&l->lock);
 		PyObject *name = PyUnicode_FromString(what);
 		PyObject *args[] = {s->plugin, name, (PyObject *)pool};
 		PyObject *r = name ? fp_runtime_call("capture_listen", args, 3) : NULL;
@@ -190,7 +225,11 @@ static ss_plugin_rc capture_call(fp_state *s, const ss_plugin_capture_listen_inp
 		if (r)
 			rc = SS_PLUGIN_SUCCESS;
 		Py_XDECREF(r);
-		l->vtable = NULL;
+		if (!opening || rc != SS_PLUGIN_SUCCESS) {
+			pthread_mutex_lock(&l->lock);
+			l->open = 0;
+			pthread_mutex_unlock(&l->lock);
+		}
 		Py_DECREF(pool);
 	}
 	if (rc != SS_PLUGIN_SUCCESS)
@@ -221,6 +260,7 @@ void fp_listen_destroy(fp_state *s)
 		Py_CLEAR(r->fn);
 		free(r);
 	}
+	pthread_mutex_destroy(&l->lock);
 	free(l);
 	s->listen = NULL;
 }

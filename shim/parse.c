@@ -16,7 +16,10 @@ FP_EXPORT const char *plugin_get_parse_event_sources(void) { return FPY_PARSE_SO
 
 FP_EXPORT uint16_t *plugin_get_parse_event_types(uint32_t *numtypes, ss_plugin_t *s)
 {
-	(void)s;
+	if (FPY_PARSE_TYPES_AT_INIT && s && ((fp_state *)s)->types[1]) {
+		*numtypes = ((fp_state *)s)->ntypes[1];
+		return ((fp_state *)s)->types[1];
+	}
 	static uint16_t types[] = FPY_PARSE_TYPES;
 	*numtypes = (uint32_t)(sizeof types / sizeof types[0]);
 	return types;

@@ -30,6 +30,11 @@ typedef struct fp_state {
 	struct fp_parse *parse;     /* parse.c */
 	struct fp_listen *listen;   /* listen.c */
 	struct fp_metrics *metrics; /* metrics.c */
+	/* decided by the initialized plugin (common.c): event types of extraction [0] and
+	 * parsing [1] (types NULL: the baked ones), and the required event schema version */
+	uint16_t *types[2];
+	uint32_t ntypes[2];
+	char *schema_version;
 } fp_state;
 
 /* --- tables.c ---------------------------------------------------------------------- */

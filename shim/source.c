@@ -5,6 +5,9 @@
  * as a PPME_PLUGINEVENT_E event (26-byte header, two 4-byte parameter lengths, the plugin
  * id, the payload) in a per-instance buffer that stays valid and writable until the next
  * call or close, because the host patches events in place (plugin-api.md §5.4, §6.3).
+ *
+ * A syscall-source plugin (plugin id 0) hands over whole events instead (typed events of
+ * falco_plugin.event, turned into their bytes by _runtime.syscall_events), copied as they are.
  */
 #include "shim.h"
 
@@ -113,7 +116,7 @@ FP_EXPORT void plugin_close(ss_plugin_t *st, ss_instance_t *h)
 }
 
 /* One item of a batch: bytes or bytearray, optionally in a (payload, ts) pair. */
-static int batch_item(PyObject *item, Py_ssize_t i, const char **data, Py_ssize_t *len, uint64_t *ts)
+FP_UNUSED static int batch_item(PyObject *item, Py_ssize_t i, const char **data, Py_ssize_t *len, uint64_t *ts)
 {
 	PyObject *payload = item;
 	*ts = UINT64_MAX; /* "now", filled in by the host */
@@ -173,7 +176,7 @@ static int reserve_events(fp_instance *in, Py_ssize_t n)
 }
 
 /* Frame every item of seq into the instance's buffers; returns the count or -1. */
-static Py_ssize_t frame_batch(fp_instance *in, PyObject *seq)
+FP_UNUSED static Py_ssize_t frame_batch(fp_instance *in, PyObject *seq)
 {
 	PyObject *fast = PySequence_Fast(seq, "next_batch must return a list of events");
 	if (!fast)
@@ -224,6 +227,56 @@ fail:
 	return -1;
 }
 
+#if FPY_PLUGIN_ID == 0
+/* Copy the whole events of seq (bytes from _runtime.syscall_events) into the buffers. */
+static Py_ssize_t copy_batch(fp_instance *in, PyObject *seq)
+{
+	PyObject *list = fp_runtime_call("syscall_events", &seq, 1);
+	if (!list)
+		return -1;
+	Py_ssize_t n = PyList_GET_SIZE(list);
+	size_t total = 0;
+	if (reserve_events(in, n) < 0)
+		goto fail;
+	for (Py_ssize_t i = 0; i < n; i++) {
+		PyObject *b = PyList_GET_ITEM(list, i);
+		uint32_t len = 0;
+		if (PyBytes_GET_SIZE(b) >= 26)
+			memcpy(&len, PyBytes_AS_STRING(b) + 16, 4);
+		if (PyBytes_GET_SIZE(b) < 26 || (Py_ssize_t)len != PyBytes_GET_SIZE(b)) {
+			PyErr_Format(PyExc_ValueError,
+				     "next_batch: item %zd of a syscall-source plugin: %zd bytes are not an event "
+				     "(a 26-byte header whose len is the event's size)",
+				     i, PyBytes_GET_SIZE(b));
+			goto fail;
+		}
+		total += (size_t)len;
+	}
+	if (total > in->bufcap) {
+		size_t cap = total + total / 2 + 4096;
+		uint8_t *buf = realloc(in->buf, cap);
+		if (!buf) {
+			PyErr_NoMemory();
+			goto fail;
+		}
+		in->buf = buf;
+		in->bufcap = cap;
+	}
+	uint8_t *p = in->buf;
+	for (Py_ssize_t i = 0; i < n; i++) {
+		PyObject *b = PyList_GET_ITEM(list, i);
+		memcpy(p, PyBytes_AS_STRING(b), (size_t)PyBytes_GET_SIZE(b));
+		in->events[i] = (ss_plugin_event *)p;
+		p += PyBytes_GET_SIZE(b);
+	}
+	Py_DECREF(list);
+	return n;
+fail:
+	Py_DECREF(list);
+	return -1;
+}
+#endif
+
 FP_EXPORT ss_plugin_rc plugin_next_batch(ss_plugin_t *st, ss_instance_t *h, uint32_t *nevts,
 					 ss_plugin_event ***evts)
 {
@@ -253,7 +306,11 @@ FP_EXPORT ss_plugin_rc plugin_next_batch(ss_plugin_t *st, ss_instance_t *h, uint
 		}
 	}
 	if (batch) {
+#if FPY_PLUGIN_ID == 0
+		n = copy_batch(in, batch);
+#else
 		n = frame_batch(in, batch);
+#endif
 		Py_DECREF(batch);
 	}
 	if (n < 0 || rc == SS_PLUGIN_FAILURE) {

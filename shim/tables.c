@@ -995,11 +995,56 @@ static PyObject *table_repr(PyObject *self)
 }
 
 static PyObject *table_get_name(PyObject *self, void *c) { (void)c; return Py_NewRef(((fp_table *)self)->name); }
+
+/* The host's owner error now (after a failed lookup: why), or None. */
+static PyObject *table_last_error(PyObject *self, PyObject *unused)
+{
+	(void)unused;
+	fp_table *tb = (fp_table *)self;
+	fp_access *a = access_for(tb->state, tb->name, 0);
+	if (!a)
+		return NULL;
+	char why[FPA_MAX_ERRLEN] = "";
+	PyThreadState *ts = PyEval_SaveThread();
+	const char *e = a->owner_error ? a->owner_error(a->owner) : NULL;
+	if (e)
+		snprintf(why, sizeof why, "%s", e);
+	PyEval_RestoreThread(ts);
+	if (!why[0])
+		Py_RETURN_NONE;
+	return PyUnicode_DecodeUTF8(why, (Py_ssize_t)strlen(why), "replace");
+}
+
+/* The table's name as the host tells it (get_table_name). */
+static PyObject *table_host_name(PyObject *self, PyObject *unused)
+{
+	(void)unused;
+	fp_table *tb = (fp_table *)self;
+	fp_access *a = access_for(tb->state, tb->name, 0);
+	if (!a)
+		return NULL;
+	char name[FPA_MAX_ERRLEN] = "";
+	char why[FPA_MAX_ERRLEN];
+	PyThreadState *ts = PyEval_SaveThread();
+	const char *n = a->reader->get_table_name(tb->table);
+	if (n)
+		snprintf(name, sizeof name, "%s", n);
+	else
+		owner_error(a, why, sizeof why);
+	PyEval_RestoreThread(ts);
+	if (!n) {
+		PyErr_Format(table_error_type(), "get_table_name of table '%S': %s", tb->name, why);
+		return NULL;
+	}
+	return PyUnicode_DecodeUTF8(name, (Py_ssize_t)strlen(name), "replace");
+}
 static PyObject *table_get_key_type(PyObject *self, void *c) { (void)c; return PyLong_FromLong(((fp_table *)self)->key_type); }
 static PyObject *table_get_fields(PyObject *self, void *c) { (void)c; return PyDictProxy_New(((fp_table *)self)->fields); }
 
 static PyMethodDef table_methods[] = {
 	{"get", table_get, METH_O, "get(key): the entry, or None"},
+	{"last_error", table_last_error, METH_NOARGS, "last_error(): the host's reason for the last failure, or None"},
+	{"host_name", table_host_name, METH_NOARGS, "host_name(): the table's name, from the host (get_table_name)"},
 	{"iterate", table_iterate, METH_O, "iterate(fn): fn(entry) for every entry until it returns False"},
 	{"entries", table_entries, METH_NOARGS, "entries(): every entry, as a list"},
 	{"create_entry", table_create_entry, METH_NOARGS, "create_entry(): a new entry, to fill and add_entry()"},

@@ -46,12 +46,15 @@ class HostRun:
         self.stderr = proc.stderr
         self.events: list[dict[str, Any]] = []
         self.summaries: list[dict[str, Any]] = []
+        self.inits: list[dict[str, Any]] = []  # with --show-init
         for line in proc.stdout.splitlines():
             if not line.startswith("{"):
                 continue
             obj = json.loads(line)
             if "summary" in obj:
                 self.summaries.append(obj["summary"])
+            elif "init" in obj:
+                self.inits.append(obj["init"])
             else:
                 self.events.append(obj)
 

@@ -159,3 +159,4 @@ def test_extra_forbid_rejects_unknown_config_keys(built: Built) -> None:
     assert "error in plugin strict init config: In <root>[jiter], field 'jiter' is not allowed" in bad.stderr
     good = fp("run", lib, "--config", '{"jitter": 5}')
     assert good.returncode == 0 and "payload=5" in good.stdout, good.stderr
+

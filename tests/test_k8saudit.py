@@ -151,10 +151,11 @@ def test_plain_file_event_lists_bad_lines_size_limit_and_timestamps(host: Host, 
     assert run.summaries[0]["end"] == "eof"
     log = run.stderr
     assert "useAsync is accepted and ignored" in log  # upstream's default is true
-    assert f"{path}:2: event larger than maxEventSize: size=" in log
-    assert f"{path}:2: can't read stageTimestamp" in log
-    assert f"{path}:3: invalid JSON" in log
-    assert f"{path}:4: data not recognized as a k8s audit event" in log
+    # in Falco's log, as warnings, each naming the file and line
+    assert f"log warning k8saudit: {path}:2: event larger than maxEventSize: size=" in log
+    assert f"log warning k8saudit: {path}:2: can't read stageTimestamp" in log
+    assert f"log warning k8saudit: {path}:3: invalid JSON" in log
+    assert f"log warning k8saudit: {path}:4: data not recognized as a k8s audit event" in log
     # each event's payload is its own JSON, as the json plugin (jevt.*) reads it
     assert json.loads(run.payloads()[1])["auditID"] == "two"
 
@@ -185,34 +186,60 @@ def test_config_keys_defaults_and_validation(host: Host, built: Built) -> None:
     assert bad.returncode != 0 and "maxEventSize" in bad.stderr
 
 
+def wait_consumed(pid: int, path: Path, deadline: float = 30.0) -> None:
+    """Until process ``pid`` has read ``path`` (the file now at that path) to its end: its fd's offset."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        st = path.stat()
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                if os.stat(f"/proc/{pid}/fd/{fd}").st_ino != st.st_ino:
+                    continue
+                pos = int(Path(f"/proc/{pid}/fdinfo/{fd}").read_text().split("pos:")[1].split()[0])
+            except (OSError, IndexError, ValueError):
+                continue
+            if pos == st.st_size:
+                return
+        time.sleep(0.02)
+    raise AssertionError(f"{path} not read to its end by {pid}")
+
+
 def test_follow_mode_reads_appends_rotation_and_truncation(built: Built, tmp_path: Path) -> None:
     path = tmp_path / "audit.log"
     write_jsonl(path, [{**POD, "auditID": "before-open"}])  # already there: not read
-    cmd = [str(host_binary()), "run", "--json", "-n", "4", "--duration", "30", "--fields", "ka.auditid",
+    cmd = [str(host_binary()), "run", "--json", "-n", "4", "--duration", "60", "--fields", "ka.auditid",
            "-p", str(built(K8SAUDIT)), "-o", f"file://{path}"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    err_lines: list[str] = []
     try:
-        time.sleep(1.5)  # the plugin opens the file and goes to its end
+        deadline = time.monotonic() + 30  # the plugin opens the file and goes to its end: it says so
+        while not any("following" in line for line in err_lines) and time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            if not line:
+                break
+            err_lines.append(line)
+        assert any(f"following {path} from byte " in line for line in err_lines), err_lines
         with path.open("a") as f:  # an append, in two writes: the line waits for its newline
             line = json.dumps({**POD, "auditID": "appended"})
             f.write(line[:100])
             f.flush()
-            time.sleep(0.3)
+            time.sleep(0.2)
             f.write(line[100:] + "\n")
-        time.sleep(0.5)
+        wait_consumed(proc.pid, path)
         path.rename(tmp_path / "audit.log.1")  # rotation: the old file's tail, then the new file
         with (tmp_path / "audit.log.1").open("a") as f:
             f.write(json.dumps({**POD, "auditID": "late-in-old"}) + "\n")
         write_jsonl(path, [{**POD, "auditID": "rotated", "padding": "x" * 500}])
-        time.sleep(0.8)
+        wait_consumed(proc.pid, path)  # the new file, from its start
         with path.open("w") as f:  # copytruncate: same file, shorter
             f.write(json.dumps({**POD, "auditID": "truncated"}) + "\n")
-        out, err = proc.communicate(timeout=40)
+        out, err = proc.communicate(timeout=60)
     finally:
         proc.kill()
         proc.wait()
     ids = [json.loads(line)["fields"]["ka.auditid"] for line in out.splitlines() if '"fields"' in line]
-    assert ids == ["appended", "late-in-old", "rotated", "truncated"], err
+    assert ids == ["appended", "late-in-old", "rotated", "truncated"], (ids, "".join(err_lines) + err)
 
 
 def test_standard_library_fallback_gives_the_same_events_and_strings(tmp_path: Path) -> None:

@@ -251,7 +251,7 @@ def test_second_different_libpython_is_refused(host: Host, built: Built) -> None
         ("NoName", "NoName.NAME must be a non-empty string"),
         ("BadVersion", "PLUGIN_VERSION '1.0' must be 'MAJOR.MINOR.PATCH'"),
         ("SyscallSource", "EVENT_SOURCE 'syscall' is reserved"),
-        ("ZeroId", "PLUGIN_ID must be an int in 1..2147483647"),
+        ("ZeroId", "PLUGIN_ID = 0 makes a syscall-source plugin (its events are of the 'syscall' source)"),
         ("NoOpen", "does not define open()"),
         ("BadConfigHint", "must be annotated with a pydantic BaseModel subclass, str or None"),
     ],

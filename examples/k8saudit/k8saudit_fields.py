@@ -71,7 +71,7 @@ def values_at(node: Json, index: int | None, keys: Sequence[str]) -> list[Json] 
                 return None
             node = node[index]
         if k:
-            node = get(node, k)
+            node = node.get(k, MISSING) if type(node) is dict else get(node, k)  # get(), the usual case inlined
             if node is MISSING:
                 return None
     return [node]
@@ -246,9 +246,14 @@ def _str_field(name: str, desc: str, *keys: str) -> Any:
     """A plain ``string`` field: the value at ``keys``."""
 
     def extract(self: AuditFields, event: Event) -> str | None:
-        audit = self.audit(event)
-        value = MISSING if audit is None else get(audit, *keys)
-        return None if value is MISSING else as_str(value)
+        node: Any = self.audit(event)  # get() inlined: these are the fields rules ask most
+        for k in keys:
+            if type(node) is not dict:
+                return None
+            node = node.get(k, MISSING)
+            if node is MISSING:
+                return None
+        return node if type(node) is str else dumps_text(node)
 
     extract.__name__ = extract.__qualname__ = "f_" + name.replace(".", "_")
     return field(name, desc=desc)(extract)

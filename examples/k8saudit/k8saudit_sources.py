@@ -26,7 +26,8 @@ from k8saudit_events import split_events
 from falco_plugin import EndOfStream, SourceInstance
 from falco_plugin.source import BatchItem
 
-log = logging.getLogger(__name__)
+# a child of the plugin module's logger, which the SDK routes to Falco's log
+log = logging.getLogger("k8saudit.sources")
 
 BATCH = 512  # events per next_batch: enough to amortize the call, small enough for a fair host
 READ_CHUNK = 1 << 20
@@ -99,6 +100,8 @@ class FileWatch(SourceInstance):
         self.file: IO[bytes] | None = None
         self.pending = b""
         self._open(at_end=True)
+        assert self.file is not None
+        log.info("following %s from byte %d", path, self.file.tell())
 
     def _open(self, at_end: bool) -> None:
         self.file = open(self.path, "rb")  # noqa: SIM115 - kept open across calls, closed in close()
@@ -132,13 +135,13 @@ class FileWatch(SourceInstance):
             return self._lines(data)
         try:
             st = os.stat(self.path)
-        except FileNotFoundError:
-            st = None
-        if st is None or (st.st_dev, st.st_ino) != self.ident:  # rotated: finish the old file, take the new
+        except FileNotFoundError:  # moved away, no new file yet: the writer may still be on the old one
+            return []
+        if (st.st_dev, st.st_ino) != self.ident:  # rotated: finish the old file, take the new one
             out = self._lines(self.file.read(), final=True)  # what came after our last read
             self.file.close()
             self.file = None
-            if st is not None:
+            with contextlib.suppress(FileNotFoundError):
                 self._open(at_end=False)
             return out
         if st.st_size < self.file.tell():  # truncated in place
