@@ -63,9 +63,13 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 
 def library_path(path: str) -> str:
-    """A plugin path as given on the command line, made absolute when the file exists:
-    ``dlopen("libx.so")`` searches the library path, not the current directory."""
-    return os.path.abspath(path) if os.path.exists(path) else path
+    """A plugin path as the host's dlopen needs it: ``libx.so`` in the current directory is
+    ``./libx.so`` (a bare name would be searched in the system's library path).
+
+    >>> library_path("/abs/libx.so")
+    '/abs/libx.so'
+    """
+    return f"./{path}" if "/" not in path and Path(path).is_file() else path
 
 
 def event_types(codes: list[int] | None) -> list[dict[str, Any]] | None:
@@ -156,7 +160,7 @@ def format_info(info: dict[str, Any]) -> str:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    info, error = host_info(args.library)
+    info, error = host_info(library_path(args.library))
     if info is None:
         print(f"falco-plugin info: {error}", file=sys.stderr)
         return 2
@@ -188,7 +192,7 @@ def host_run_args(args: argparse.Namespace) -> list[str]:
     for extra in getattr(args, "extra_plugins", None) or []:
         specs.append(extra)
     for spec in specs:
-        argv += ["-p", spec["path"]]
+        argv += ["-p", library_path(spec["path"])]
         if spec.get("config") is not None:
             argv += ["-c", spec["config"]]
         if spec.get("open_params") is not None:

@@ -72,3 +72,18 @@ def test_located_without_declaring_it_is_an_error_naming_the_field(host: Host, b
     assert run.events[0]["fields"] == {"words.bad": None}
     assert "field words.bad" in run.stderr and "declare the field with @field(..., located=True)" in run.stderr
     assert "offsets.py:" in run.stderr
+
+
+def test_falco_plugin_run_with_offsets_and_a_library_in_the_current_directory(built: Built) -> None:
+    # a new user's `falco-plugin run libx.so` from the directory holding it (dlopen would
+    # search the system's library path for a bare name)
+    import subprocess
+    import sys
+
+    src, ext = built(f"{PORTS}:SamplePluginSource"), built(f"{PORTS}:SamplePluginExtract")
+    proc = subprocess.run([sys.executable, "-m", "falco_plugin.cli", "run", src.name, "--open-params", "1",
+                           "--plugin", ext.name, "--fields", "sample.hello", "--offsets", "--json"],
+                          capture_output=True, text=True, timeout=120, cwd=src.parent)
+    assert proc.returncode == 0, proc.stderr
+    (ev,) = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith('{"evtnum"')]
+    assert ev["offsets"] == {"sample.hello": [[38, 11]]}
