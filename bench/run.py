@@ -4,23 +4,29 @@ Every figure comes from one invocation of our libsinsp-like host that loads both
 reference plugin and the Python one, so the ratio means something on a noisy machine.
 
 S1  source: ns/event for batches of 1, 64 and 512 (the C plugin; the Python plugin building
-    its payloads; the Python plugin with payloads built at open, i.e. the SDK's own cost),
-    cold start (dlopen to the first init returned) and RSS over 10 million events.
+    its payloads; the Python plugin with payloads built at open, i.e. the SDK's own cost).
 S2  one field per event (bench.value), S3 four fields per event (bench.value, bench.str,
-    bench.div[3], bench.value again as Falco's output does): ns/event on top of S1 (payloads
-    prebuilt, batch 64), each field asked in its own extract_fields call as libsinsp does,
-    and with all fields in one call as other hosts may.
+    bench.div[3], bench.value again as Falco's output does), each field asked in its own
+    extract_fields call as libsinsp does: for the C plugin, bench_py (per-event fields) and
+    bench_batch_py (the same fields with batch=True), payloads prebuilt, batch 64, with the
+    ratio to C and the cost per extraction (S3 - S1) / 4 as the issue tracker counts it. Twice:
+    in a tight loop, and with --work-kib (the host writes a few KiB per event between events,
+    as Falco's own work evicts the caches a tight loop keeps warm).
 A   async emit: ns/event from one Python thread and from four (emit per event, and emit_many
     of 64), next to a plain-C emitter plugin (bench/c_reference/async_c.c) in the same host.
 P   parse and tables over a shared capture: a no-op parse_event (ns/event), a threads-table
     entry lookup, and a field read + write pair (ns), for examples/bench/parse_bench.py next to
     bench/c_reference/parse_noop_c.c and table_rw_c.c.
+M   footprint: peak RSS (VmHWM) and cold start (dlopen to init returned) of each plugin in its
+    own host process (S3 fields, batch 64), the interpreter's share (a bare `python -I -S`, then
+    what each import adds), and RSS every 1M events over a long run (a leak shows as growth).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -32,6 +38,9 @@ from falco_plugin.build import build  # noqa: E402
 from falco_plugin.host import compile_c_plugin, run_host  # noqa: E402
 
 EVENTS = int(os.environ.get("BENCH_EVENTS", "2000000"))
+# S1/S2/S3 figures are the host process's CPU time per event (every thread): on a shared
+# machine the wall time also counts other processes. BENCH_CLOCK=wall gives wall time.
+CLOCK = "ns_per_event" if os.environ.get("BENCH_CLOCK") == "wall" else "cpu_ns_per_event"
 RSS_EVENTS = int(os.environ.get("BENCH_RSS_EVENTS", "10000000"))
 OUT = ROOT / "build" / "bench"
 
@@ -48,24 +57,32 @@ def host_bench(specs: list[tuple[Path, str, str]], *extra: str) -> list[dict[str
 
 S2_FIELDS = "bench.value"
 S3_FIELDS = "bench.value,bench.str,bench.div[3],bench.value"
+WORK_KIB = os.environ.get("BENCH_WORK_KIB", "2")
 
 
-def extraction(c_lib: Path, py_lib: Path) -> None:
+def ratio(value: float, c: float) -> str:
+    return f"{value / c:.2f}x" if c > 0 else "-"
+
+
+def extraction(c_lib: Path, py_lib: Path, batch_lib: Path) -> None:
     n = str(EVENTS // 2)
-    specs = [(c_lib, json.dumps({"batch": 64}), n), (py_lib, json.dumps({"batch": 64, "precompute": True}), n)]
-    base = host_bench(specs)
-    print(f"\nS2/S3 extraction, {int(n):,} events, ns/event on top of sourcing (one host process)")
-    print(f"{'':34}{'C plugin':<14}{'Python':<14}")
-    rows = [("S2: 1 field", S2_FIELDS, ()), ("S3: 4 fields, 1 per call", S3_FIELDS, ()),
-            ("S3: 4 fields in one call", S3_FIELDS, ("--fields-per-call",))]
-    results = {}
-    for title, fields, extra in rows:
-        got = host_bench(specs, "--fields", fields, *extra)
-        results[title] = [got[i]["ns_per_event"] - base[i]["ns_per_event"] for i in range(2)]
-        print(f"{title:34}{results[title][0]:<14.1f}{results[title][1]:<14.1f}")
-    for title in ("S3: 4 fields, 1 per call", "S3: 4 fields in one call"):
-        further = (results[title][1] - results["S2: 1 field"][1]) / 3
-        print(f"Python, each further field ({title[4:]}): {further:.1f} ns")
+    prebuilt = json.dumps({"batch": 64, "precompute": True})
+    specs = [(c_lib, json.dumps({"batch": 64}), n), (py_lib, prebuilt, n), (batch_lib, prebuilt, n)]
+    for title, work in (("tight loop", ()), (f"--work-kib {WORK_KIB} between events", ("--work-kib", WORK_KIB))):
+        s1 = [r[CLOCK] for r in host_bench(specs, *work)]
+        s2 = [r[CLOCK] for r in host_bench(specs, "--fields", S2_FIELDS, *work)]
+        s3 = [r[CLOCK] for r in host_bench(specs, "--fields", S3_FIELDS, *work)]
+        print(f"\nS1/S2/S3, {int(n):,} events, {CLOCK}, one field per call ({title}; one host process)")
+        print(f"{'':34}{'C plugin':<12}{'bench_py':<12}{'ratio':<10}{'batch_py':<12}{'ratio':<10}")
+        rows = [("S1: sourcing (prebuilt)", s1), ("S2: 1 field", s2), ("S3: 4 fields", s3),
+                ("S2 - S1", [b - a for a, b in zip(s1, s2, strict=True)]),
+                ("per extraction (S3 - S1) / 4", [(b - a) / 4 for a, b in zip(s1, s3, strict=True)])]
+        for label, v in rows:
+            print(f"{label:34}{v[0]:<12.1f}{v[1]:<12.1f}{ratio(v[1], v[0]):<10}{v[2]:<12.1f}{ratio(v[2], v[0]):<10}")
+    got = host_bench(specs[:2], "--fields", S3_FIELDS, "--fields-per-call")
+    base = host_bench(specs[:2])
+    print("S3 with the 4 fields in one extract_fields call, ns/event on top of S1: "
+          f"C {got[0][CLOCK] - base[0][CLOCK]:.1f}, bench_py {got[1][CLOCK] - base[1][CLOCK]:.1f}")
 
 
 ASYNC_EVENTS = int(os.environ.get("BENCH_ASYNC_EVENTS", "400000"))
@@ -128,10 +145,60 @@ def parse_tables() -> None:
     print(f"{'field read+write pair, ns':34}{(rw[0][10] - rw[0][0]) / 10:<14.1f}{(rw[1][10] - rw[1][0]) / 10:<14.1f}")
 
 
+FOOTPRINT_EVENTS = int(os.environ.get("BENCH_FOOTPRINT_EVENTS", "1000000"))
+
+IMPORT_STEPS = """
+import sys
+sys.path[:0] = sys.argv[1].split(":")
+def rss():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+steps = [("bare interpreter (python -I -S)", "")]
+steps += [("+ " + m, m) for m in sys.argv[2:]]
+for label, module in steps:
+    if module:
+        __import__(module)
+    print(label, rss())
+"""
+
+
+def footprint(c_lib: Path, py_lib: Path, batch_lib: Path) -> None:
+    """M: peak RSS and cold start per plugin, each in its own host process, and the interpreter's share."""
+    n = str(FOOTPRINT_EVENTS)
+    rows = [("plain C plugin (bench_c)", c_lib, {"batch": 64}), ("bench_py", py_lib, {"batch": 64}),
+            ("bench_batch_py", batch_lib, {"batch": 64})]
+    results = [host_bench([(lib, json.dumps(cfg), n)], "--fields", S3_FIELDS)[0] for _, lib, cfg in rows]
+    c = results[0]
+    print(f"\nM footprint, S3 fields over {int(n):,} events, each plugin in its own host process")
+    print(f"{'':34}{'peak RSS MiB':<14}{'ratio':<10}{'after init MiB':<16}{'cold start ms':<15}{'minus C':<10}")
+    for (title, _, _), r in zip(rows, results, strict=True):
+        print(f"{title:34}{r['peak_rss_kb'] / 1024:<14.1f}{ratio(r['peak_rss_kb'], c['peak_rss_kb']):<10}"
+              f"{r['rss_after_init_kb'] / 1024:<16.1f}{r['cold_start_ms']:<15.1f}"
+              f"{r['cold_start_ms'] - c['cold_start_ms']:<10.1f}")
+    print(f"host process before loading a plugin: {c['rss_before_load_kb'] / 1024:.1f} MiB")
+    modules = ["falco_plugin._runtime", "pydantic", "falco_plugin.event"]
+    # -S keeps site-packages out of the bare figure; they are added before the first import
+    paths = ":".join([str(ROOT), *(p for p in sys.path if "site-packages" in p)])
+    proc = subprocess.run([sys.executable, "-I", "-S", "-c", IMPORT_STEPS, paths, *modules], capture_output=True,
+                          text=True, timeout=120)
+    if proc.returncode != 0:
+        print(f"interpreter share: not measured ({proc.stderr.strip()[-200:]})")
+        return
+    print("interpreter share (VmRSS of a separate process, MiB; a plugin imports what it uses):")
+    last = 0
+    for line in proc.stdout.splitlines():
+        label, kb = line.rsplit(" ", 1)
+        print(f"  {label:44}{int(kb) / 1024:7.1f}  (+{(int(kb) - last) / 1024:.1f})" if last else
+              f"  {label:44}{int(kb) / 1024:7.1f}")
+        last = int(kb)
+
+
 def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     c_lib = compile_c_plugin(ROOT / "bench" / "c_reference" / "bench_c.c")
     py_lib, _ = build(f"{ROOT}/examples/bench/bench_plugin.py:BenchPlugin", OUT / "libbench_py.so")
+    batch_lib, _ = build(f"{ROOT}/examples/bench/bench_batch.py:BenchBatchPlugin", OUT / "libbench_batch_py.so")
 
     batches = (1, 64, 512)
     specs = []
@@ -142,29 +209,31 @@ def main() -> int:
     results = host_bench(specs)
     by_batch = {b: results[3 * i : 3 * i + 3] for i, b in enumerate(batches)}
 
-    print(f"S1 source, {EVENTS:,} events of 64 bytes, ns/event (one host process)")
+    print(f"S1 source, {EVENTS:,} events of 64 bytes, {CLOCK} (one host process)")
     print(f"{'':34}" + "".join(f"batch={b:<8}" for b in batches))
     rows = [("plain C plugin (bench_c)", 0), ("Python bench_py", 1), ("Python, payloads prebuilt", 2)]
     for title, k in rows:
-        print(f"{title:34}" + "".join(f"{by_batch[b][k]['ns_per_event']:<14.1f}" for b in batches))
-    overhead = {b: by_batch[b][2]["ns_per_event"] - by_batch[b][0]["ns_per_event"] for b in batches}
+        print(f"{title:34}" + "".join(f"{by_batch[b][k][CLOCK]:<14.1f}" for b in batches))
+    print(f"{'bench_py / C':34}" + "".join(
+        f"{ratio(by_batch[b][1][CLOCK], by_batch[b][0][CLOCK]):<14}" for b in batches))
+    overhead = {b: by_batch[b][2][CLOCK] - by_batch[b][0][CLOCK] for b in batches}
     print(f"{'SDK overhead (prebuilt - C)':34}" + "".join(f"{overhead[b]:<14.1f}" for b in batches))
-    first_py = results[1]
-    print(f"cold start (dlopen to init returned, starts Python): {first_py['cold_start_ms']:.1f} ms")
-    print(f"cold start of the C plugin:                          {results[0]['cold_start_ms']:.2f} ms")
 
-    extraction(c_lib, py_lib)
+    extraction(c_lib, py_lib, batch_lib)
 
     async_emit()
 
     parse_tables()
 
-    rss = host_bench([(py_lib, json.dumps({"batch": 64}), str(RSS_EVENTS))])[0]
-    samples = rss["rss_kb_samples"]
-    print(f"RSS over {RSS_EVENTS:,} events (KiB, every 1M): {samples}")
-    if samples:
-        print(f"RSS growth from 1M to {len(samples)}M events: {samples[-1] - samples[0]} KiB; "
-              f"peak RSS {rss['peak_rss_kb']} KiB")
+    footprint(c_lib, py_lib, batch_lib)
+
+    for title, lib in (("bench_py", py_lib), ("bench_batch_py", batch_lib)):
+        rss = host_bench([(lib, json.dumps({"batch": 64}), str(RSS_EVENTS))], "--fields", S3_FIELDS)[0]
+        samples = rss["rss_kb_samples"]
+        print(f"RSS of {title}, S3 fields, over {RSS_EVENTS:,} events (KiB, every 1M): {samples}")
+        if samples:
+            print(f"  growth from 1M to {len(samples)}M events: {samples[-1] - samples[0]} KiB; "
+                  f"peak RSS {rss['peak_rss_kb']} KiB")
     return 0
 
 

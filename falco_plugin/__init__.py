@@ -7,7 +7,16 @@ runs it in a host that behaves like libsinsp.
 
 from .async_event import AsyncEvent, AsyncEventPlugin, AsyncHandler, BackgroundTask, BackgroundThread
 from .base import ConfigError, Event, Plugin, PluginDefinitionError
-from .extract import PLUGIN_EVENT_PAYLOAD_OFFSET, ExtractPlugin, Index, Key, Located, field, per_event
+from .extract import (
+    PLUGIN_EVENT_PAYLOAD_OFFSET,
+    ExtractPlugin,
+    Index,
+    Key,
+    Located,
+    field,
+    per_batch,
+    per_event,
+)
 from .listen import CaptureListen, CaptureListenPlugin
 from .metrics import Metric
 from .parse import ParsePlugin
@@ -38,6 +47,7 @@ __all__ = [
     "SourcePlugin",
     "Timeout",
     "field",
+    "per_batch",
     "per_event",
 ]
 __version__ = "0.1.0"

@@ -21,7 +21,7 @@ from typing import Any
 
 from . import log
 from .base import ConfigError, Plugin, PluginDefinitionError, check_metadata, parse_config, schema_version_at_init
-from .extract import ExtractPlugin, extract_types, field_methods, types_at_init
+from .extract import ExtractPlugin, batch_methods, extract_types, field_methods, types_at_init
 from .listen import capture_listen
 from .metrics import metric_tuples
 from .parse import ParsePlugin, parse_method, parse_types
@@ -29,7 +29,7 @@ from .source import EndOfStream, SourceInstance, SourcePlugin, Timeout
 from .tables import TablesInput, takes_tables
 
 # The shim looks these up once, to tell end of stream and timeout from failures.
-__all__ = ["EndOfStream", "Timeout", "capture_listen", "field_methods", "parse_method"]
+__all__ = ["EndOfStream", "Timeout", "batch_methods", "capture_listen", "field_methods", "parse_method"]
 
 
 def metrics(plugin: Plugin) -> list[tuple[str, bool, int, int | float]]:

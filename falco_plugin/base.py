@@ -29,13 +29,15 @@ import inspect
 import json
 import logging
 import re
+import sys
 import typing
 from collections.abc import Iterable
-from typing import Any, ClassVar
-
-import pydantic
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .metrics import Metric
+
+if TYPE_CHECKING:  # pydantic is imported only by plugins that have a configuration model
+    import pydantic
 
 __all__ = ["ConfigError", "Event", "Plugin", "PluginDefinitionError"]
 
@@ -116,7 +118,7 @@ def config_type(cls: type[Plugin]) -> Any:
         return None
     if hint is str:
         return str
-    if isinstance(hint, type) and issubclass(hint, pydantic.BaseModel):
+    if _is_model(hint):
         return hint
     raise PluginDefinitionError(
         f"{cls.__qualname__}.__init__: the config parameter must be annotated with a pydantic "
@@ -124,10 +126,16 @@ def config_type(cls: type[Plugin]) -> Any:
     )
 
 
+def _is_model(hint: Any) -> bool:
+    # a model class exists only if its module imported pydantic: a plugin without one never loads it
+    pydantic = sys.modules.get("pydantic")
+    return pydantic is not None and isinstance(hint, type) and issubclass(hint, pydantic.BaseModel)
+
+
 def init_schema(cls: type[Plugin]) -> str:
     """The JSON schema text ``get_init_schema`` returns ("" for no schema)."""
     model = config_type(cls)
-    if isinstance(model, type) and issubclass(model, pydantic.BaseModel):
+    if _is_model(model):
         return json.dumps(model.model_json_schema(), separators=(",", ":"), sort_keys=True)
     return ""
 
@@ -151,6 +159,8 @@ def parse_config(cls: type[Plugin], text: str) -> Any:
         return None
     if model is str:
         return text
+    import pydantic  # already loaded: the model comes from it
+
     try:
         return model.model_validate_json(text or "{}")
     except pydantic.ValidationError as exc:

@@ -31,6 +31,14 @@ Stratoshark and Falco's output highlighting): declare it ``located=True`` and re
             word = (event.payload or b"").split(b" ")[0]
             return Located.in_payload(word.decode(), 0, len(word))
 
+A field read straight from a fixed place of the event can declare it instead,
+``offset=(start, length)`` counted from the event header, e.g. the first 8 bytes of a plugin
+event's payload::
+
+        @field("dummy.value", desc="the counter", offset=(PLUGIN_EVENT_PAYLOAD_OFFSET, 8))
+        def value(self, event: Event) -> int:
+            return int.from_bytes(event.payload[:8], "little")
+
 When the host asks for offsets, every field of such a plugin reports them: ``{0, 0}`` ("not
 from the event bytes") for plain values.
 
@@ -38,6 +46,30 @@ A field method may instead take a typed event of :mod:`falco_plugin.event` (anno
 parameter, e.g. ``event: PPME_SYSCALL_OPEN_X`` or ``event: PluginEvent | AsyncEvent``): the
 event is decoded when such a field is asked for, once per event, and the plugin's event-type
 filter is derived from those classes unless ``EXTRACT_EVENT_TYPES`` is set.
+
+Batch fields. A plugin that sources its own events can compute a field for a whole batch at
+once: ``@field(..., batch=True)`` on a method that takes the payloads of the batch (the
+``bytes`` that ``next_batch`` returned, in order) and returns one value per payload (``None``:
+no value for that event). The shim calls it at most once per batch, on the first request for
+the field, keeps the converted values in C and answers every later request for an event of
+that batch without entering Python. :func:`per_batch` shares one decode of the batch between
+fields::
+
+    class Bench(Plugin, SourcePlugin, ExtractPlugin):
+        ...
+        @per_batch
+        def values(self, payloads: Sequence[bytes]) -> list[int]:
+            return memoryview(b"".join(payloads)).cast("Q")[::8].tolist()
+
+        @field("bench.value", desc="the counter", batch=True)
+        def value(self, payloads: Sequence[bytes]) -> list[int]:
+            return self.values(payloads)
+
+Use it when the plugin sources the events it extracts from and the fields are asked for most
+events (a rule condition): the per-event cost drops to a lookup in C. An event that is not
+part of the plugin's current batch (another source's, a capture replay, an async event) is
+extracted per event: the method is called with a batch of that one payload. A batch field
+cannot take a typed event.
 """
 
 from __future__ import annotations
@@ -58,7 +90,17 @@ from typing import Any, ClassVar, Generic, TypeVar, Union
 
 from .base import Plugin, PluginDefinitionError
 
-__all__ = ["PLUGIN_EVENT_PAYLOAD_OFFSET", "ExtractPlugin", "Field", "Index", "Key", "Located", "field", "per_event"]
+__all__ = [
+    "PLUGIN_EVENT_PAYLOAD_OFFSET",
+    "ExtractPlugin",
+    "Field",
+    "Index",
+    "Key",
+    "Located",
+    "field",
+    "per_batch",
+    "per_event",
+]
 
 FIELD_TYPES = ("uint64", "string", "reltime", "abstime", "bool", "ipaddr", "ipnet")
 # ss_plugin_field_type codes, in the order of FIELD_TYPES
@@ -136,7 +178,9 @@ class Field:
     add_output: bool = False
     properties: Sequence[str] = dataclass_field(default_factory=tuple)
     method: str = ""
+    batch: bool = False
     located: bool = False
+    offset: tuple[int, int] | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "type": self.type, "desc": self.desc}
@@ -170,14 +214,19 @@ def field(
     add_output: bool = False,
     properties: Sequence[str] = (),
     located: bool = False,
+    batch: bool = False,
+    offset: tuple[int, int] | None = None,
 ) -> Callable[[F], F]:
     """Declare the decorated method as the extractor of field ``name``; ``located=True``: it
-    may return :class:`Located` values (the plugin then requires API 3.11)."""
+    may return :class:`Located` values; ``offset=(start, length)``: its value always lies there
+    (both need plugin API 3.11). With ``batch=True`` the method takes the payloads of a whole
+    batch and returns one value per payload (see the module documentation)."""
 
     def mark(method: F) -> F:
         method.__falco_field__ = Field(  # type: ignore[attr-defined]
             name=name, desc=desc, type=type or "", arg=arg, display=display, add_output=add_output,
-            properties=tuple(properties), method=method.__name__, located=located,
+            properties=tuple(properties), method=method.__name__, located=located or offset is not None,
+            offset=offset, batch=batch,
         )
         return method
 
@@ -212,6 +261,30 @@ def per_event(method: F) -> F:
         value = cache.get(key, _MISSING)
         if value is _MISSING:  # not a KeyError: a miss happens once per event, raising costs
             value = cache[key] = method(self, event)
+        return value
+
+    return cached  # type: ignore[return-value]
+
+
+def per_batch(method: F) -> F:
+    """Memoize ``method(self, payloads)`` for the batch being extracted.
+
+    Every batch field of one batch receives the same payloads object, so the fields can
+    share one decode of the batch::
+
+        @per_batch
+        def records(self, payloads: Sequence[bytes]) -> list[dict[str, Any]]:
+            return [json.loads(p) for p in payloads]
+    """
+    key = f"__per_batch_{method.__name__}"
+
+    @functools.wraps(method)
+    def cached(self: Any, payloads: Any) -> Any:
+        hit = self.__dict__.get(key)
+        if hit is not None and hit[0] is payloads:
+            return hit[1]
+        value = method(self, payloads)
+        self.__dict__[key] = (payloads, value)
         return value
 
     return cached  # type: ignore[return-value]
@@ -305,20 +378,39 @@ def _resolve(cls: type, attr: str, spec: Field) -> Field:
     bad = [p for p in spec.properties if p not in PROPERTIES]
     if bad:
         raise PluginDefinitionError(f"{owner}: unknown properties {bad}; known: {', '.join(PROPERTIES)}")
+    if spec.offset is not None:
+        off = spec.offset
+        if not (isinstance(off, tuple) and len(off) == 2
+                and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**32 for v in off)):
+            raise PluginDefinitionError(f"{owner}: offset must be (start, length), two ints counted from the "
+                                        f"event header, got {off!r}")
     params = list(inspect.signature(method).parameters)
     wanted = 3 if spec.arg is not None else 2
+    first = "payloads" if spec.batch else "event"
     if len(params) != wanted:
-        shape = "(self, event, arg)" if spec.arg is not None else "(self, event)"
+        shape = f"(self, {first}, arg)" if spec.arg is not None else f"(self, {first})"
         raise PluginDefinitionError(f"{owner}: the method must take {shape}, it takes ({', '.join(params)})")
     resolved = Field(**{**spec.__dict__})
     hints = typing.get_type_hints(method)
+    hint = hints.get("return")
+    if spec.batch:
+        if spec.located:
+            raise PluginDefinitionError(f"{owner}: a batch field cannot be located (value offsets are per event)")
+        if typed_event_classes(method):
+            raise PluginDefinitionError(f"{owner}: a batch field takes the batch's payloads, not typed events")
+        if hint is not None:
+            if typing.get_origin(hint) not in (list, Sequence, typing.Sequence):
+                raise PluginDefinitionError(
+                    f"{owner}: a batch field returns one value per event: annotate it as list[...], "
+                    f"not {hint!r}"
+                )
+            hint = typing.get_args(hint)[0] if typing.get_args(hint) else None
     if spec.type:
         if spec.type not in FIELD_TYPES:
             raise PluginDefinitionError(f"{owner}: type {spec.type!r} is not one of {', '.join(FIELD_TYPES)}")
-        hint = hints.get("return")
         resolved.is_list = hint is not None and typing.get_origin(_unwrap_optional(hint)) in (list, Sequence)
-    elif "return" in hints:
-        resolved.type, resolved.is_list = _type_from_hint(owner, hints["return"])
+    elif hint is not None:
+        resolved.type, resolved.is_list = _type_from_hint(owner, hint)
     else:
         raise PluginDefinitionError(f"{owner}: annotate the return type or pass type=")
     return resolved
@@ -440,9 +532,70 @@ def field_methods(plugin: Plugin) -> tuple[Callable[..., Any], ...]:
     methods: list[Callable[..., Any]] = []
     for f in declared_fields(type(plugin)):
         method = getattr(plugin, f.method)
+        if f.batch:
+            methods.append(_one_event_caller(_checked_batch(method, f)))
+            continue
         classes = typed_event_classes(method)
-        methods.append(_typed_caller(method, classes) if classes else method)
+        call = _typed_caller(method, classes) if classes else method
+        methods.append(_at_offset(call, f.offset, f.is_list) if f.offset is not None else call)
     return tuple(methods)
+
+
+def batch_methods(plugin: Plugin) -> tuple[Callable[..., Any] | None, ...]:
+    """By field id: the batch extractor of a batch field, else None (the shim's batch table)."""
+    return tuple(
+        _checked_batch(getattr(plugin, f.method), f) if f.batch else None for f in declared_fields(type(plugin))
+    )
+
+
+def _where(method: Callable[..., Any]) -> str:
+    code = getattr(inspect.unwrap(getattr(method, "__func__", method)), "__code__", None)
+    return f" (at {code.co_filename.rsplit('/', 1)[-1]}:{code.co_firstlineno})" if code else ""
+
+
+def _checked_batch(method: Callable[..., Any], spec: Field) -> Callable[..., Any]:
+    """The batch method, checked to return one value per payload."""
+    qualname = getattr(method, "__qualname__", spec.method)
+
+    def call(payloads: Sequence[Any], *arg: Any) -> Any:
+        values = method(payloads, *arg)
+        if not isinstance(values, (list, tuple)) or len(values) != len(payloads):
+            got = f"{len(values)} values" if isinstance(values, (list, tuple)) else type(values).__name__
+            raise ValueError(
+                f"{qualname} (batch field {spec.name}) must return a list of one value per event: "
+                f"got {got} for {len(payloads)} events{_where(method)}"
+            )
+        return values
+
+    call.__qualname__ = qualname
+    call.__falco_where__ = f" (in {qualname}{_where(method)})"  # type: ignore[attr-defined]
+    return call
+
+
+def _one_event_caller(batch: Callable[..., Any]) -> Callable[..., Any]:
+    """A batch field asked for an event outside the current batch: a batch of one."""
+
+    def call(event: Any, *arg: Any) -> Any:
+        return batch([event.payload], *arg)[0]
+
+    call.__qualname__ = batch.__qualname__
+    return call
+
+
+def _at_offset(call: Callable[..., Any], offset: tuple[int, int], is_list: bool) -> Callable[..., Any]:
+    """A field declared ``offset=``: its values as Located at that range."""
+    start, length = offset
+
+    def located(*args: Any) -> Any:
+        value = call(*args)
+        if value is None:
+            return None
+        if is_list:
+            return [v if isinstance(v, Located) else Located(v, start, length) for v in value]
+        return value if isinstance(value, Located) else Located(value, start, length)
+
+    located.__qualname__ = getattr(call, "__qualname__", "field")
+    return located
 
 
 _TYPED = "__falco_typed_event"

@@ -397,6 +397,7 @@ typedef struct {
 	/* bench */
 	uint64_t events; /* --events */
 	int per_call;    /* --fields-per-call */
+	uint64_t work_kib; /* --work-kib: memory touched per event between the calls */
 	/* tables, capture listening, metrics, replay */
 	int dump_tables;          /* --dump-tables */
 	int metrics;              /* --metrics */

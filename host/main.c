@@ -22,7 +22,7 @@ static const char usage[] =
 	"                        [--metrics] [--metrics-interval SECONDS] [--pool-threads N]\n"
 	"                        [--engine-schema-version M.m.p] [--show-init] [--dump-state] [--dump-state-every N]\n"
 	"                        -p LIB.so [-c CONFIG] [-p LIB2.so ...]\n"
-	"  falco-plugin-host bench [--events N] [--fields LIST] [--fields-per-call]\n"
+	"  falco-plugin-host bench [--events N] [--fields LIST] [--fields-per-call] [--work-kib K]\n"
 	"                        -p LIB.so [-c CONFIG] [-o OPEN_PARAMS] [-p ...]\n"
 	"  falco-plugin-host bench-async [--events N] -p LIB.so [-c CONFIG] [-p ...]\n"
 	"  falco-plugin-host bench-parse --capture FILE.scap [--repeat K] -p LIB.so [-c CONFIG] [-p ...]\n";
@@ -141,7 +141,8 @@ static int parse_cli_inner(int argc, char **argv, int mode, cli_opts *o)
 			    (!bparse && !strcmp(opt, "--fields")) ||
 			    (runlike && (!strcmp(opt, "-n") || !strcmp(opt, "--metrics-interval") ||
 					 !strcmp(opt, "--pool-threads"))) ||
-			    (run && !strcmp(opt, "--duration")) || (bench && !strcmp(opt, "--events")) ||
+			    (run && !strcmp(opt, "--duration")) ||
+			    (bench && (!strcmp(opt, "--events") || !strcmp(opt, "--work-kib"))) ||
 			    ((replay || bparse) && !strcmp(opt, "--capture")) || (bparse && !strcmp(opt, "--repeat")) ||
 			    (runlike && (!strcmp(opt, "--engine-schema-version") || !strcmp(opt, "--dump-state-every")));
 		if (takes && !val) {
@@ -215,6 +216,11 @@ static int parse_cli_inner(int argc, char **argv, int mode, cli_opts *o)
 		} else if (takes && !strcmp(opt, "--events")) {
 			if (parse_u64(val, &o->events)) {
 				fprintf(stderr, "error: --events needs a number\n");
+				return -1;
+			}
+		} else if (takes && !strcmp(opt, "--work-kib")) {
+			if (parse_u64(val, &o->work_kib) || o->work_kib > 1024 * 1024) {
+				fprintf(stderr, "error: --work-kib needs a number of KiB (0..1048576)\n");
 				return -1;
 			}
 		} else if (bench && !strcmp(opt, "--fields-per-call") && !val) {

@@ -16,6 +16,12 @@
  * A field that raises while prefetched is dropped silently and computed again (and logged)
  * only if the host really asks for it; a field the host stops asking is no longer prefetched.
  *
+ * Batch fields (@field(batch=True)): when the event lies in the state's current batch (the
+ * events the shim framed in its own buffer at the last next_batch), the field is computed for
+ * the whole batch by one Python call on its first request, and its values are copied into C
+ * arrays indexed by the event's position in the batch. Every other request for an event of
+ * that batch is answered from them without the GIL. Other events take the per-event path.
+ *
  * Value offsets (API 3.11, plugins with located fields only): a located field's method may
  * return falco_plugin.Located(value, start, length); the offsets are kept with the result and,
  * when the host passes value_offsets, handed over one entry per value of the requested fields
@@ -54,8 +60,27 @@ typedef struct {
 	int asked; /* the host asked for it during the current event */
 } fp_result;
 
+/* One batch field (and argument): its values for every event of a batch, owned by C. */
+typedef struct {
+	uint32_t fid;
+	ss_plugin_bool arg_present;
+	uint64_t arg_index;
+	char *arg_key;
+	uint64_t gen;   /* the batch they are for (0: none yet) */
+	uint32_t *off;  /* event i's values are [off[i], off[i + 1]) */
+	size_t offcap;
+	void *vals;     /* the values, elem_size each */
+	size_t valcap;
+	char *arena;    /* copies of strings and IP bytes the values point into */
+	size_t arenalen, arenacap;
+} fp_bslot;
+
 struct fp_extract {
 	PyObject *methods; /* tuple of bound methods, by field id */
+	PyObject *batch_methods; /* tuple: the batch method of a batch field, else None */
+	PyObject *batch_func[sizeof field_types]; /* borrowed from batch_methods; NULL: per event */
+	fp_bslot *bslots;
+	uint32_t nbslots, capbslots;
 	/* each method as function and self (self NULL: a plain callable), borrowed from methods,
 	 * so a call skips the bound method's own dispatch */
 	PyObject *func[sizeof field_types], *self[sizeof field_types];
@@ -97,6 +122,20 @@ int fp_extract_init(fp_state *s)
 	}
 	s->extract = x;
 	x->methods = fp_runtime_call("field_methods", &s->plugin, 1);
+	x->batch_methods = fp_runtime_call("batch_methods", &s->plugin, 1);
+	if (!x->batch_methods || !PyTuple_Check(x->batch_methods) || PyTuple_GET_SIZE(x->batch_methods) != NFIELDS) {
+		if (!PyErr_Occurred())
+			PyErr_SetString(PyExc_RuntimeError, "batch_methods: one entry per field expected");
+		return -1;
+	}
+	for (uint32_t i = 0; i < NFIELDS; i++) {
+		PyObject *m = PyTuple_GET_ITEM(x->batch_methods, i);
+#if FPY_CAP_SOURCING
+		x->batch_func[i] = m == Py_None ? NULL : m;
+#else
+		(void)m; /* no batches of our own: every event goes the per-event way */
+#endif
+	}
 	x->datetime_ns = PyObject_GetAttrString(fp_runtime, "datetime_ns");
 	x->ip_packed = PyObject_GetAttrString(fp_runtime, "ip_packed");
 	PyObject *module = PyImport_ImportModule("falco_plugin.extract");
@@ -134,6 +173,14 @@ void fp_extract_destroy(fp_state *s)
 		free(x->results[i].data);
 	}
 	free(x->results);
+	for (uint32_t i = 0; i < x->nbslots; i++) {
+		free(x->bslots[i].arg_key);
+		free(x->bslots[i].off);
+		free(x->bslots[i].vals);
+		free(x->bslots[i].arena);
+	}
+	free(x->bslots);
+	Py_CLEAR(x->batch_methods);
 	free(x->ostart);
 	free(x->olen);
 	Py_CLEAR(x->located_type);
@@ -525,6 +572,316 @@ static void prefetch(struct fp_extract *x, PyObject *event)
 	}
 }
 
+/* --- batch fields --------------------------------------------------------------------- */
+
+/* The position of ev in the state's current batch, or -1 (no GIL needed). */
+static int64_t batch_index(fp_state *s, const ss_plugin_event *ev)
+{
+	fp_batch *b = s->batch; /* NULL for a plugin that does not source events */
+	uintptr_t p = (uintptr_t)ev;
+	if (!b || !b->n || p < (uintptr_t)b->start || p >= (uintptr_t)b->end)
+		return -1;
+	for (uint32_t h = b->hint; h < b->n && h <= b->hint + 1; h++)
+		if (b->events[h] == ev)
+			return b->hint = h;
+	uint32_t lo = 0, hi = b->n; /* the events lie in the buffer in order */
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if ((uintptr_t)b->events[mid] < p)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < b->n && b->events[lo] == ev)
+		return b->hint = lo;
+	return -1;
+}
+
+static int bslot_is(const fp_bslot *b, const ss_plugin_extract_field *f)
+{
+	if (b->fid != f->field_id || b->arg_present != f->arg_present || b->arg_index != f->arg_index)
+		return 0;
+	if (!b->arg_key || !f->arg_key)
+		return b->arg_key == f->arg_key;
+	return strcmp(b->arg_key, f->arg_key) == 0;
+}
+
+static fp_bslot *find_bslot(struct fp_extract *x, const ss_plugin_extract_field *f)
+{
+	for (uint32_t i = 0; i < x->nbslots; i++)
+		if (bslot_is(&x->bslots[i], f))
+			return &x->bslots[i];
+	return NULL;
+}
+
+static fp_bslot *add_bslot(struct fp_extract *x, const ss_plugin_extract_field *f)
+{
+	if (x->nbslots == x->capbslots) {
+		uint32_t cap = x->capbslots ? 2 * x->capbslots : 4;
+		fp_bslot *slots = realloc(x->bslots, cap * sizeof *slots);
+		if (!slots)
+			return NULL;
+		memset(slots + x->capbslots, 0, (cap - x->capbslots) * sizeof *slots);
+		x->bslots = slots;
+		x->capbslots = cap;
+	}
+	char *key = f->arg_key ? strdup(f->arg_key) : NULL;
+	if (f->arg_key && !key)
+		return NULL;
+	fp_bslot *b = &x->bslots[x->nbslots++];
+	b->fid = f->field_id;
+	b->arg_present = f->arg_present;
+	b->arg_index = f->arg_index;
+	b->arg_key = key;
+	b->gen = 0;
+	return b;
+}
+
+static int grow(void **buf, size_t *cap, size_t need)
+{
+	if (need <= *cap)
+		return 0;
+	size_t cap2 = *cap ? *cap : 256;
+	while (cap2 < need)
+		cap2 *= 2;
+	void *p = realloc(*buf, cap2);
+	if (!p) {
+		PyErr_NoMemory();
+		return -1;
+	}
+	*buf = p;
+	*cap = cap2;
+	return 0;
+}
+
+/* Copy len bytes into the slot's arena; *at is where they start. */
+static int arena_put(fp_bslot *b, const void *data, size_t len, int nul, size_t *at)
+{
+	if (grow((void **)&b->arena, &b->arenacap, b->arenalen + len + 1) < 0)
+		return -1;
+	*at = b->arenalen;
+	memcpy(b->arena + b->arenalen, data, len);
+	b->arenalen += len;
+	if (nul)
+		b->arena[b->arenalen++] = '\0';
+	return 0;
+}
+
+/* Append one converted value to the slot; strings and IP bytes are copied into the arena
+ * (their pointers hold arena offsets until fix_batch_pointers). */
+static int put_value(const struct fp_extract *x, fp_bslot *b, uint8_t ftype, PyObject *v, size_t *count)
+{
+	size_t size = elem_size(ftype);
+	if (grow(&b->vals, &b->valcap, (*count + 1) * size) < 0)
+		return -1;
+	char *out = (char *)b->vals + *count * size;
+	size_t at;
+	if (ftype == FTYPE_STRING) {
+		Py_ssize_t len;
+		const char *utf8 = PyUnicode_Check(v) ? PyUnicode_AsUTF8AndSize(v, &len) : NULL;
+		if (!PyUnicode_Check(v))
+			PyErr_Format(PyExc_TypeError, "a string field must return str, not %.80s", Py_TYPE(v)->tp_name);
+		else if (utf8 && memchr(utf8, 0, (size_t)len))
+			PyErr_SetString(PyExc_ValueError, "a string field cannot contain a NUL character ('\\0')");
+		if (!utf8 || PyErr_Occurred() || arena_put(b, utf8, (size_t)len, 1, &at) < 0)
+			return -1;
+		const char *ptr = (const char *)(uintptr_t)at;
+		memcpy(out, &ptr, sizeof ptr);
+	} else if (ftype == FTYPE_IPADDR || ftype == FTYPE_IPNET) {
+		PyObject *packed = PyBytes_Check(v) ? Py_NewRef(v) : PyObject_Vectorcall(x->ip_packed, &v, 1, NULL);
+		if (!packed)
+			return -1;
+		int bad = !PyBytes_Check(packed) || (PyBytes_GET_SIZE(packed) != 4 && PyBytes_GET_SIZE(packed) != 16);
+		if (bad)
+			PyErr_SetString(PyExc_ValueError, "an IP field must be 4 or 16 bytes");
+		if (bad || arena_put(b, PyBytes_AS_STRING(packed), (size_t)PyBytes_GET_SIZE(packed), 0, &at) < 0) {
+			Py_DECREF(packed);
+			return -1;
+		}
+		ss_plugin_byte_buffer bb = {(uint32_t)PyBytes_GET_SIZE(packed), (const void *)(uintptr_t)at};
+		Py_DECREF(packed);
+		memcpy(out, &bb, sizeof bb);
+	} else if (convert_one(x, v, ftype, out, NULL, &at) < 0) { /* numbers: no copies to keep */
+		return -1;
+	}
+	(*count)++;
+	return 0;
+}
+
+static void fix_batch_pointers(fp_bslot *b, uint8_t ftype, size_t count)
+{
+	if (ftype == FTYPE_STRING) {
+		const char **p = b->vals;
+		for (size_t i = 0; i < count; i++)
+			p[i] = b->arena + (uintptr_t)p[i];
+	} else if (ftype == FTYPE_IPADDR || ftype == FTYPE_IPNET) {
+		ss_plugin_byte_buffer *p = b->vals;
+		for (size_t i = 0; i < count; i++)
+			p[i].ptr = b->arena + (uintptr_t)p[i].ptr;
+	}
+}
+
+/* Convert what the batch method returned (one value, list or None per event) into the slot. */
+static int store_batch(const struct fp_extract *x, fp_bslot *b, uint32_t fid, PyObject *values, uint32_t n)
+{
+	uint8_t ftype = field_types[fid];
+	PyObject *fast = PySequence_Fast(values, "a batch field must return a list of one value per event");
+	if (!fast)
+		return -1;
+	if (PySequence_Fast_GET_SIZE(fast) != (Py_ssize_t)n) {
+		PyErr_Format(PyExc_ValueError, "a batch field must return one value per event: got %zd for %u events",
+			     PySequence_Fast_GET_SIZE(fast), n);
+		Py_DECREF(fast);
+		return -1;
+	}
+	b->arenalen = 0;
+	size_t count = 0;
+	/* converting a value can run Python code (__index__, __bool__...) that changes the lists:
+	 * hold each item and read the sizes again at each step, as store() does */
+	for (uint32_t i = 0; i < n; i++) {
+		b->off[i] = (uint32_t)count;
+		if (PySequence_Fast_GET_SIZE(fast) != (Py_ssize_t)n) {
+			PyErr_SetString(PyExc_RuntimeError, "the batch's list of values changed while it was converted");
+			Py_DECREF(fast);
+			return -1;
+		}
+		PyObject *v = Py_NewRef(PySequence_Fast_GET_ITEM(fast, i));
+		int rc = 0;
+		if (v == Py_None) {
+			Py_DECREF(v);
+			continue;
+		}
+		if (field_is_list[fid]) {
+			PyObject *list = PySequence_Fast(v, "a list field must return a list");
+			for (Py_ssize_t k = 0; list && rc == 0 && k < PySequence_Fast_GET_SIZE(list); k++) {
+				PyObject *item = Py_NewRef(PySequence_Fast_GET_ITEM(list, k));
+				rc = put_value(x, b, ftype, item, &count);
+				Py_DECREF(item);
+			}
+			if (!list)
+				rc = -1;
+			Py_XDECREF(list);
+		} else {
+			rc = put_value(x, b, ftype, v, &count);
+		}
+		Py_DECREF(v);
+		if (rc < 0) {
+			PyObject *exc = fp_take_exception();
+			PyErr_Format(PyExc_ValueError, "value %u of the batch: %S", i, exc ? exc : Py_None);
+			Py_XDECREF(exc);
+			Py_DECREF(fast);
+			return -1;
+		}
+	}
+	b->off[n] = (uint32_t)count;
+	fix_batch_pointers(b, ftype, count);
+	Py_DECREF(fast);
+	return 0;
+}
+
+/* The payloads of the batch's events, the list every batch field of the batch receives. */
+static PyObject *batch_payloads(fp_batch *bt)
+{
+	if (bt->payloads)
+		return bt->payloads;
+	if (!bt->items || PyList_GET_SIZE(bt->items) != (Py_ssize_t)bt->n) {
+		PyErr_SetString(PyExc_RuntimeError, "the list next_batch returned was changed after it returned");
+		return NULL;
+	}
+	PyObject *list = PyList_New(bt->n);
+	for (uint32_t i = 0; list && i < bt->n; i++) {
+		PyObject *item = PyList_GET_ITEM(bt->items, i);
+		PyList_SET_ITEM(list, i, Py_NewRef(PyTuple_Check(item) ? PyTuple_GET_ITEM(item, 0) : item));
+	}
+	return bt->payloads = list;
+}
+
+/* Call the batch method for every event of the current batch and keep the values in b. On
+ * failure the batch has no values for it (-1 with the Python error set). */
+static int compute_batch(struct fp_extract *x, fp_state *s, fp_bslot *b, const ss_plugin_extract_field *f)
+{
+	uint32_t fid = f->field_id, n = 0;
+	int rc = -1;
+	fp_batch *bt = s->batch;
+	n = bt->n;
+	if (grow((void **)&b->off, &b->offcap, (n + 1) * sizeof *b->off) < 0)
+		return -1;
+	memset(b->off, 0, (n + 1) * sizeof *b->off);
+	b->gen = bt->gen; /* computed once per batch, even if it fails */
+	PyObject *payloads = batch_payloads(bt);
+	if (!payloads)
+		return -1;
+	PyObject *args[3] = {NULL, payloads, NULL}; /* args[0]: room for a callee's self */
+	size_t nargs = 1;
+	if (field_arg[fid] != ARG_NONE) {
+		if (!(args[2] = field_arg_object(fid, f)))
+			return -1;
+		nargs = 2;
+	}
+	PyObject *values = PyObject_Vectorcall(x->batch_func[fid], args + 1, nargs | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+	Py_XDECREF(args[2]);
+	if (values) {
+		rc = store_batch(x, b, fid, values, n);
+		Py_DECREF(values);
+	}
+	if (rc < 0)
+		memset(b->off, 0, (n + 1) * sizeof *b->off);
+	if (rc < 0 && values) {
+		/* a value that does not convert was refused in C, without a traceback: say where the
+		 * method is (_checked_batch records it) */
+		PyObject *exc = fp_take_exception();
+		PyObject *where = PyObject_GetAttrString(x->batch_func[fid], "__falco_where__");
+		if (!where)
+			PyErr_Clear();
+		PyErr_Format(PyExc_ValueError, "%S%S", exc ? exc : Py_None, where ? where : Py_None);
+		Py_XDECREF(where);
+		Py_XDECREF(exc);
+	}
+	return rc;
+}
+
+static void answer_batch(ss_plugin_extract_field *f, const fp_bslot *b, int64_t idx)
+{
+	size_t size = elem_size(field_types[f->field_id]);
+	f->res.u64 = (uint64_t *)((char *)b->vals + (size_t)b->off[idx] * size);
+	f->res_len = b->off[idx + 1] - b->off[idx];
+}
+
+/* Answer f from C if it can be: a batch field already computed for this batch, or a field
+ * computed for this event before. */
+static int answer_from_c(struct fp_extract *x, fp_state *s, ss_plugin_extract_field *f, int64_t idx, int same_event)
+{
+	uint32_t fid = f->field_id;
+	if (fid >= NFIELDS)
+		return 1; /* not ours: no value */
+	if (x->batch_func[fid] && idx >= 0) {
+		fp_bslot *b = find_bslot(x, f);
+		if (b && b->gen == s->batch->gen) {
+			answer_batch(f, b, idx);
+			return 1;
+		}
+		return 0;
+	}
+	fp_result *r = same_event ? find_result(x, f) : NULL;
+	if (r && r->fresh) {
+		answer(f, r);
+		return 1;
+	}
+	return 0;
+}
+
+/* f got no value because its method failed: log it once per field (the first of the call). */
+static void field_failed(fp_state *s, struct fp_extract *x, const ss_plugin_extract_field *f, char *report)
+{
+	if (!x->logged[f->field_id] && !report[0]) {
+		x->logged[f->field_id] = 1;
+		char what[256];
+		snprintf(what, sizeof what, "field %.200s", f->field ? f->field : "?");
+		fp_set_error_from_python(s, what);
+		snprintf(report, FPA_MAX_ERRLEN, "%.980s (no value; logged once per field)", s->last_error);
+	}
+	PyErr_Clear();
+}
 #if FPY_VALUE_OFFSETS
 /* in->value_offsets: one start and length per value of the answered fields, in order. Left
  * NULL (the host then has no offsets) only when out of memory. */
@@ -570,17 +927,16 @@ FP_EXPORT ss_plugin_rc plugin_extract_fields(ss_plugin_t *st, const ss_plugin_ev
 		return SS_PLUGIN_FAILURE;
 	int same_event = x->have_event && evt->evtnum == x->evtnum && evt->evt->ts == x->ts &&
 			 evt->evt->type == x->type;
-	uint32_t first = 0; /* the fields before it are answered */
-	if (same_event) {   /* answered before? then no Python at all */
-		for (fp_result *r; first < in->num_fields && (r = find_result(x, &in->fields[first])) && r->fresh; first++)
-			answer(&in->fields[first], r);
-		if (first == in->num_fields) {
+	int64_t idx = batch_index(s, evt->evt);
+	uint32_t first = 0; /* the fields before it are answered, from C without the GIL */
+	while (first < in->num_fields && answer_from_c(x, s, &in->fields[first], idx, same_event))
+		first++;
+	if (first == in->num_fields) {
 #if FPY_VALUE_OFFSETS
-			if (in->value_offsets)
-				give_offsets(x, in);
+		if (in->value_offsets)
+			give_offsets(x, in);
 #endif
-			return SS_PLUGIN_SUCCESS;
-		}
+		return SS_PLUGIN_SUCCESS;
 	}
 	char report[FPA_MAX_ERRLEN] = "";
 #if FPY_USES_TABLES
@@ -599,6 +955,19 @@ FP_EXPORT ss_plugin_rc plugin_extract_fields(ss_plugin_t *st, const ss_plugin_ev
 		uint32_t fid = f->field_id;
 		if (fid >= NFIELDS)
 			continue;
+		if (x->batch_func[fid] && idx >= 0) {
+			fp_bslot *b = find_bslot(x, f);
+			if (!b && !(b = add_bslot(x, f))) {
+				PyErr_NoMemory();
+				field_failed(s, x, f, report);
+				continue;
+			}
+			if (b->gen != s->batch->gen && compute_batch(x, s, b, f) < 0)
+				field_failed(s, x, f, report);
+			if (b->gen == s->batch->gen)
+				answer_batch(f, b, idx);
+			continue;
+		}
 		fp_result *r = find_result(x, f);
 		if (r && r->fresh) {
 			answer(f, r);
@@ -606,25 +975,16 @@ FP_EXPORT ss_plugin_rc plugin_extract_fields(ss_plugin_t *st, const ss_plugin_ev
 		}
 		if (!r && !(r = add_result(x, f))) {
 			PyErr_NoMemory();
-			goto failed;
+			field_failed(s, x, f, report);
+			continue;
 		}
 		if (compute(x, event, f, r) == 0) {
 			answer(f, r);
 			continue;
 		}
-	failed:
-		if (r) {
-			r->len = 0; /* no value, also the next time this event is asked */
-			r->fresh = r->asked = 1;
-		}
-		if (!x->logged[fid] && !report[0]) {
-			x->logged[fid] = 1;
-			char what[256];
-			snprintf(what, sizeof what, "field %.200s", f->field ? f->field : "?");
-			fp_set_error_from_python(s, what);
-			snprintf(report, sizeof report, "%.980s (no value; logged once per field)", s->last_error);
-		}
-		PyErr_Clear();
+		r->len = 0; /* no value, also the next time this event is asked */
+		r->fresh = r->asked = 1;
+		field_failed(s, x, f, report);
 	}
 	if (!event) {
 		fp_set_error_from_python(s, "extract_fields");

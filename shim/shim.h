@@ -15,6 +15,18 @@
 #define FP_EXPORT __attribute__((visibility("default")))
 #define FP_UNUSED __attribute__((unused))
 
+/* The events of an instance's last next_batch (source.c), which batch fields are computed
+ * for (extract.c). Valid until the next next_batch or close of that instance. */
+typedef struct fp_batch {
+	const uint8_t *start, *end; /* the framed events */
+	ss_plugin_event **events;
+	uint32_t n;
+	uint32_t hint;     /* the index found last: the host asks in order */
+	uint64_t gen;      /* unique per batch of the state (0: none) */
+	PyObject *items;   /* what next_batch returned, for the payloads */
+	PyObject *payloads; /* the list handed to batch fields, built on first use */
+} fp_batch;
+
 /* One plugin state (ss_plugin_t*): what the host gets from plugin_init. */
 typedef struct fp_state {
 	char last_error[FPA_MAX_ERRLEN];
@@ -30,6 +42,8 @@ typedef struct fp_state {
 	struct fp_parse *parse;     /* parse.c */
 	struct fp_listen *listen;   /* listen.c */
 	struct fp_metrics *metrics; /* metrics.c */
+	fp_batch *batch;            /* source.c: the current batch of this state's instance */
+	uint64_t batch_gen;         /* source.c: generation counter of the state's batches */
 	/* decided by the initialized plugin (common.c): event types of extraction [0] and
 	 * parsing [1] (types NULL: the baked ones), and the required event schema version */
 	uint16_t *types[2];

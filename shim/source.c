@@ -34,6 +34,7 @@ typedef struct {
 	fp_item *items; /* scratch: the items of the batch being framed */
 	uint32_t evcap; /* capacity of events and items */
 	char *progress_text;
+	fp_batch batch; /* what batch fields are computed for */
 } fp_instance;
 
 FP_EXPORT uint32_t plugin_get_id(void) { return FPY_PLUGIN_ID; }
@@ -105,6 +106,10 @@ FP_EXPORT void plugin_close(ss_plugin_t *st, ss_instance_t *h)
 	Py_CLEAR(in->progress);
 	Py_CLEAR(in->next_batch);
 	Py_CLEAR(in->instance);
+	Py_CLEAR(in->batch.items);
+	Py_CLEAR(in->batch.payloads);
+	if (s && s->batch == &in->batch)
+		s->batch = NULL;
 	fp_leave(g);
 	if (failed && s->log_fn)
 		s->log_fn(s->owner, NULL, s->last_error, SS_PLUGIN_LOG_SEV_ERROR);
@@ -175,7 +180,8 @@ static int reserve_events(fp_instance *in, Py_ssize_t n)
 	return 0;
 }
 
-/* Frame every item of seq into the instance's buffers; returns the count or -1. */
+/* Frame every item of seq into the instance's buffers; returns the count or -1. The items
+ * stay in in->batch for batch fields (plugins that extract). */
 FP_UNUSED static Py_ssize_t frame_batch(fp_instance *in, PyObject *seq)
 {
 	PyObject *fast = PySequence_Fast(seq, "next_batch must return a list of events");
@@ -220,7 +226,13 @@ FP_UNUSED static Py_ssize_t frame_batch(fp_instance *in, PyObject *seq)
 		in->events[i] = ev;
 		p += FPA_PLUGIN_EVENT_PAYLOAD_OFFSET + (size_t)it->len;
 	}
+	in->batch.start = in->buf;
+	in->batch.end = p;
+#if FPY_CAP_EXTRACTION
+	in->batch.items = fast;
+#else
 	Py_DECREF(fast);
+#endif
 	return n;
 fail:
 	Py_DECREF(fast);
@@ -293,6 +305,14 @@ FP_EXPORT ss_plugin_rc plugin_next_batch(ss_plugin_t *st, ss_instance_t *h, uint
 	ss_plugin_rc rc = SS_PLUGIN_SUCCESS;
 	Py_ssize_t n = 0;
 	fp_gil g = fp_enter();
+	/* the last batch's events are gone: so are the values computed for them */
+	Py_CLEAR(in->batch.items);
+	Py_CLEAR(in->batch.payloads);
+	in->batch.n = in->batch.hint = 0;
+	in->batch.start = in->batch.end = NULL;
+	in->batch.gen = ++s->batch_gen;
+	in->batch.events = in->events;
+	s->batch = &in->batch;
 	PyObject *batch = PyObject_Vectorcall(in->next_batch, NULL, 0, NULL);
 	if (!batch) {
 		int eof = PyErr_ExceptionMatches(fp_exc_end_of_stream);
@@ -317,7 +337,10 @@ FP_EXPORT ss_plugin_rc plugin_next_batch(ss_plugin_t *st, ss_instance_t *h, uint
 		n = 0;
 		rc = SS_PLUGIN_FAILURE;
 		fp_set_error_from_python(s, "next_batch");
+		Py_CLEAR(in->batch.items);
 	}
+	in->batch.n = (uint32_t)n;
+	in->batch.events = in->events;
 	fp_leave(g);
 	*nevts = (uint32_t)n;
 	*evts = in->events;

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import threading
 from pathlib import Path
 
 import pytest
@@ -151,31 +150,19 @@ def test_file_notify_end_to_end(tmp_path: Path, built: Built) -> None:
     lib = built(f"{ROOT}/examples/file_notify/file_notify.py:FileNotify")
     fields = "file_notify.path,file_notify.change,file_notify.old_size,file_notify.new_size,file_notify.new_hash"
     config = json.dumps({"paths": [str(watched)], "interval": 0.05})
-    cmd = [str(host_binary()), "run", "--json", "--duration", "5", "--fields", fields, *idle_source(built),
+    cmd = [str(host_binary()), "run", "--json", "--duration", "4", "--fields", fields, *idle_source(built),
            "-p", str(lib), "-c", config]
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
-        # change the files once the first snapshot is taken (its log line), not after a fixed
-        # sleep: Python's start-up takes seconds on a loaded machine
-        err_lines: list[str] = []
-        watching = threading.Event()
-
-        def read_stderr() -> None:
-            assert proc.stderr is not None
-            for line in proc.stderr:
-                err_lines.append(line)
-                if "watching 1 files under" in line:
-                    watching.set()
-
-        reader = threading.Thread(target=read_stderr)
-        reader.start()
-        assert watching.wait(timeout=30), "".join(err_lines)
+        assert proc.stderr is not None
+        seen = []
+        for line in proc.stderr:  # Python start-up (seconds on a loaded machine), then the first snapshot
+            seen.append(line)
+            if "watching" in line:
+                break
         (watched / "passwd").write_text("root:x:0:0\nmallory:x:0:0\n")
         (watched / "sudoers").write_text("mallory ALL=(ALL) NOPASSWD: ALL\n")
-        assert proc.stdout is not None
-        out = proc.stdout.read()
-        proc.wait(timeout=60)
-        reader.join(timeout=60)
-        err = "".join(err_lines)
+        out, err = proc.communicate(timeout=60)
+        err = "".join(seen) + err
     assert proc.returncode == 0, err
     got = [json.loads(line)["fields"] for line in out.splitlines()
            if line.startswith("{") and '"type":402' in line.replace(" ", "")]

@@ -644,7 +644,10 @@ def test_bench_output(lib: Lib) -> None:
             "batches",
             "timeouts",
             "ns_per_event",
+            "cpu_ns_per_event",
             "cold_start_ms",
+            "rss_before_load_kb",
+            "rss_after_init_kb",
             "rss_kb_samples",
             "peak_rss_kb",
         }
@@ -655,7 +658,27 @@ def test_bench_output(lib: Lib) -> None:
     ]
     for r in results:
         assert r["ns_per_event"] > 0 and r["cold_start_ms"] > 0 and r["peak_rss_kb"] > 0
+        assert r["cpu_ns_per_event"] > 0
+        assert 0 < r["rss_before_load_kb"] <= r["rss_after_init_kb"] <= r["peak_rss_kb"]
         assert r["rss_kb_samples"] == []  # one sample per 1,000,000 events
+
+
+def test_bench_work_mode_touches_memory_between_events(lib: Lib) -> None:
+    """--work-kib K writes K KiB of a 4 MiB ring per event: the same events, and the ring shows
+    in the peak RSS (the process's own, not a parent's)."""
+    bench_c = lib("bench_c")
+    runs = [
+        invoke("bench", "--fields", "bench.value", *extra, "-p", bench_c, "-o", "20000")
+        for extra in ((), ("--work-kib", "4"))
+    ]
+    assert all(r.rc == 0 for r in runs), runs
+    plain, work = (json.loads(r.out) for r in runs)
+    assert plain["events"] == work["events"] == 20000
+    # 20000 events x 4 KiB = 78 MiB written: the whole ring was touched
+    assert plain["peak_rss_kb"] < 16 * 1024, plain  # the C plugin's process, not pytest's
+    assert work["peak_rss_kb"] - plain["peak_rss_kb"] >= 4 * 1024 - 256, (plain, work)
+    bad = invoke("bench", "--work-kib", "x", "-p", bench_c)
+    assert bad.rc == 2 and "--work-kib needs a number of KiB" in bad.err, bad
 
 
 def test_bench_samples_rss_every_million_events(lib: Lib) -> None:

@@ -47,6 +47,15 @@ def test_one_entry_per_value_and_zero_for_plain_values(host: Host, built: Built)
     assert [raw[s:s + n] for s, n in ev["offsets"]["words.all"]] == [b"hello", b"world"]
 
 
+def test_a_declared_offset(host: Host, built: Built) -> None:
+    run = run_words(host, built, "words.head")
+    assert run.returncode == 0, run
+    (ev,) = run.events
+    assert ev["fields"] == {"words.head": "hello"}
+    assert ev["offsets"] == {"words.head": [[38, 5]]}
+    assert raw_event(ev)[38:43] == b"hello"
+
+
 def test_no_offsets_asked_no_offsets_given(host: Host, built: Built) -> None:
     run = run_words(host, built, "words.all")
     assert run.returncode == 0, run
@@ -87,3 +96,22 @@ def test_falco_plugin_run_with_offsets_and_a_library_in_the_current_directory(bu
     assert proc.returncode == 0, proc.stderr
     (ev,) = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith('{"evtnum"')]
     assert ev["offsets"] == {"sample.hello": [[38, 11]]}
+
+
+def test_a_malformed_declared_offset_is_refused(tmp_path: object) -> None:
+    from pathlib import Path
+
+    import pytest
+
+    from falco_plugin.build import BuildError, build
+
+    src = Path(str(tmp_path)) / "bad_offset.py"
+    src.write_text(
+        "from falco_plugin import Event, ExtractPlugin, Plugin, field\n"
+        "class BadOffset(Plugin, ExtractPlugin):\n"
+        "    NAME = 'bad_offset'\n    PLUGIN_VERSION = '0.1.0'\n    DESCRIPTION = 'd'\n    CONTACT = 'c'\n"
+        "    EXTRACT_EVENT_SOURCES = ('x',)\n"
+        "    @field('bad.f', desc='d', offset=(38,))\n    def f(self, event: Event) -> int:\n        return 1\n"
+    )
+    with pytest.raises(BuildError, match=r"BadOffset.f \(field bad.f\): offset must be \(start, length\)"):
+        build(f"{src}:BadOffset", Path(str(tmp_path)) / "libbad_offset.so")

@@ -7,7 +7,10 @@ Fields: ``bench.value`` (uint64, the counter), ``bench.str`` (string, the counte
 decimal), ``bench.div[n]`` (uint64, required index: 1 if the counter is divisible by n).
 
 Init config (optional): ``{"batch": 64}`` events per batch, and ``"precompute": true`` to
-build every payload at open time, so that a benchmark measures only the SDK's own cost.
+build every payload at open time, so that a benchmark measures only the SDK's own cost. The
+plugin takes the raw config string and reads its two options itself: with no pydantic model
+it never imports pydantic, which costs about 5 MiB of RSS and a good part of the start-up
+(see ``make bench``, section M).
 
     falco-plugin build examples/bench/bench_plugin.py:BenchPlugin -o libbench_py.so
     falco-plugin run libbench_py.so --open-params 5
@@ -15,9 +18,9 @@ build every payload at open time, so that a benchmark measures only the SDK's ow
 
 from __future__ import annotations
 
+import json
 import struct
-
-from pydantic import BaseModel, Field
+from dataclasses import dataclass
 
 from falco_plugin import (
     EndOfStream,
@@ -36,9 +39,23 @@ COUNTER = struct.Struct("<Q")
 EMPTY = bytes(8)
 
 
-class BenchConfig(BaseModel):
-    batch: int = Field(default=64, ge=1, le=65536)
+@dataclass(frozen=True)
+class BenchConfig:
+    batch: int = 64
     precompute: bool = False
+
+    @classmethod
+    def parse(cls, text: str) -> BenchConfig:
+        """``{"batch": 1..65536, "precompute": bool}``, both optional."""
+        raw = json.loads(text) if text.strip() else {}
+        if not isinstance(raw, dict) or set(raw) - {"batch", "precompute"}:
+            raise ValueError(f"config must be an object with batch and precompute, got {text!r}")
+        batch, precompute = raw.get("batch", 64), raw.get("precompute", False)
+        if type(batch) is not int or not 1 <= batch <= 65536:
+            raise ValueError(f"config: batch must be an integer in 1..65536, got {batch!r}")
+        if type(precompute) is not bool:
+            raise ValueError(f"config: precompute must be true or false, got {precompute!r}")
+        return cls(batch, precompute)
 
 
 class BenchInstance(SourceInstance):
@@ -68,9 +85,10 @@ class BenchPlugin(Plugin, SourcePlugin, ExtractPlugin):
     PLUGIN_ID = 999
     EVENT_SOURCE = "bench"
 
-    def __init__(self, config: BenchConfig) -> None:
-        self.batch = config.batch
-        self.precompute = config.precompute
+    def __init__(self, config: str) -> None:
+        parsed = BenchConfig.parse(config)
+        self.batch = parsed.batch
+        self.precompute = parsed.precompute
 
     def open(self, params: str) -> BenchInstance:
         count = int(params.strip() or "0")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from falco_plugin import Event, ExtractPlugin, Located, Plugin, field
+from falco_plugin import PLUGIN_EVENT_PAYLOAD_OFFSET, Event, ExtractPlugin, Located, Plugin, field
 
 
 class Words(Plugin, ExtractPlugin):
@@ -28,6 +28,11 @@ class Words(Plugin, ExtractPlugin):
     @field("words.first", desc="the first word, located but given plainly", located=True)
     def first(self, event: Event) -> str:
         return (event.payload or b"").split(b" ")[0].decode()
+
+    @field("words.head", desc="the payload's first 5 bytes, at a declared offset",
+           offset=(PLUGIN_EVENT_PAYLOAD_OFFSET, 5))
+    def head(self, event: Event) -> str:
+        return (event.payload or b"")[:5].decode()
 
     @field("words.bad", desc="returns Located without located=True")
     def bad(self, event: Event) -> Located[str]:

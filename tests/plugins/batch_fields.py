@@ -1,0 +1,190 @@
+"""Batch-field test plugins: every field type computed per batch, counters of the Python calls,
+and batch methods that fail in each way an author can get wrong."""
+
+from __future__ import annotations
+
+import ctypes
+import ipaddress
+import os
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from typing import ClassVar
+
+from falco_plugin import (
+    EndOfStream,
+    Event,
+    ExtractPlugin,
+    Index,
+    Key,
+    Plugin,
+    SourceInstance,
+    SourcePlugin,
+    field,
+    per_batch,
+)
+
+
+class Batches(SourceInstance):
+    """Open params "N,B": events 1..N, B per batch; payload i is the decimal text of i."""
+
+    def __init__(self, count: int, size: int) -> None:
+        self.count, self.size, self.done = count, size, 0
+
+    def next_batch(self) -> list[bytes]:
+        if self.done >= self.count:
+            raise EndOfStream
+        start, self.done = self.done, min(self.done + self.size, self.count)
+        return [str(i).encode() for i in range(start + 1, self.done + 1)]
+
+
+class Batched(Plugin, SourcePlugin, ExtractPlugin):
+    NAME = "batched"
+    PLUGIN_VERSION = "0.1.0"
+    DESCRIPTION = "fields per batch"
+    CONTACT = "https://example.com"
+    PLUGIN_ID = 989
+    EVENT_SOURCE = "batched"
+    calls: ClassVar[dict[str, int]] = {}
+
+    def __init__(self, config: None) -> None:
+        self.decodes = 0
+
+    def open(self, params: str) -> Batches:
+        count, _, size = (params or "4").partition(",")
+        return Batches(int(count), int(size or "1"))
+
+    def count(self, name: str) -> None:
+        self.calls[name] = self.calls.get(name, 0) + 1
+
+    @per_batch
+    def numbers(self, payloads: Sequence[bytes]) -> list[int]:
+        self.decodes += 1
+        return [int(p) for p in payloads]
+
+    @field("batched.n", desc="the number", batch=True)
+    def n(self, payloads: Sequence[bytes]) -> list[int]:
+        self.count("n")
+        return self.numbers(payloads)
+
+    @field("batched.size", desc="how many payloads the batch method got", batch=True)
+    def size(self, payloads: Sequence[bytes]) -> list[int]:
+        return [len(payloads)] * len(payloads)
+
+    @field("batched.str", desc="the number in words", batch=True)
+    def str(self, payloads: Sequence[bytes]) -> list[str]:
+        return [f"n={v}" for v in self.numbers(payloads)]
+
+    @field("batched.tags", desc="n tags", batch=True)
+    def tags(self, payloads: Sequence[bytes]) -> list[list[str]]:
+        return [[f"t{i}" for i in range(v % 4)] for v in self.numbers(payloads)]
+
+    @field("batched.ip", desc="an address", batch=True)
+    def ip(self, payloads: Sequence[bytes]) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+        return [ipaddress.ip_address(f"10.0.0.{v}" if v % 2 else f"2001:db8::{v:x}") for v in self.numbers(payloads)]
+
+    @field("batched.even", desc="even", batch=True)
+    def even(self, payloads: Sequence[bytes]) -> list[bool]:
+        return [v % 2 == 0 for v in self.numbers(payloads)]
+
+    @field("batched.odd", desc="the number if odd, else no value", batch=True)
+    def odd(self, payloads: Sequence[bytes]) -> list[int | None]:
+        return [v if v % 2 else None for v in self.numbers(payloads)]
+
+    @field("batched.div", desc="1 if divisible by the index", arg=Index(required=True), batch=True)
+    def div(self, payloads: Sequence[bytes], k: int) -> list[int]:
+        self.count(f"div[{k}]")
+        return [int(k != 0 and v % k == 0) for v in self.numbers(payloads)]
+
+    @field("batched.key", desc="the key and the number", arg=Key(required=True), batch=True)
+    def key(self, payloads: Sequence[bytes], key: str) -> list[str]:
+        return [f"{key}:{v}" for v in self.numbers(payloads)]
+
+    @field("batched.ncalls", desc="per event: how often batched.n was computed so far")
+    def ncalls(self, event: Event) -> int:
+        return self.calls.get("n", 0)
+
+    @field("batched.decodes", desc="per event: how often numbers() decoded a batch so far")
+    def decode_count(self, event: Event) -> int:
+        return self.decodes
+
+    @field("batched.heavy", desc="per event: the heavy modules loaded in the plugin's interpreter")
+    def heavy(self, event: Event) -> str:
+        return ",".join(m for m in ("pydantic", "falco_plugin.event") if m in sys.modules) or "none"
+
+    @field("batched.boom", desc="raises for the batch that holds event 3", batch=True)
+    def boom(self, payloads: Sequence[bytes]) -> list[int]:
+        values = self.numbers(payloads)
+        if 3 in values:
+            raise ZeroDivisionError(f"boom in a batch of {len(values)}")
+        return values
+
+    @field("batched.short", desc="one value too few", batch=True)
+    def short(self, payloads: Sequence[bytes]) -> list[int]:
+        return self.numbers(payloads)[1:]
+
+    @field("batched.badvalue", desc="a str where an int belongs, for event 2", batch=True)
+    def badvalue(self, payloads: Sequence[bytes]) -> list[int]:
+        return [("two" if v == 2 else v) for v in self.numbers(payloads)]  # type: ignore[misc]
+
+
+class BatchedAnywhere(Batched):
+    """The same fields on other sources too (for events that are not its own)."""
+
+    NAME = "batched_any"
+    PLUGIN_ID = 988
+    EVENT_SOURCE = "batched_any"
+    # syscall: our host replays captures as the syscall source
+    EXTRACT_EVENT_SOURCES = ("batched_any", "counter", "syscall")
+
+
+class HogBatches(Batches):
+    """One batch of EVENTS events; the next call waits for the hog to finish, then ends."""
+
+    EVENTS = 50_000
+
+    def __init__(self, hog: threading.Thread) -> None:
+        super().__init__(self.EVENTS, self.EVENTS)
+        self.hog = hog
+
+    def next_batch(self) -> list[bytes]:
+        if self.done:
+            self.hog.join(60)
+        return super().next_batch()
+
+
+class GilHog(Batched):
+    """One big batch; 20 ms after the first field was computed, a Python thread holds the GIL
+    for HOLD seconds (a C sleep called through ctypes.PyDLL, which keeps the GIL) and then
+    writes "hog done" to stderr. A host thread that needs the GIL in that time waits."""
+
+    NAME = "gil_hog"
+    PLUGIN_ID = 987
+    EVENT_SOURCE = "gil_hog"
+    HOLD = 4
+
+    def __init__(self, config: None) -> None:
+        super().__init__(config)
+        self.computed = threading.Event()
+
+    def open(self, params: str) -> Batches:
+        hog = threading.Thread(target=self.hog, daemon=True)
+        hog.start()
+        return HogBatches(hog)
+
+    def hog(self) -> None:
+        self.computed.wait(60)
+        time.sleep(0.02)
+        ctypes.PyDLL(None).sleep(self.HOLD)  # holds the GIL
+        os.write(2, b"hog done\n")
+
+    @field("gil_hog.batch", desc="the number, per batch", batch=True)
+    def by_batch(self, payloads: Sequence[bytes]) -> list[int]:
+        self.computed.set()
+        return self.numbers(payloads)
+
+    @field("gil_hog.event", desc="the number, per event")
+    def by_event(self, event: Event) -> int:
+        self.computed.set()
+        return int(event.payload or b"0")
