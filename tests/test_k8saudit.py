@@ -286,3 +286,19 @@ def test_the_module_examples_run() -> None:
             assert result.attempted > 0 and result.failed == 0, name
     finally:
         sys.path.pop(0)
+
+
+def test_timestamps_fast_utc_form_agrees_with_the_general_one() -> None:
+    sys.path.insert(0, str(ROOT / "examples" / "k8saudit"))
+    try:
+        import k8saudit_events as ev
+    finally:
+        sys.path.pop(0)
+    for text in ["2024-03-05T10:11:12Z", "2024-03-05T10:11:12.1Z", "2024-03-05T10:11:12.000000001Z",
+                 "1999-12-31T23:59:59.999999999Z", "2024-02-29T00:00:00.5Z", "1970-01-01T00:00:00Z"]:
+        general = ev.parse_timestamp(text[:-1] + "+00:00")
+        assert ev.parse_timestamp(text) == general == ev.parse_timestamp(text)  # again: the cached second
+    assert ev.parse_timestamp("2024-03-05T10:11:12.5-02:30") == 1709633472_500000000 + 9000 * 10**9
+    for bad in ["2024-03-05T10:11:12.Z", "2024-03-05T10:11:12.1234567890Z", "2024-03-05 10:11Z", ""]:
+        with pytest.raises(ValueError, match="RFC 3339"):
+            ev.parse_timestamp(bad)
