@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -159,8 +160,11 @@ def test_file_notify_end_to_end(tmp_path: Path, built: Built) -> None:
             seen.append(line)
             if "watching" in line:
                 break
-        (watched / "passwd").write_text("root:x:0:0\nmallory:x:0:0\n")
-        (watched / "sudoers").write_text("mallory ALL=(ALL) NOPASSWD: ALL\n")
+        # each file appears whole (write beside, then rename): a watcher looking between a
+        # create and its write would otherwise see an empty file, then a modification
+        for name, text in (("passwd", "root:x:0:0\nmallory:x:0:0\n"), ("sudoers", "mallory ALL=(ALL) NOPASSWD: ALL\n")):
+            (tmp_path / name).write_text(text)
+            os.replace(tmp_path / name, watched / name)
         out, err = proc.communicate(timeout=60)
         err = "".join(seen) + err
     assert proc.returncode == 0, err
