@@ -47,7 +47,7 @@ docs: setup
 # async, tables and sourcing; tests marked no_sanitize (a .so loaded into pytest, LD_PRELOAD,
 # start-up timing) are left out.
 SAN_CFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g
-SAN_TESTS  := tests/test_reliability.py tests/test_extract.py tests/test_async.py tests/test_state.py \
+SAN_TESTS  := tests/test_reliability.py tests/test_fuzz_plugins.py tests/test_extract.py tests/test_async.py tests/test_state.py \
 	tests/test_source.py
 
 sanitize: setup

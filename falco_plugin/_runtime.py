@@ -19,7 +19,7 @@ import sysconfig
 import traceback
 from typing import Any
 
-from . import log
+from . import log, signals
 from .base import ConfigError, Plugin, PluginDefinitionError, check_metadata, parse_config, schema_version_at_init
 from .extract import ExtractPlugin, batch_methods, extract_types, field_methods, types_at_init
 from .listen import capture_listen
@@ -30,6 +30,11 @@ from .tables import TablesInput, takes_tables
 
 # The shim looks these up once, to tell end of stream and timeout from failures.
 __all__ = ["EndOfStream", "Timeout", "batch_methods", "capture_listen", "field_methods", "parse_method"]
+
+
+def embedded() -> None:
+    """Called by the shim once it has started (or joined) the interpreter of a host process."""
+    signals.guard()
 
 
 def metrics(plugin: Plugin) -> list[tuple[str, bool, int, int | float]]:

@@ -42,7 +42,6 @@ from .extract import (
     Field,
     Index,
     check_extract,
-    declared_fields,
     extract_sources,
     extract_types,
 )
@@ -67,6 +66,26 @@ REQUIRED_SYMBOLS = (
 )
 # log_fn in ss_plugin_init_input appeared in API 3.3: the lowest version we can declare.
 BASE_API_VERSION = (3, 3, 0)
+
+# The plugin API version that brought each exported symbol and each feature of the input
+# structs or JSON the shim uses (plugin-api.md §1). The required version of a plugin is the
+# maximum over what its .so exports and uses: declaring less makes libsinsp drop or shift
+# what it does not expect (a static vtable below 3.10 loses dump_state). Symbols not listed
+# date from 3.0. Add a row when the shim starts to use something new.
+SYMBOL_API: dict[str, tuple[int, int, int]] = {
+    "plugin_set_config": (3, 4, 0),
+    "plugin_get_metrics": (3, 6, 0),  # in 3.5 already, but with other enum values
+    "plugin_capture_open": (3, 7, 0),
+    "plugin_capture_close": (3, 7, 0),
+    "plugin_dump_state": (3, 10, 0),
+    "plugin_get_required_event_schema_version": (3, 12, 0),
+}
+FEATURE_API: dict[str, tuple[int, int, int]] = {
+    "log_fn": (3, 3, 0),  # ss_plugin_init_input.log_fn: every plugin logs through it
+    "init_tables": (3, 5, 0),  # reader_ext / writer_ext of ss_plugin_init_tables_input: entries at init
+    "add_output": (3, 8, 0),  # "addOutput" in the get_fields JSON
+    "value_offsets": (3, 11, 0),  # ss_plugin_field_extract_input.value_offsets: located fields
+}
 
 
 class BuildError(RuntimeError):
@@ -108,6 +127,7 @@ class PluginSpec:
     parse_types_at_init: bool = False
     schema_version_at_init: bool = False
     symbols: list[str] = field(default_factory=list)
+    features: list[str] = field(default_factory=list)  # keys of FEATURE_API
 
 
 def load_plugin_class(target: str) -> tuple[type[Plugin], list[str]]:
@@ -213,7 +233,7 @@ def plugin_spec(cls: type[Plugin], sys_path: list[str]) -> PluginSpec:
         version=cls.PLUGIN_VERSION,
         description=cls.DESCRIPTION,
         contact=cls.CONTACT,
-        required_api_version=api_version(cls, capabilities, uses_tables),
+        required_api_version="",  # from the symbols and features, below
         init_schema=init_schema(cls),
         capabilities=capabilities,
     )
@@ -270,23 +290,27 @@ def plugin_spec(cls: type[Plugin], sys_path: list[str]) -> PluginSpec:
     if spec.has_metrics:
         symbols.append("get_metrics")
     spec.symbols = ["plugin_" + s for s in symbols]
+    spec.features = ["log_fn"]
+    if uses_tables:
+        spec.features.append("init_tables")
+    if any(f.add_output for f in spec.fields):
+        spec.features.append("add_output")
+    if any(f.located for f in spec.fields):
+        spec.features.append("value_offsets")
+    spec.required_api_version = api_version(spec.symbols, spec.features)
     return spec
 
 
-def api_version(cls: type[Plugin], capabilities: list[str], uses_tables: bool) -> str:
-    """The lowest plugin API the shim needs for what the class uses, so older Falcos load it:
-    3.3 (log_fn), 3.5 with tables (entries at init), 3.6 with metrics (their enum numbering),
-    3.7 with capture listening, 3.11 with located fields (value_offsets)."""
-    minor = BASE_API_VERSION[1]
-    if issubclass(cls, ExtractPlugin) and any(f.located for f in declared_fields(cls)):
-        minor = max(minor, 11)
-    if uses_tables:
-        minor = max(minor, 5)
-    if _overrides(cls, Plugin, "get_metrics"):
-        minor = max(minor, 6)
-    if "capture_listening" in capabilities:
-        minor = max(minor, 7)
-    return f"{BASE_API_VERSION[0]}.{minor}.0"
+def api_version(symbols: Iterable[str], features: Iterable[str] = ()) -> str:
+    """The lowest plugin API that has every symbol and feature (``SYMBOL_API``, ``FEATURE_API``),
+    so that older Falcos still load the plugin.
+
+    >>> api_version(["plugin_init", "plugin_dump_state"], ["log_fn"])
+    '3.10.0'
+    """
+    needed = max([BASE_API_VERSION, *(SYMBOL_API.get(s, (3, 0, 0)) for s in symbols),
+                  *(FEATURE_API[f] for f in features)])
+    return ".".join(map(str, needed))
 
 
 # -- code generation ------------------------------------------------------------------

@@ -21,7 +21,7 @@ import sys
 import threading
 from typing import Protocol
 
-__all__ = ["HostLogHandler", "attach", "detach", "severity"]
+__all__ = ["HostLogHandler", "attach", "attached_loggers", "detach", "severity"]
 
 # ss_plugin_log_severity values
 FATAL, CRITICAL, ERROR, WARNING, NOTICE, INFO, DEBUG, TRACE = range(1, 9)
@@ -97,3 +97,9 @@ def detach(logger: logging.Logger, link: HostLink) -> None:
         handler = _handlers.get(logger.name)
         if handler is not None and link in handler.links:
             handler.links.remove(link)
+
+
+def attached_loggers() -> list[str]:
+    """The names of the loggers routed to a live plugin state."""
+    with _registry_lock:
+        return [name for name, handler in _handlers.items() if handler.links]

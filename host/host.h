@@ -394,6 +394,7 @@ typedef struct {
 	double duration; /* --duration */
 	int json, quiet;
 	int hold_async_lock; /* --hold-async-lock */
+	int progress;        /* --progress: get_progress after the last batch, in the summary */
 	/* bench */
 	uint64_t events; /* --events */
 	int per_call;    /* --fields-per-call */

@@ -14,6 +14,7 @@ static const char usage[] =
 	"usage:\n"
 	"  falco-plugin-host info LIB.so\n"
 	"  falco-plugin-host run [-n N] [--json] [--quiet] [--fields LIST] [--duration SECONDS] [--hold-async-lock]\n"
+	"                        [--progress]\n"
 	"                        [--dump-tables] [--metrics] [--metrics-interval SECONDS] [--pool-threads N]\n"
 	"                        [--engine-schema-version M.m.p] [--show-init] [--dump-state] [--dump-state-every N]\n"
 	"                        [--offsets]\n"
@@ -213,6 +214,8 @@ static int parse_cli_inner(int argc, char **argv, int mode, cli_opts *o)
 			o->metrics = 1;
 		} else if (run && !strcmp(opt, "--hold-async-lock") && !val) {
 			o->hold_async_lock = 1;
+		} else if (run && !strcmp(opt, "--progress") && !val) {
+			o->progress = 1;
 		} else if (takes && !strcmp(opt, "--events")) {
 			if (parse_u64(val, &o->events)) {
 				fprintf(stderr, "error: --events needs a number\n");
@@ -509,6 +512,28 @@ static int run_on_event(session *s, const ss_plugin_event_input *in)
 	return 0;
 }
 
+/* --progress: what get_progress says after the last batch, appended to the summary. */
+static void put_progress(session *s, sbuf *b, int json)
+{
+	if (!s->p->api.get_progress || !s->handle)
+		return;
+	uint32_t pct = 0;
+	if (s->lock)
+		pthread_mutex_lock(&s->p->lock);
+	const char *text = s->p->api.get_progress(s->p->state, s->handle, &pct);
+	if (s->lock)
+		pthread_mutex_unlock(&s->p->lock);
+	if (json) {
+		sb_printf(b, ",\"progress_pct\":%u,\"progress_text\":", pct);
+		if (text)
+			sb_json_str(b, text);
+		else
+			sb_puts(b, "null");
+	} else {
+		sb_printf(b, " progress=%u.%02u%%", pct / 100, pct % 100);
+	}
+}
+
 static void run_on_end(session *s)
 {
 	run_ctx *c = s->user;
@@ -519,14 +544,19 @@ static void run_on_end(session *s)
 		sb_puts(&b, ",\"source\":");
 		sb_json_str(&b, s->source);
 		sb_printf(&b,
-			  ",\"events\":%llu,\"timeouts\":%llu,\"end\":\"%s\",\"async_events\":%llu,\"async_dropped\":%llu}}"
-			  "\n",
+			  ",\"events\":%llu,\"timeouts\":%llu,\"end\":\"%s\",\"async_events\":%llu,\"async_dropped\":%llu",
 			  (unsigned long long)s->events, (unsigned long long)s->timeouts, end_name(s->end),
 			  (unsigned long long)s->async_events, (unsigned long long)async_dropped(s));
+		if (c->o->progress)
+			put_progress(s, &b, 1);
+		sb_puts(&b, "}}\n");
 	} else {
-		sb_printf(&b, "summary: plugin=%s source=%s events=%llu timeouts=%llu end=%s async_events=%llu async_dropped=%llu\n",
+		sb_printf(&b, "summary: plugin=%s source=%s events=%llu timeouts=%llu end=%s async_events=%llu async_dropped=%llu",
 			  s->p->name, s->source, (unsigned long long)s->events, (unsigned long long)s->timeouts,
 			  end_name(s->end), (unsigned long long)s->async_events, (unsigned long long)async_dropped(s));
+		if (c->o->progress)
+			put_progress(s, &b, 0);
+		sb_putc(&b, '\n');
 	}
 	write_line(&b);
 	sb_free(&b);

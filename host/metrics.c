@@ -7,14 +7,29 @@
  */
 #include "host.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 static const char *const value_types[] = {"u32", "s32", "u64", "s64", "d", "f", "i"};
 
-static void put_value(sbuf *b, const ss_plugin_metric *m)
+/* JSON has no NaN or infinity: a non-finite double or float is written as the string
+ * "NaN", "Infinity" or "-Infinity" there (as in text mode, where printf writes nan/inf). */
+static int put_non_finite(sbuf *b, double v, int json)
 {
+	if (!json || isfinite(v))
+		return 0;
+	sb_puts(b, isnan(v) ? "\"NaN\"" : v > 0 ? "\"Infinity\"" : "\"-Infinity\"");
+	return 1;
+}
+
+static void put_value(sbuf *b, const ss_plugin_metric *m, int json)
+{
+	if (m->value_type == SS_PLUGIN_METRIC_VALUE_TYPE_D && put_non_finite(b, m->value.d, json))
+		return;
+	if (m->value_type == SS_PLUGIN_METRIC_VALUE_TYPE_F && put_non_finite(b, (double)m->value.f, json))
+		return;
 	switch (m->value_type) {
 	case SS_PLUGIN_METRIC_VALUE_TYPE_U32: sb_printf(b, "%u", m->value.u32); break;
 	case SS_PLUGIN_METRIC_VALUE_TYPE_S32: sb_printf(b, "%d", m->value.s32); break;
@@ -73,11 +88,11 @@ static int metrics_one(plugin *p, int json, const char *when)
 			sb_puts(&b, first ? "{\"name\":" : ",{\"name\":");
 			sb_json_str(&b, x->name);
 			sb_printf(&b, ",\"type\":\"%s\",\"value_type\":\"%s\",\"value\":", type, value_types[x->value_type]);
-			put_value(&b, x);
+			put_value(&b, x, 1);
 			sb_putc(&b, '}');
 		} else {
 			sb_printf(&b, " %s=", x->name);
-			put_value(&b, x);
+			put_value(&b, x, 0);
 		}
 		first = 0;
 	}

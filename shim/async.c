@@ -11,8 +11,14 @@
  */
 #include "shim.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#define FP_STR_(x) #x
+#define FP_STR(x) FP_STR_(x)
 
 /* --- AsyncEvent in C (every plugin) -------------------------------------------------- *
  *
@@ -749,12 +755,65 @@ static void handler_revoke(PyObject *h)
 		((fp_handler *)h)->handler = NULL;
 }
 
+/* The contract: stop_async() returns promptly (it tells its threads to stop and joins them).
+ * The host waits for it, so one that hangs hangs the host: a watchdog thread logs a warning
+ * naming the plugin when it has not returned after FP_STOP_ASYNC_WARN_S seconds. */
+#define FP_STOP_ASYNC_WARN_S 5
+
+typedef struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int done;
+	fp_state *s;
+} fp_watchdog;
+
+static void *watchdog_run(void *arg)
+{
+	fp_watchdog *w = arg;
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += FP_STOP_ASYNC_WARN_S;
+	pthread_mutex_lock(&w->mu);
+	int rc = 0;
+	while (!w->done && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&w->cv, &w->mu, &until);
+	int late = !w->done;
+	pthread_mutex_unlock(&w->mu);
+	if (late && w->s->log_fn) /* no Python here: the GIL is the hanging call's */
+		w->s->log_fn(w->s->owner, NULL,
+			     "plugin " FPY_NAME ": stop_async() has not returned after " FP_STR(FP_STOP_ASYNC_WARN_S)
+			     " s and the host is waiting for it: stop_async must stop the plugin's threads and return "
+			     "promptly",
+			     SS_PLUGIN_LOG_SEV_WARNING);
+	return NULL;
+}
+
 /* stop_async() and revoke; returns -1 with a Python exception if stop_async raised. */
 static int stop_async(fp_state *s)
 {
 	if (!s->async_handler)
 		return 0;
+	fp_watchdog w = {.done = 0, .s = s};
+	pthread_condattr_t attr;
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_mutex_init(&w.mu, NULL);
+	pthread_cond_init(&w.cv, &attr);
+	pthread_condattr_destroy(&attr);
+	pthread_t watcher;
+	int watching = pthread_create(&watcher, NULL, watchdog_run, &w) == 0;
 	PyObject *res = PyObject_CallMethod(s->plugin, "stop_async", NULL);
+	if (watching) {
+		pthread_mutex_lock(&w.mu);
+		w.done = 1;
+		pthread_cond_signal(&w.cv);
+		pthread_mutex_unlock(&w.mu);
+		Py_BEGIN_ALLOW_THREADS /* the watchdog may be in the host's log function */
+		pthread_join(watcher, NULL);
+		Py_END_ALLOW_THREADS
+	}
+	pthread_cond_destroy(&w.cv);
+	pthread_mutex_destroy(&w.mu);
 	handler_revoke(s->async_handler);
 	Py_CLEAR(s->async_handler);
 	Py_XDECREF(res);

@@ -232,6 +232,12 @@ static uint64_t time_ns(const struct fp_extract *x, PyObject *v, uint8_t ftype)
 		PyObject *ns = PyObject_Vectorcall(x->datetime_ns, &v, 1, NULL);
 		uint64_t out = ns ? PyLong_AsUnsignedLongLong(ns) : (uint64_t)-1;
 		Py_XDECREF(ns);
+		if (ns && out == (uint64_t)-1 && PyErr_ExceptionMatches(PyExc_OverflowError)) {
+			PyErr_Clear();
+			PyErr_Format(PyExc_OverflowError,
+				     "an abstime field is out of range (%R is before 1970 or too far ahead for ns in 64 bits)",
+				     v);
+		}
 		return out;
 	}
 	return PyLong_AsUnsignedLongLong(v);

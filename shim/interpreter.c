@@ -173,9 +173,14 @@ PyObject *fp_runtime_call(const char *name, PyObject *const *args, size_t nargs)
 
 const char *fp_keep_text(fp_state *s, PyObject *str)
 {
-	const char *utf8 = str == Py_None ? "" : PyUnicode_AsUTF8(str);
+	Py_ssize_t n = 0;
+	const char *utf8 = str == Py_None ? "" : PyUnicode_AsUTF8AndSize(str, &n);
 	if (!utf8)
 		return NULL;
+	if (memchr(utf8, 0, (size_t)n)) {
+		PyErr_SetString(PyExc_ValueError, "the text cannot contain a NUL character ('\\0')");
+		return NULL;
+	}
 	char *copy = strdup(utf8);
 	if (!copy) {
 		PyErr_NoMemory();
@@ -223,6 +228,10 @@ static int import_runtime(void)
 		fp_exc_timeout = PyObject_GetAttrString(fp_runtime, "Timeout");
 		if (!fp_exc_end_of_stream || !fp_exc_timeout)
 			return -1;
+		PyObject *r = fp_runtime_call("embedded", NULL, 0); /* e.g. no signal handlers from plugins */
+		if (!r)
+			return -1;
+		Py_DECREF(r);
 	}
 	return 0;
 }

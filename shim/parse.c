@@ -25,10 +25,37 @@ FP_EXPORT uint16_t *plugin_get_parse_event_types(uint32_t *numtypes, ss_plugin_t
 	return types;
 }
 
+#define FP_PARSE_LOGGED 512u
+
 struct fp_parse {
 	PyObject *method; /* plugin.parse_event, or the typed-event caller around it */
-	char last_report[256]; /* the start of the last message logged, to log each once */
+	/* the hashes of the messages logged, to log each distinct one once (open addressing) */
+	uint64_t logged[FP_PARSE_LOGGED];
+	uint32_t nlogged;
 };
+
+/* 1 if msg was not logged yet (and now counts as logged); the set is bounded, and once it
+ * is full the first message past it says so and nothing else is logged. */
+static int first_time(struct fp_parse *p, const char *msg, char *report, size_t n)
+{
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+	for (const unsigned char *c = (const unsigned char *)msg; *c; c++)
+		h = (h ^ *c) * 1099511628211ULL;
+	h |= 1; /* 0 marks a free slot */
+	uint32_t i = (uint32_t)h % FP_PARSE_LOGGED;
+	for (uint32_t probes = 0; probes < FP_PARSE_LOGGED && p->logged[i]; probes++, i = (i + 1) % FP_PARSE_LOGGED)
+		if (p->logged[i] == h)
+			return 0;
+	if (p->nlogged >= FP_PARSE_LOGGED / 2) {
+		if (p->nlogged++ == FP_PARSE_LOGGED / 2)
+			snprintf(report, n, "%.900s (and from now on no other parse_event error is logged: %u distinct "
+				 "ones were)", msg, FP_PARSE_LOGGED / 2);
+		return 0;
+	}
+	p->logged[i] = h;
+	p->nlogged++;
+	return 1;
+}
 
 int fp_parse_init(fp_state *s)
 {
@@ -75,10 +102,8 @@ FP_EXPORT ss_plugin_rc plugin_parse_event(ss_plugin_t *st, const ss_plugin_event
 	fp_event_unbind(event);
 	if (!r) {
 		fp_set_error_from_python(s, "parse_event");
-		if (strncmp(s->parse->last_report, s->last_error, sizeof s->parse->last_report - 1) != 0) {
-			memcpy(s->parse->last_report, s->last_error, sizeof s->parse->last_report - 1);
+		if (first_time(s->parse, s->last_error, report, sizeof report))
 			snprintf(report, sizeof report, "%.1000s", s->last_error);
-		}
 	}
 	Py_XDECREF(r);
 	fp_leave(g);

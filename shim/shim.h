@@ -35,6 +35,7 @@ typedef struct fp_state {
 	ss_plugin_owner_t *owner;
 	ss_plugin_log_fn_t log_fn;
 	char *text;             /* result of the last list_open_params / event_to_string */
+	int e2s_logged;         /* an event_to_string failure was logged */
 	PyObject *event;        /* the reusable Event object (event.c) */
 	struct fp_extract *extract; /* extract.c */
 	PyObject *async_handler;    /* async.c: the AsyncHandler given to start_async */

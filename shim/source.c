@@ -11,6 +11,8 @@
  */
 #include "shim.h"
 
+#include <math.h>
+
 #if FPY_CAP_SOURCING
 
 #include <stdlib.h>
@@ -132,10 +134,18 @@ FP_UNUSED static int batch_item(PyObject *item, Py_ssize_t i, const char **data,
 			return -1;
 		}
 		payload = PyTuple_GET_ITEM(item, 0);
-		*ts = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(item, 1));
-		if (*ts == (uint64_t)-1 && PyErr_Occurred()) {
+		PyObject *t = PyTuple_GET_ITEM(item, 1);
+		if (!PyLong_Check(t)) {
 			PyErr_Format(PyExc_TypeError,
-				     "next_batch: item %zd: the timestamp must be an int of ns since the epoch", i);
+				     "next_batch: item %zd: the timestamp must be an int of ns since the epoch, not %.80s",
+				     i, Py_TYPE(t)->tp_name);
+			return -1;
+		}
+		*ts = PyLong_AsUnsignedLongLong(t);
+		if (*ts == (uint64_t)-1 && PyErr_Occurred()) {
+			PyErr_Format(PyExc_ValueError,
+				     "next_batch: item %zd: the timestamp %R is out of range (0 to 2**64-1 ns since the epoch)",
+				     i, t);
 			return -1;
 		}
 	}
@@ -184,6 +194,14 @@ static int reserve_events(fp_instance *in, Py_ssize_t n)
  * stay in in->batch for batch fields (plugins that extract). */
 FP_UNUSED static Py_ssize_t frame_batch(fp_instance *in, PyObject *seq)
 {
+	/* a dict or set would give its keys in some order, a bytes its ints: not a batch */
+	if (PyDict_Check(seq) || PyAnySet_Check(seq) || PyBytes_Check(seq) || PyByteArray_Check(seq) ||
+	    PyUnicode_Check(seq)) {
+		PyErr_Format(PyExc_TypeError,
+			     "next_batch must return a list of events (bytes or (bytes, ts) pairs), not %.80s",
+			     Py_TYPE(seq)->tp_name);
+		return -1;
+	}
 	PyObject *fast = PySequence_Fast(seq, "next_batch must return a list of events");
 	if (!fast)
 		return -1;
@@ -320,6 +338,8 @@ FP_EXPORT ss_plugin_rc plugin_next_batch(ss_plugin_t *st, ss_instance_t *h, uint
 			rc = eof ? SS_PLUGIN_EOF : SS_PLUGIN_TIMEOUT;
 			PyObject *exc = fp_take_exception();
 			batch = exc ? PyObject_GetAttrString(exc, "events") : NULL;
+			if (!batch) /* a subclass that skipped super().__init__: report it on this call */
+				rc = SS_PLUGIN_FAILURE;
 			Py_XDECREF(exc);
 		} else {
 			rc = SS_PLUGIN_FAILURE;
@@ -370,7 +390,9 @@ FP_EXPORT const char *plugin_get_progress(ss_plugin_t *st, ss_instance_t *h, uin
 	double pct;
 	PyObject *text;
 	if (res && PyArg_ParseTuple(res, "dO;progress() must return (percent, text or None)", &pct, &text)) {
-		*progress_pct = pct <= 0 ? 0 : pct >= 100 ? 10000 : (uint32_t)(pct * 100);
+		if (isnan(pct))
+			PyErr_SetString(PyExc_ValueError, "progress() returned NaN as the percentage");
+		*progress_pct = !(pct > 0) ? 0 : pct >= 100 ? 10000 : (uint32_t)(pct * 100);
 		if (text != Py_None) {
 			const char *utf8 = PyUnicode_AsUTF8(text);
 			char *copy = utf8 ? strdup(utf8) : NULL;
@@ -421,6 +443,7 @@ FP_EXPORT const char *plugin_event_to_string(ss_plugin_t *st, const ss_plugin_ev
 	if (!s || !s->plugin || !evt || !evt->evt)
 		return "";
 	const char *result = "";
+	char report[FPA_MAX_ERRLEN] = "";
 	fp_gil g = fp_enter();
 	PyObject *event = fp_event_bind(&s->event, evt);
 	PyObject *res = event ? PyObject_CallMethod(s->plugin, "event_to_string", "O", event) : NULL;
@@ -428,8 +451,13 @@ FP_EXPORT const char *plugin_event_to_string(ss_plugin_t *st, const ss_plugin_ev
 	if (kept) {
 		result = kept;
 	} else {
-		/* The ABI has no error path here: show the failure where the text would be. */
+		/* The ABI has no error path here: show the failure where the text would be, and log
+		 * it the first time. */
 		fp_set_error_from_python(s, "event_to_string");
+		if (!s->e2s_logged) {
+			s->e2s_logged = 1;
+			snprintf(report, sizeof report, "%.980s (logged once)", s->last_error);
+		}
 		PyObject *msg = PyUnicode_FromString(s->last_error);
 		if (msg && (kept = fp_keep_text(s, msg)))
 			result = kept;
@@ -439,6 +467,8 @@ FP_EXPORT const char *plugin_event_to_string(ss_plugin_t *st, const ss_plugin_ev
 	Py_XDECREF(res);
 	fp_event_unbind(event);
 	fp_leave(g);
+	if (report[0] && s->log_fn) /* never call the host with the GIL held */
+		s->log_fn(s->owner, NULL, report, SS_PLUGIN_LOG_SEV_ERROR);
 	return result;
 }
 #endif

@@ -33,7 +33,7 @@ def test_info_shows_metadata_and_capabilities_without_starting_python(host: Host
     assert info["version"] == "1.2.3"
     assert info["description"] == "counts, for the tests"
     assert info["contact"] == "https://example.com/counter"
-    assert info["required_api_version"] == "3.3.0"
+    assert info["required_api_version"] == "3.4.0"  # set_config (3.4) is always exported
     assert info["capabilities"] == ["sourcing"]
     assert info["id"] == 999
     assert info["event_source"] == "counter"

@@ -8,7 +8,11 @@ entries handed to the host must be counted right.
 from __future__ import annotations
 
 import datetime
+import faulthandler
+import math
+import signal
 import threading
+import time
 from typing import Any
 
 from falco_plugin import (
@@ -18,10 +22,12 @@ from falco_plugin import (
     EndOfStream,
     Event,
     ExtractPlugin,
+    Metric,
     ParsePlugin,
     Plugin,
     SourceInstance,
     SourcePlugin,
+    Timeout,
     field,
 )
 from falco_plugin.tables import ExportedTable, TableEntry, TablesInput, UInt64
@@ -87,6 +93,10 @@ class Scratch(Plugin, SourcePlugin, ExtractPlugin):
     @field("sc.reltime", desc="a reltime of n * 110000 days (1: fits, 2: does not)")
     def reltime(self, event: Event) -> datetime.timedelta:
         return datetime.timedelta(days=110000 * self._n(event))
+
+    @field("sc.old", desc="an abstime before the epoch")
+    def old(self, event: Event) -> datetime.datetime:
+        return datetime.datetime(1900, 1, 1)
 
     @field("sc.nul", desc="a string with an embedded NUL")
     def nul(self, event: Event) -> str:
@@ -206,3 +216,111 @@ class ItemUser(Plugin, ParsePlugin, ExtractPlugin):
     @field("iu.sum", desc="the sum of the counts, by iteration during extraction")
     def total(self, event: Event) -> int:
         return sum(e.count for e in self.items)
+
+
+class LazyEnd(EndOfStream):
+    def __init__(self) -> None:  # skips super().__init__: no .events
+        pass
+
+
+class LazyTimeout(Timeout):
+    def __init__(self) -> None:
+        pass
+
+
+class OddInstance(SourceInstance):
+    """Two events "1", "2", then what the mode says."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.i = 0
+
+    def next_batch(self) -> Any:
+        self.i += 1
+        if self.i <= 2:
+            return [str(self.i).encode()]
+        mode = self.mode
+        if mode == "eof_no_init":
+            raise LazyEnd
+        if mode == "timeout_no_init":
+            raise LazyTimeout
+        if mode == "dict":
+            return {b"key": b"value"}
+        if mode == "ts_negative":
+            return [(b"x", -1)]
+        if mode == "ts_too_big":
+            return [(b"x", 2**64)]
+        if mode == "ts_str":
+            return [(b"x", "12")]
+        if mode in ("signal", "forever"):
+            return []
+        raise EndOfStream
+
+    def progress(self) -> tuple[float, str | None]:
+        return (math.nan, "half") if self.mode == "progress_nan" else (50.0, "half")
+
+
+class Odd(Plugin, SourcePlugin):
+    """A source that ends its stream in the ways a plugin should not (the config is the mode)."""
+
+    NAME = "odd"
+    PLUGIN_VERSION = "0.1.0"
+    DESCRIPTION = "odd endings"
+    CONTACT = "https://example.com"
+    PLUGIN_ID = 983
+    EVENT_SOURCE = "odd"
+
+    def __init__(self, config: str) -> None:
+        self.mode = config
+        if self.mode == "signal":
+            signal.signal(signal.SIGINT, lambda *_: None)
+            signal.siginterrupt(signal.SIGINT, True)
+            faulthandler.enable()
+
+    def open(self, params: str) -> OddInstance:
+        return OddInstance(self.mode)
+
+    def event_to_string(self, event: Event) -> str:
+        return "text\0more" if self.mode == "e2s_nul" else f"n={(event.payload or b'').decode()}"
+
+    def get_metrics(self) -> list[Metric]:
+        return [Metric("nan", math.nan), Metric("inf", math.inf), Metric("minus_inf", -math.inf),
+                Metric("fine", 1.5), Metric("count", 3)]
+
+
+class Fussy(Plugin, ParsePlugin):
+    """parse_event raises one of three messages, in the order a b a b c a b c a."""
+
+    NAME = "fussy"
+    PLUGIN_VERSION = "0.1.0"
+    DESCRIPTION = "raises while parsing"
+    CONTACT = "https://example.com"
+    PARSE_EVENT_SOURCES = ("numbers",)
+    PARSE_EVENT_TYPES = (322,)
+
+    def __init__(self, config: None) -> None:
+        self.n = 0
+
+    def parse_event(self, event: Event) -> None:
+        which = "ababcabca"[self.n % 9]
+        self.n += 1
+        raise ValueError(f"cannot parse, case {which}")
+
+
+class Hang(Plugin, AsyncEventPlugin):
+    """stop_async takes 6.5 s (bounded, so that the test ends)."""
+
+    NAME = "hang"
+    PLUGIN_VERSION = "0.1.0"
+    DESCRIPTION = "slow to stop"
+    CONTACT = "https://example.com"
+    ASYNC_EVENTS = ("tick",)
+
+    def __init__(self, config: None) -> None:
+        pass
+
+    def start_async(self, handler: AsyncHandler) -> None:
+        pass
+
+    def stop_async(self) -> None:
+        time.sleep(6.5)
