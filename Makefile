@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 FP     := $(VENV)/bin/falco-plugin
 OUT    := build
 
-.PHONY: setup demo test lint bench sanitize pythons clean
+.PHONY: setup demo test lint bench docs sanitize pythons clean
 
 setup: $(VENV)/.installed
 
@@ -38,6 +38,13 @@ test: setup lint
 # build, package and run examples/dummy with each pyenv CPython 3.10-3.13 found (says which are skipped)
 pythons: setup
 	$(PY) tools/pythons.py
+
+# the API reference from the docstrings (mkdocs + mkdocstrings, offline); strict: a broken
+# reference fails. The test suite builds it too (tests/test_docs.py).
+docs: setup
+	$(VENV)/bin/mkdocs build --strict -d $(OUT)/docs
+	@echo "API reference: $(OUT)/docs/index.html"
+
 # The host, every plugin the tests build (shims and C plugins) and the C drivers, compiled with
 # AddressSanitizer + UBSan (their own cache); Python's objects on malloc so that ASan sees
 # them; no leak check (the interpreter is never finalized). The subset covers extraction,

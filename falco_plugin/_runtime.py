@@ -13,7 +13,9 @@ import ipaddress
 import json
 import logging
 import os
+import site
 import sys
+import sysconfig
 import traceback
 from typing import Any
 
@@ -54,6 +56,9 @@ def load_class(module: str, qualname: str) -> type[Plugin]:
     if not (isinstance(obj, type) and issubclass(obj, Plugin)):
         raise PluginDefinitionError(f"{module}:{qualname} is not a falco_plugin.Plugin subclass")
     check_metadata(obj)
+    root = plugin_root(module)
+    if root:
+        _PLUGIN_ROOTS.add(root)
     return obj
 
 
@@ -166,15 +171,60 @@ def list_open_params(plugin: SourcePlugin) -> str:
 
 
 def format_exception(exc: BaseException) -> str:
-    """One line: what was raised and where (the innermost frame)."""
+    """One line: what was raised and where: the innermost frame of the plugin's own code
+    (``at myplugin.py:42 in value``), then where it was raised if that is elsewhere
+    (``raised in decoder.py:355``)."""
     if isinstance(exc, (ConfigError, PluginDefinitionError, environment.EnvironmentConflict)):
         return str(exc)
     text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    frames = traceback.extract_tb(exc.__traceback__)
-    if frames:
-        last = frames[-1]
-        text += f" (at {os.path.basename(last.filename)}:{last.lineno} in {last.name})"
-    return text
+    return text + where(traceback.extract_tb(exc.__traceback__), _PLUGIN_ROOTS)
+
+
+# Files or package directories of the plugin classes loaded here: "the plugin's own code".
+_PLUGIN_ROOTS: set[str] = set()
+_LIBRARY_DIRS = tuple(
+    os.path.join(os.path.realpath(d), "")
+    for d in {
+        *(sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")),
+        *site.getsitepackages(),
+        os.path.dirname(os.path.abspath(__file__)),
+    }
+)
+
+
+def plugin_root(module_name: str) -> str | None:
+    """The file of a single-module plugin, or the directory of its top-level package."""
+    top = sys.modules.get(module_name.partition(".")[0])
+    file: str | None = getattr(top, "__file__", None)
+    if not file:
+        return None
+    file = os.path.realpath(file)
+    return os.path.dirname(file) if os.path.basename(file) == "__init__.py" else file
+
+
+def where(frames: traceback.StackSummary, roots: set[str]) -> str:
+    """`` (at file.py:N in func[; raised in other.py:M])`` for the frame a plugin author wants."""
+    if not frames:
+        return ""
+
+    def short(frame: traceback.FrameSummary) -> str:
+        return f"{os.path.basename(frame.filename)}:{frame.lineno}"
+
+    def own(frame: traceback.FrameSummary) -> bool:
+        path = os.path.realpath(frame.filename)
+        return any(path == root or path.startswith(os.path.join(root, "")) for root in roots)
+
+    def library(frame: traceback.FrameSummary) -> bool:
+        return frame.filename.startswith("<") or os.path.realpath(frame.filename).startswith(_LIBRARY_DIRS)
+
+    last = frames[-1]
+    chosen = next((f for f in reversed(frames) if own(f)), None)
+    if chosen is None:
+        chosen = next((f for f in reversed(frames) if not library(f)), last)
+    text = f" (at {short(chosen)} in {chosen.name}"
+    if chosen is not last:
+        text += f"; raised in {short(last)}"
+    return text + ")"
 
 
 def datetime_ns(value: datetime.datetime) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 from collections.abc import Sequence
@@ -107,15 +108,51 @@ def library_path(path: str) -> str:
     return f"./{path}" if "/" not in path and Path(path).is_file() else path
 
 
+def event_types(codes: list[int] | None) -> list[dict[str, Any]] | None:
+    """Event codes with their names (``PPME_SYSCALL_OPEN_X``) and libs names (``open``)."""
+    if codes is None:
+        return None
+    from .event import event_class
+
+    named = []
+    for code in codes:
+        try:
+            cls = event_class(code)
+            named.append({"code": code, "name": cls.PPME, "event": cls.NAME})
+        except Exception:
+            named.append({"code": code, "name": None, "event": None})
+    return named
+
+
 def host_info(path: str) -> tuple[dict[str, Any] | None, str]:
-    """What a host sees of a plugin library, without starting Python; (info, error text)."""
+    """What a host sees of a plugin library, without starting Python; (info, error text).
+
+    For an SDK plugin, the event types it extracts from and parses (which a host learns only
+    after ``init``) come from the metadata ``falco-plugin build`` stored in the library."""
+    from .build import read_meta
     from .host import run_host
 
-    proc = run_host(["info", path])
+    proc = run_host(["info", library_path(path)])
     if proc.returncode != 0:
         return None, proc.stderr.strip()
     info: dict[str, Any] = json.loads(proc.stdout)
+    meta = read_meta(info["path"])
+    if meta is not None:
+        info["extract_event_types"] = event_types(meta.get("extract_event_types"))
+        info["parse_event_types"] = event_types(meta.get("parse_event_types"))
     return info, ""
+
+
+def _types_text(types: list[dict[str, Any]] | None) -> str:
+    if types is None:
+        return "unknown (asked after init)"
+    if not types:
+        return "all"
+    return ", ".join(f"{t['name']} ({t['code']})" if t["name"] else str(t["code"]) for t in types)
+
+
+def _sources_text(sources: list[str] | None, default: str) -> str:
+    return ", ".join(sources) if sources else default
 
 
 def format_info(info: dict[str, Any]) -> str:
@@ -133,11 +170,24 @@ def format_info(info: dict[str, Any]) -> str:
         if cap == "sourcing":
             title += f" (ID={info.get('id')}, source='{info.get('event_source')}')"
         lines.append(f"  - {title}")
-    for field in info.get("fields") or []:
-        arg = field.get("arg") or {}
-        suffix = "[arg]" if arg.get("isIndex") or arg.get("isKey") else ""
-        lines.append(f"    {field['name']}{suffix} ({field['type']}{', list' if field.get('isList') else ''}): "
-                     f"{field.get('desc', '')}")
+        own = info.get("event_source") or ""
+        if cap == "extraction":
+            lines.append(f"    sources: {_sources_text(info.get('extract_event_sources'), own or 'all')}")
+            if "extract_event_types" in info:
+                lines.append(f"    event types: {_types_text(info['extract_event_types'])}")
+            lines.append("    fields:")
+            for field in info.get("fields") or []:
+                arg = field.get("arg") or {}
+                suffix = "[index]" if arg.get("isIndex") else "[key]" if arg.get("isKey") else ""
+                kind = f"{field['type']}{', list' if field.get('isList') else ''}"
+                lines.append(f"      {field['name']}{suffix} ({kind}): {field.get('desc', '')}")
+        elif cap == "parsing":
+            lines.append(f"    sources: {_sources_text(info.get('parse_event_sources'), own or 'all')}")
+            if "parse_event_types" in info:
+                lines.append(f"    event types: {_types_text(info['parse_event_types'])}")
+        elif cap == "async":
+            lines.append(f"    events: {', '.join(info.get('async_events') or []) or 'none'}")
+            lines.append(f"    into sources: {_sources_text(info.get('async_event_sources'), 'all')}")
     schema = info.get("init_schema")
     lines.append(f"Init config schema type: {'JSON' if schema else 'none'}")
     if schema:
@@ -201,7 +251,25 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     from .host import host_binary
 
+    args.library = library_path(args.library)
+    if getattr(args, "capture", None):
+        args.capture = os.path.abspath(args.capture)
+    for spec in getattr(args, "extra_plugins", None) or []:
+        spec["path"] = library_path(spec["path"])
     return subprocess.call([str(host_binary()), *host_run_args(args)])
+
+
+def _cmd_new(args: argparse.Namespace) -> int:
+    from .scaffold import ScaffoldError, new_project
+
+    caps = [c.strip() for c in args.capabilities.split(",") if c.strip()]
+    try:
+        root = new_project(args.name, caps, Path(args.directory) if args.directory else None)
+    except ScaffoldError as exc:
+        print(f"falco-plugin new: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"created {root}/ (plugin {args.name}: {', '.join(caps)}); next: cd {root} && make test")
+    return 0
 
 
 def _cmd_events(args: argparse.Namespace, rest: list[str]) -> int:
@@ -210,8 +278,18 @@ def _cmd_events(args: argparse.Namespace, rest: list[str]) -> int:
     return events_main(rest)
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("falco-plugin")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="falco-plugin", description="Write Falco plugins in Python.")
+    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = p.add_subparsers(dest="command", required=True)
 
     b = sub.add_parser("build", help="build a plugin class into a plugin .so")
@@ -258,6 +336,12 @@ def parser() -> argparse.ArgumentParser:
                              help="open params of the last --plugin")
 
     sub.add_parser("events", help="print the events of a scap capture file", add_help=False)
+
+    n = sub.add_parser("new", help="create a plugin project (plugin, tests, Makefile, falco.yaml, rules)")
+    n.add_argument("name", help="the plugin's name (lowercase, e.g. myplugin)")
+    n.add_argument("--capabilities", default="source,extract",
+                   help="comma-separated: source,extract,parse,async,listen (default: source,extract)")
+    n.add_argument("-o", "--directory", help="where to create it (default: ./NAME)")
     return p
 
 
@@ -266,8 +350,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["events"]:
         return _cmd_events(argparse.Namespace(), argv[1:])
     args = parser().parse_args(argv)
-    commands = {"build": _cmd_build, "package": _cmd_package, "info": _cmd_info, "run": _cmd_run, "replay": _cmd_run}
-    return commands[args.command](args)
+    commands = {"build": _cmd_build, "package": _cmd_package, "info": _cmd_info, "run": _cmd_run, "replay": _cmd_run,
+                "new": _cmd_new}
+    try:
+        return commands[args.command](args)
+    except BrokenPipeError:  # `falco-plugin info x.so | head`: the reader left, not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

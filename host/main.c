@@ -376,6 +376,23 @@ static int event_info(session *s, const ss_plugin_event_input *in, sbuf *out, in
 	return 1;
 }
 
+/* A timestamp for people (text mode): UTC with ns, "-" for "none" (all ones); --json keeps raw ns. */
+static void sb_put_time(sbuf *b, uint64_t ts)
+{
+	if (ts == UINT64_MAX) {
+		sb_putc(b, '-');
+		return;
+	}
+	time_t secs = (time_t)(ts / 1000000000ull);
+	struct tm tm;
+	char text[32];
+	if (!gmtime_r(&secs, &tm) || !strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &tm)) {
+		sb_printf(b, "%llu", (unsigned long long)ts);
+		return;
+	}
+	sb_printf(b, "%s.%09lluZ", text, (unsigned long long)(ts % 1000000000ull));
+}
+
 static int run_on_event(session *s, const ss_plugin_event_input *in)
 {
 	run_ctx *c = s->user;
@@ -450,8 +467,9 @@ static int run_on_event(session *s, const ss_plugin_event_input *in)
 		}
 		sb_puts(b, "}\n");
 	} else {
-		sb_printf(b, "#%llu [%s] ts=%llu tid=%llu len=%u ", (unsigned long long)in->evtnum, s->source,
-			  (unsigned long long)e->ts, (unsigned long long)e->tid, e->len);
+		sb_printf(b, "#%llu [%s] ts=", (unsigned long long)in->evtnum, s->source);
+		sb_put_time(b, e->ts);
+		sb_printf(b, " tid=%llu len=%u ", (unsigned long long)e->tid, e->len);
 		if (async_name) {
 			sb_puts(b, "async=");
 			sb_puts(b, async_name);
@@ -572,6 +590,21 @@ int cmd_run(int argc, char **argv)
 			nsess++;
 	if (!nsess) {
 		errorf("no plugin with the event sourcing capability given: nothing to run");
+		for (size_t i = 0; i < o.nspecs; i++) {
+			const char *path = o.specs[i].path, *name = plugins[i]->name;
+			if (plugins[i]->caps & CAP_ASYNC)
+				fprintf(stderr,
+					"hint: %s is an async event plugin: it injects events into the stream of a source "
+					"plugin, so run it beside one: falco-plugin run SOURCE.so --plugin %s "
+					"(host: run -p SOURCE.so -p %s)\n",
+					name, path, path);
+			else if (plugins[i]->caps & (CAP_EXTRACTION | CAP_PARSING))
+				fprintf(stderr,
+					"hint: %s parses or extracts from events it does not produce: run it beside a source "
+					"plugin (falco-plugin run SOURCE.so --plugin %s) or on a capture "
+					"(falco-plugin replay FILE.scap %s)\n",
+					name, path, path);
+		}
 		status = 2;
 		goto out;
 	}

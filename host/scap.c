@@ -6,6 +6,7 @@
  * falco_plugin.event.scap do). Process and fd lists fill the threads table (threads.c).
  * Non-event blocks after the first event are skipped.
  */
+#include <errno.h>
 #include "host.h"
 
 #include <stdlib.h>
@@ -378,9 +379,10 @@ capture *capture_open_file(const char *path, char *err, size_t errlen)
 		abort();
 	err[0] = '\0';
 	c->path = path;
+	errno = 0;
 	c->f = gzopen(path, "rb");
 	if (!c->f) {
-		fail(err, errlen, "cannot open capture %s", path);
+		fail(err, errlen, "cannot open capture %s: %s", path, errno ? strerror(errno) : "out of memory");
 		free(c);
 		return NULL;
 	}

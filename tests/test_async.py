@@ -160,11 +160,11 @@ def test_file_notify_end_to_end(tmp_path: Path, built: Built) -> None:
             seen.append(line)
             if "watching" in line:
                 break
-        # whole files at once (a rename): a snapshot between a create and its write would see an
-        # empty file, then report the write as "modified"
+        # each file appears whole (write beside, then rename): a watcher looking between a
+        # create and its write would otherwise see an empty file, then a modification
         for name, text in (("passwd", "root:x:0:0\nmallory:x:0:0\n"), ("sudoers", "mallory ALL=(ALL) NOPASSWD: ALL\n")):
-            (tmp_path / "staged").write_text(text)
-            os.replace(tmp_path / "staged", watched / name)
+            (tmp_path / name).write_text(text)
+            os.replace(tmp_path / name, watched / name)
         out, err = proc.communicate(timeout=60)
         err = "".join(seen) + err
     assert proc.returncode == 0, err

@@ -20,6 +20,7 @@ from falco_plugin.host import compile_c_plugin, host_binary, run_host
 ROOT = Path(__file__).resolve().parent.parent
 CPLUGINS = Path(__file__).resolve().parent / "cplugins"
 UINT64_MAX = 2**64 - 1
+TS = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z"  # text mode: UTC with ns
 
 Lib = Callable[[str], str]
 
@@ -305,7 +306,7 @@ def test_text_output_format(lib: Lib) -> None:
     assert len(lines) == 3, run
     for i, line in enumerate(lines[:2], 1):
         assert re.fullmatch(
-            rf"#{i} \[test\] ts=\d+ tid={UINT64_MAX} len=50 payload=test event {i} test.n={i} test.na=<NA> "
+            rf"#{i} \[test\] ts={TS} tid={UINT64_MAX} len=50 payload=test event {i} test.n={i} test.na=<NA> "
             rf"info=to_string: test event {i}",
             line,
         ), line
@@ -779,7 +780,7 @@ def test_async_text_format(lib: Lib) -> None:
     assert run.rc == 0, run
     lines = run.out.splitlines()
     assert re.fullmatch(
-        rf"#1 \[test\] ts=\d+ tid={UINT64_MAX} len=53 async=tick payload=tick 1 async\.data=tick 1", lines[0]
+        rf"#1 \[test\] ts={TS} tid={UINT64_MAX} len=53 async=tick payload=tick 1 async\.data=tick 1", lines[0]
     ), lines
     assert lines[1].startswith("#2 [test] ") and " async=" not in lines[1]
     assert lines[2].endswith(" events=2 timeouts=0 end=eof async_events=1 async_dropped=0")

@@ -23,12 +23,21 @@ class SampleAsync(Plugin, AsyncEventPlugin):
     def __init__(self, config: None) -> None:
         self.task = BackgroundTask()
         self.thread: BackgroundThread | None = None
+        self.sent = 0
 
     def start_async(self, handler: AsyncHandler) -> None:
         if self.thread is not None:
             self.stop_async()
         # run every 100 ms until a stop is requested
-        self.thread = self.task.spawn(0.1, lambda: handler.emit(AsyncEvent("sample_async", b"hello")))
+        self.thread = self.task.spawn(0.1, lambda: self.hello(handler))
+
+    def hello(self, handler: AsyncHandler) -> None:
+        handler.emit(AsyncEvent("sample_async", b"hello"))
+        self.sent += 1
+
+    def dump_state(self, handler: AsyncHandler) -> None:
+        # what a capture written now should carry about this plugin's state
+        handler.emit(AsyncEvent("sample_async", f"sent {self.sent}".encode()))
 
     def stop_async(self) -> None:
         self.task.request_stop_and_notify()

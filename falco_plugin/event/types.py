@@ -1341,7 +1341,9 @@ class Param(NamedTuple):
     """One parameter of an event type, as the schema describes it.
 
     ``attr`` is the Python attribute name: the schema name, with ``_`` appended where it would
-    clash with the event header (``tid``).
+    clash with the event header (``tid`` -> ``tid_``, the only such name in the schema). The
+    keyword argument, the attribute, ``repr()`` and ``str()`` use ``attr``; ``to_dict()`` and
+    ``items()`` keep the schema name.
 
     >>> from falco_plugin.event import PPME_SYSCALL_EXECVE_19_X
     >>> [(p.name, p.attr, p.ptype) for p in PPME_SYSCALL_EXECVE_19_X.PARAMS[2:4]]
@@ -1524,12 +1526,20 @@ class TypedEvent:
         }
 
     def format_params(self) -> str:
-        """The parameters as sysdig prints them: ``name=value`` separated by spaces."""
+        """The parameters as sysdig prints them: ``name=value`` separated by spaces.
+
+        A parameter renamed to not clash with the header (``tid`` -> ``tid_``) is printed under
+        its Python name, so ``tid=`` is always the header's thread id::
+
+            >>> from falco_plugin.event import PPME_SYSCALL_EXECVE_19_X
+            >>> PPME_SYSCALL_EXECVE_19_X(res=0, tid_=7, tid=1).format_params().split()[2:4]
+            ['args=<NA>', 'tid_=7']
+        """
         parts = []
         for param in self.PARAMS:
             value = getattr(self, param.attr)
             text = "<NA>" if value is None else param.codec.format(value, param.print_format)
-            parts.append(f"{param.name}={text}")
+            parts.append(f"{param.attr}={text}")
         return " ".join(parts)
 
     def __str__(self) -> str:

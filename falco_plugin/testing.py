@@ -1,0 +1,440 @@
+"""Test a plugin the way Falco runs it: the real ``.so``, built once per session, in our host.
+
+Installed as a pytest plugin (the ``pytest11`` entry point ``falco_plugin``), it gives the
+``falco_plugin_build`` fixture. Nothing is mocked: the class is built with ``falco-plugin
+build`` (cached by the hash of its source and of the SDK), loaded by the libsinsp-like host
+(``falco-plugin-host``) and driven through the plugin API; results come back as plain Python
+objects. A run that fails raises :class:`PluginError` with the plugin's own error text::
+
+    # tests/test_myplugin.py
+    from falco_plugin.event import PPME_SYSCALL_OPEN_X
+    from falco_plugin.testing import BuildPlugin
+
+    def test_counts_down(falco_plugin_build: BuildPlugin) -> None:
+        plugin = falco_plugin_build("myplugin.py:MyPlugin")      # or "mypackage.module:MyPlugin"
+        events = plugin.events(open_params="3", fields=["countdown.value", "countdown.divisible[2]"])
+        assert [e.fields["countdown.value"] for e in events] == [2, 1, 0]
+        assert events[0].fields["countdown.divisible[2]"] == 1
+
+    def test_opens(falco_plugin_build: BuildPlugin) -> None:
+        plugin = falco_plugin_build("opens.py:Opens")
+        run = plugin.feed([PPME_SYSCALL_OPEN_X(fd=3, name="/etc/passwd", flags=1, mode=0, dev=0, ts=1, tid=7)],
+                          fields=["opens.name"], dump_tables=True)
+        assert run.events[0].fields["opens.name"] == "/etc/passwd"
+        assert run.tables["threads"][7]["opens"] == 1      # a field the plugin added, read back
+
+Why a subprocess and not ``cffi``: the shim embeds CPython. Loaded into the pytest process it
+would join pytest's interpreter (same GIL, same ``sys.modules``, the plugin's module already
+imported by the build), so the test would not see what Falco sees, and a crash in the plugin or
+the shim would take the whole test session with it. The host is the program that runs plugins
+for ``falco-plugin run``; the JSON it prints is cheap next to the cost of a build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from . import _cc
+from .build import build, load_plugin_class
+from .event import RawEvent, TypedEvent
+from .event.scap import build_capture
+from .host import host_binary
+
+__all__ = [
+    "BuildPlugin",
+    "BuiltPlugin",
+    "Event",
+    "LogLine",
+    "PluginError",
+    "Run",
+    "falco_plugin_build",
+]
+
+DEFAULT_TIMEOUT = 120.0
+
+
+class PluginError(AssertionError):
+    """A host run failed; the message is the plugin's own error text (the host's ``error:`` lines)."""
+
+    def __init__(self, message: str, run: Run) -> None:
+        super().__init__(message)
+        self.run = run
+
+
+@dataclass
+class Event:
+    """One event the host delivered, with the fields extracted from it (None: no value)."""
+
+    evtnum: int
+    source: str
+    ts: int
+    tid: int
+    type: int
+    payload: bytes
+    fields: dict[str, Any]
+    plugin: str | None = None
+    plugin_id: int | None = None
+    async_name: str | None = None
+    info: str | None = None
+    name: str | None = None  # the libs event name, for syscall events of a capture
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> Event:
+        return cls(
+            evtnum=obj["evtnum"],
+            source=obj["source"],
+            ts=obj["ts"],
+            tid=obj["tid"],
+            type=obj["type"],
+            payload=bytes.fromhex(obj.get("payload_hex", "")),
+            fields=dict(obj.get("fields") or {}),
+            plugin=obj.get("plugin"),
+            plugin_id=obj.get("plugin_id"),
+            async_name=obj.get("async_name"),
+            info=obj.get("info"),
+            name=obj.get("name"),
+        )
+
+
+@dataclass
+class LogLine:
+    """A line the plugin logged (``logging`` reaches the host's log with its severity)."""
+
+    severity: str
+    component: str
+    message: str
+
+
+_LOG_RE = re.compile(r"^log (\w+) ([^:]*): (.*)$")
+
+
+Table = dict[Any, dict[str, Any]] | list[dict[str, Any]]
+
+
+def _keyed(entries: list[dict[str, Any]]) -> Table:
+    """A table's entries by key (nested tables too). The table API gives no way to read the keys
+    of a table a plugin owns: those come as a list of entries."""
+    rows: list[tuple[Any, dict[str, Any]]] = []
+    for entry in entries:
+        values = {}
+        for name, value in entry.items():
+            if name == "key":
+                continue
+            if isinstance(value, list) and all(isinstance(v, dict) and "key" in v for v in value):
+                value = _keyed(value)
+            values[name] = value
+        rows.append((entry.get("key"), values))
+    if any(key is None for key, _ in rows):
+        return [values for _, values in rows]
+    return dict(rows)
+
+
+@dataclass
+class Run:
+    """Everything one host run printed, sorted out."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    events: list[Event] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+    summaries: list[dict[str, Any]] = field(default_factory=list)
+    tables: dict[str, Table] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    dumped: list[Event] = field(default_factory=list)
+    logs: list[LogLine] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @classmethod
+    def parse(cls, proc: subprocess.CompletedProcess[str]) -> Run:
+        run = cls(proc.returncode, proc.stdout, proc.stderr)
+        for line in proc.stdout.splitlines():
+            if not line.startswith("{"):
+                continue
+            obj = json.loads(line)
+            if "summary" in obj:
+                run.summaries.append(obj["summary"])
+                if "kind" not in obj["summary"]:  # the session's (or capture's); not a plugin's or a dump's
+                    run.summary = obj["summary"]
+            elif "table" in obj:
+                run.tables[obj["table"]["name"]] = _keyed(obj["table"]["entries"])
+            elif "metrics" in obj:
+                run.metrics.update({m["name"]: m["value"] for m in obj["metrics"]["metrics"]})
+            elif "dump" in obj:
+                d = obj["dump"]
+                run.dumped.append(Event(0, "", d["ts"], d["tid"], 402, bytes.fromhex(d["payload_hex"]), {},
+                                        plugin=d["plugin"], async_name=d["async_name"]))
+            else:
+                run.events.append(Event.from_json(obj))
+        in_error = False
+        for line in proc.stderr.splitlines():
+            match = _LOG_RE.match(line)
+            if match:
+                run.logs.append(LogLine(*match.groups()))
+                in_error = False
+            elif line.startswith("error: "):
+                run.errors.append(line[len("error: "):])
+                in_error = True
+            elif in_error and not line.startswith("hint: "):
+                run.errors[-1] += "\n" + line  # a message of several lines (a pydantic error)
+            else:
+                in_error = False
+        return run
+
+    def log(self, severity: str | None = None) -> list[str]:
+        """The messages logged (of one severity: ``"info"``, ``"error"``, ...)."""
+        return [x.message for x in self.logs if severity in (None, x.severity)]
+
+    def check(self) -> Run:
+        if self.returncode != 0:
+            text = "; ".join(self.errors) or self.stderr.strip() or f"host exited with {self.returncode}"
+            raise PluginError(text, self)
+        return self
+
+
+Events = Iterable[bytes | RawEvent | TypedEvent]
+
+
+class BuiltPlugin:
+    """A plugin ``.so`` and the ways to drive it through the host. Each call is one host run.
+
+    ``config`` is the init config (a dict is sent as JSON); ``fields`` are field names with their
+    argument (``"x.value[/a/b]"``); ``plugins`` are other libraries loaded beside it (paths or
+    BuiltPlugin objects, with their config as ``(plugin, config)``).
+    """
+
+    def __init__(self, path: Path, config: str | dict[str, Any] | None = None) -> None:
+        self.path = Path(path)
+        self.config = config
+
+    def __repr__(self) -> str:
+        return f"BuiltPlugin({str(self.path)!r})"
+
+    def with_config(self, config: str | dict[str, Any]) -> BuiltPlugin:
+        """The same library with another default init config."""
+        return BuiltPlugin(self.path, config)
+
+    def info(self) -> dict[str, Any]:
+        """What ``falco-plugin info --json`` shows (name, capabilities, fields, event types, ...)."""
+        from .cli import host_info
+
+        info, error = host_info(str(self.path))
+        if info is None:
+            raise PluginError(error, Run(2, "", error, errors=[error]))
+        return info
+
+    # -- runs -----------------------------------------------------------------------------------
+
+    def run(
+        self,
+        *,
+        open_params: str | None = None,
+        fields: Sequence[str] = (),
+        max_events: int | None = None,
+        duration: float | None = None,
+        config: str | dict[str, Any] | None = None,
+        plugins: Sequence[Any] = (),
+        dump_tables: bool = False,
+        dump_state: bool = False,
+        metrics: bool = False,
+        check: bool = True,
+        timeout: float = DEFAULT_TIMEOUT,
+        stdin: str | None = None,
+    ) -> Run:
+        """Open this plugin's source (``falco-plugin run``) and collect what happened; ``stdin`` is
+        the host's standard input (a plugin reading it gets that text)."""
+        argv = ["run", "--json"]
+        argv += self._common(fields, max_events, dump_tables, metrics)
+        if duration is not None:
+            argv += ["--duration", str(duration)]
+        if dump_state:
+            argv.append("--dump-state")
+        argv += _plugin_args([(self, config), *plugins], open_params)
+        return self._host(argv, check, timeout, stdin)
+
+    def events(self, open_params: str | None = None, fields: Sequence[str] = (), **kw: Any) -> list[Event]:
+        """The events of one session of this plugin's source, with ``fields`` extracted."""
+        return self.run(open_params=open_params, fields=fields, **kw).events
+
+    def replay(
+        self,
+        capture: str | os.PathLike[str],
+        *,
+        fields: Sequence[str] = (),
+        max_events: int | None = None,
+        config: str | dict[str, Any] | None = None,
+        plugins: Sequence[Any] = (),
+        dump_tables: bool = False,
+        metrics: bool = False,
+        check: bool = True,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> Run:
+        """Feed a scap capture's events through ``parse_event`` and extraction, with the host's
+        ``threads`` table filled from the capture (``falco-plugin replay``)."""
+        argv = ["replay", "--json", "--capture", os.fspath(Path(capture).resolve())]
+        argv += self._common(fields, max_events, dump_tables, metrics)
+        argv += _plugin_args([(self, config), *plugins], None)
+        return self._host(argv, check, timeout)
+
+    def feed(self, events: Events, **kw: Any) -> Run:
+        """Replay synthetic syscall events (typed events of :mod:`falco_plugin.event`, raw
+        events or their bytes) as a capture: parsing, extraction and tables as for ``replay``."""
+        data = build_capture(e if isinstance(e, bytes | bytearray) else e.to_bytes() for e in events)
+        with tempfile.TemporaryDirectory(prefix="falco-plugin-feed-") as tmp:
+            capture = Path(tmp) / "events.scap"
+            capture.write_bytes(data)
+            return self.replay(capture, **kw)
+
+    def extract(self, events: Events, fields: Sequence[str], **kw: Any) -> list[dict[str, Any]]:
+        """The values of ``fields`` for each synthetic event (see :meth:`feed`)."""
+        return [e.fields for e in self.feed(events, fields=fields, **kw).events]
+
+    def async_events(
+        self,
+        timeout: float = 1.0,
+        *,
+        source: BuiltPlugin | None = None,
+        open_params: str | None = None,
+        fields: Sequence[str] = (),
+        config: str | dict[str, Any] | None = None,
+        dump_state: bool = False,
+    ) -> Run:
+        """Attach this async plugin to a source for ``timeout`` seconds; ``run.events`` are the
+        async events it emitted (``e.async_name``, ``e.payload``), ``run.dumped`` what its
+        ``dump_state`` emitted at the end. The source is the plugin's own if it has one, else
+        ``source``, else an idle SDK plugin (source ``testing``)."""
+        argv = ["run", "--json", "--duration", str(timeout), *self._common(fields, None, False, False)]
+        if dump_state:
+            argv.append("--dump-state")
+        if source is None and "sourcing" in self.info()["capabilities"]:
+            argv += _plugin_args([(self, config)], open_params)  # into its own source
+        else:
+            src = source if source is not None else _idle_source()
+            argv += _plugin_args([src], open_params) + _plugin_args([(self, config)], None)
+        run = self._host(argv, True, timeout + DEFAULT_TIMEOUT)
+        run.events = [e for e in run.events if e.async_name is not None]
+        return run
+
+    # -- internals ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _common(fields: Sequence[str], max_events: int | None, dump_tables: bool, metrics: bool) -> list[str]:
+        argv: list[str] = []
+        if fields:
+            argv += ["--fields", ",".join(fields)]
+        if max_events is not None:
+            argv += ["-n", str(max_events)]
+        if dump_tables:
+            argv.append("--dump-tables")
+        if metrics:
+            argv.append("--metrics")
+        return argv
+
+    def _host(self, argv: list[str], check: bool, timeout: float, stdin: str | None = None) -> Run:
+        proc = subprocess.run([str(host_binary()), *argv], capture_output=True, text=True, timeout=timeout,
+                              input=stdin, stdin=None if stdin is not None else subprocess.DEVNULL)
+        run = Run.parse(proc)
+        return run.check() if check else run
+
+
+def _config_text(config: str | dict[str, Any] | None) -> str | None:
+    return json.dumps(config) if isinstance(config, dict) else config
+
+
+def _plugin_args(specs: Sequence[Any], open_params: str | None) -> list[str]:
+    """``-p LIB [-c CONFIG] [-o PARAMS]`` for each spec; the first gets ``open_params``."""
+    argv: list[str] = []
+    for i, spec in enumerate(specs):
+        plugin, config = spec if isinstance(spec, tuple) else (spec, None)
+        if isinstance(plugin, BuiltPlugin):
+            path, config = plugin.path, config if config is not None else plugin.config
+        else:
+            path = Path(plugin)
+        argv += ["-p", str(Path(path).resolve())]
+        text = _config_text(config)
+        if text is not None:
+            argv += ["-c", text]
+        if i == 0 and open_params is not None:
+            argv += ["-o", open_params]
+    return argv
+
+
+# -- building, cached by source hash -------------------------------------------------------------
+
+
+def _sources_of(root: Path) -> Iterator[Path]:
+    if root.is_file():
+        yield root
+        return
+    for path in sorted(root.rglob("*.py")):
+        if "__pycache__" not in path.parts:
+            yield path
+
+
+def source_hash(target: str) -> str:
+    """The hash a build of ``target`` is cached under: the plugin's own sources (its file, or
+    its top-level package), the SDK's Python and C sources, and this Python."""
+    from ._runtime import plugin_root
+
+    cls, _ = load_plugin_class(target)
+    root = plugin_root(cls.__module__)
+    sdk = Path(__file__).resolve().parent
+    files = [*(_sources_of(Path(root)) if root else []), *_sources_of(sdk)]
+    files += sorted(_cc.c_source_dir("shim").glob("*"))
+    h = hashlib.sha256(f"{target}\0{sys.executable}\0{sys.version}".encode())
+    for path in files:
+        h.update(str(path).encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+class BuildPlugin:
+    """``falco_plugin_build("myplugin.py:MyPlugin")`` builds (or reuses) the plugin ``.so``.
+
+    Relative file targets are resolved against the pytest root directory. ``config`` is the
+    default init config of the returned :class:`BuiltPlugin`.
+    """
+
+    def __init__(self, cache_dir: Path, rootdir: Path) -> None:
+        self.cache_dir = cache_dir
+        self.rootdir = rootdir
+        self._built: dict[str, Path] = {}
+
+    def __call__(self, target: str, config: str | dict[str, Any] | None = None) -> BuiltPlugin:
+        where, sep, qualname = target.rpartition(":")
+        if sep and (where.endswith(".py") or os.sep in where) and not os.path.isabs(where):
+            target = f"{self.rootdir / where}:{qualname}"
+        if target not in self._built:
+            key = source_hash(target)
+            out = self.cache_dir / f"lib{re.sub(r'[^A-Za-z0-9_]', '_', qualname)}-{key}.so"
+            if not out.exists():
+                build(target, out)
+            self._built[target] = out
+        return BuiltPlugin(self._built[target], config)
+
+
+def _idle_source() -> BuiltPlugin:
+    """An SDK source that produces nothing, for attaching async plugins (cached like the rest)."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "falco-plugin" / "testing"
+    cache.mkdir(parents=True, exist_ok=True)
+    return BuildPlugin(cache, Path.cwd())("falco_plugin._idle_source:IdleSource")
+
+
+@pytest.fixture(scope="session")
+def falco_plugin_build(pytestconfig: pytest.Config) -> BuildPlugin:
+    """Build plugin classes into ``.so`` files once per session, cached across sessions in the
+    pytest cache directory by the hash of their sources (see :func:`source_hash`)."""
+    cache = getattr(pytestconfig, "cache", None)  # None with -p no:cacheprovider
+    directory = cache.mkdir("falco-plugin") if cache is not None else Path(tempfile.mkdtemp(prefix="falco-plugin-"))
+    return BuildPlugin(Path(directory), Path(pytestconfig.rootpath))
