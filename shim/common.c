@@ -153,6 +153,19 @@ static int decide_at_init(fp_state *s)
 }
 #endif
 
+#if FPY_DECIDE_AT_INIT || FPY_CAP_PARSING || FPY_CAP_EXTRACTION
+/* A step after the plugin's __init__ failed: keep its error, destroy the plugin object. */
+static void abandon_init(fp_state *s)
+{
+	fp_set_error_from_python(s, "");
+	PyObject *args[] = {s->plugin, s->link};
+	PyObject *res = fp_runtime_call("destroy", args, 2);
+	Py_XDECREF(res);
+	PyErr_Clear();
+	Py_CLEAR(s->plugin);
+}
+#endif
+
 FP_EXPORT ss_plugin_t *plugin_init(const ss_plugin_init_input *in, ss_plugin_rc *rc)
 {
 	*rc = SS_PLUGIN_FAILURE;
@@ -194,32 +207,17 @@ FP_EXPORT ss_plugin_t *plugin_init(const ss_plugin_init_input *in, ss_plugin_rc 
 	Py_XDECREF(host_tables);
 #if FPY_DECIDE_AT_INIT
 	if (s->plugin && decide_at_init(s) < 0) {
-		fp_set_error_from_python(s, "");
-		PyObject *args[] = {s->plugin, s->link};
-		PyObject *res = fp_runtime_call("destroy", args, 2);
-		Py_XDECREF(res);
-		PyErr_Clear();
-		Py_CLEAR(s->plugin);
+		abandon_init(s);
 	}
 #endif
 #if FPY_CAP_PARSING
 	if (s->plugin && fp_parse_init(s) < 0) {
-		fp_set_error_from_python(s, "");
-		PyObject *args[] = {s->plugin, s->link};
-		PyObject *res = fp_runtime_call("destroy", args, 2);
-		Py_XDECREF(res);
-		PyErr_Clear();
-		Py_CLEAR(s->plugin);
+		abandon_init(s);
 	}
 #endif
 #if FPY_CAP_EXTRACTION
 	if (s->plugin && fp_extract_init(s) < 0) {
-		fp_set_error_from_python(s, "");
-		PyObject *args[] = {s->plugin, s->link};
-		PyObject *res = fp_runtime_call("destroy", args, 2);
-		Py_XDECREF(res);
-		PyErr_Clear();
-		Py_CLEAR(s->plugin);
+		abandon_init(s);
 	}
 #endif
 	if (!s->plugin && !s->last_error[0])
