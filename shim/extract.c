@@ -1021,8 +1021,10 @@ static inline int answer_batch_fast(struct fp_extract *x, fp_state *s, const ss_
 		b->hint = ++h;
 	}
 	uint32_t k = x->bslot_hint[fid];
+	if (k >= x->nbslots)
+		return 0;
 	const fp_bslot *slot = &x->bslots[k];
-	if (k >= x->nbslots || slot->fid != fid || slot->gen != b->gen || slot->arg_present != f->arg_present)
+	if (slot->fid != fid || slot->gen != b->gen || slot->arg_present != f->arg_present)
 		return 0;
 	if (f->arg_present && !bslot_is(slot, f))
 		return 0;
