@@ -219,3 +219,16 @@ def test_a_bad_value_among_plain_ones_is_reported_with_its_position(host: Host, 
     logged = [line for line in run.stderr.splitlines() if f"field {field}:" in line]
     assert len(logged) == 1, run.stderr
     assert message in logged[0], logged[0]
+
+
+def test_async_events_take_the_per_event_path(host: Host, built: Built) -> None:
+    # the plugin's own async events live in the host's memory, not in the plugin's batch: each is
+    # extracted with a batch of its one payload, among the plugin's batch events
+    run = host("run", "--json", "--fields", "batched.n,batched.size", "-p", built("batch_fields.py:BatchedAsync"),
+               "-o", "4,2")
+    assert run.returncode == 0, run
+    by_type: dict[int, list[dict[str, object]]] = {}
+    for event in run.events:
+        by_type.setdefault(int(event["type"]), []).append(event["fields"])
+    assert by_type[322] == [{"batched.n": v, "batched.size": 2} for v in range(1, 5)]
+    assert by_type[402] == [{"batched.n": v, "batched.size": 1} for v in (100, 101, 102)]

@@ -13,6 +13,9 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from falco_plugin import (
+    AsyncEvent,
+    AsyncEventPlugin,
+    AsyncHandler,
     EndOfStream,
     Event,
     ExtractPlugin,
@@ -279,3 +282,49 @@ class Kept(Plugin, SourcePlugin, ExtractPlugin):
 class Seven(int):
     def __new__(cls) -> Seven:
         return super().__new__(cls, 7)
+
+
+class AsyncFirstBatches(Batches):
+    """Batches, the first one only once the plugin's async events were all emitted."""
+
+    def __init__(self, count: int, size: int, emitted: threading.Event) -> None:
+        super().__init__(count, size)
+        self.emitted = emitted
+
+    def next_batch(self) -> list[bytes]:
+        if not self.done:
+            self.emitted.wait(30)
+        return super().next_batch()
+
+
+class BatchedAsync(Batched, AsyncEventPlugin):
+    """Batch fields that also apply to the plugin's own async events ("num", payload 100..102),
+    which the host holds in its own memory: they take the per-event path."""
+
+    NAME = "batched_async"
+    PLUGIN_ID = 985
+    EVENT_SOURCE = "batched_async"
+    ASYNC_EVENTS = ("num",)
+    EXTRACT_EVENT_TYPES = (322, 402)
+
+    def __init__(self, config: None) -> None:
+        super().__init__(config)
+        self.emitted = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def open(self, params: str) -> Batches:
+        count, _, size = params.partition(",")
+        return AsyncFirstBatches(int(count), int(size), self.emitted)
+
+    def start_async(self, handler: AsyncHandler) -> None:
+        def emit() -> None:
+            for v in (100, 101, 102):
+                handler.emit(AsyncEvent("num", str(v).encode()))
+            self.emitted.set()
+
+        self.thread = threading.Thread(target=emit)
+        self.thread.start()
+
+    def stop_async(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
