@@ -52,7 +52,7 @@ docs: setup
 # start-up timing) are left out.
 SAN_CFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g
 SAN_TESTS  := tests/test_reliability.py tests/test_fuzz_plugins.py tests/test_extract.py tests/test_async.py tests/test_state.py \
-	tests/test_source.py
+	tests/test_source.py tests/test_batch_fields.py
 
 sanitize: setup
 	FALCO_PLUGIN_CFLAGS="$(SAN_CFLAGS)" FALCO_PLUGIN_CACHE="$(CURDIR)/$(OUT)/sanitize-cache" \
