@@ -20,21 +20,23 @@ static __thread uint64_t generations;
 
 void fp_access_begin(fp_access *a, fp_state *s, const char *phase)
 {
-	memset(a, 0, sizeof *a);
-	a->state = s;
-	a->phase = phase;
-	a->generation = ++generations;
-	a->prev = current;
+	/* per call: only the header is set, the in-place entries are written as they are held */
+	*a = (fp_access){.state = s, .phase = phase, .generation = ++generations, .prev = current};
+	a->held = a->in_place;
+	a->capheld = sizeof a->in_place / sizeof a->in_place[0];
 	current = a;
 }
 
 static int hold(fp_access *a, ss_plugin_table_t *t, ss_plugin_table_entry_t *e, int created)
 {
 	if (a->nheld == a->capheld) {
-		size_t cap = a->capheld ? 2 * a->capheld : 8;
-		struct fp_held *held = realloc(a->held, cap * sizeof *held);
+		size_t cap = 2 * a->capheld;
+		struct fp_held *held = a->held == a->in_place ? malloc(cap * sizeof *held)
+							    : realloc(a->held, cap * sizeof *held);
 		if (!held)
 			return -1;
+		if (a->held == a->in_place)
+			memcpy(held, a->in_place, sizeof a->in_place);
 		a->held = held;
 		a->capheld = cap;
 	}
@@ -51,7 +53,8 @@ void fp_access_end(fp_access *a)
 		else if (h->created == 0 && a->reader)
 			a->reader->release_table_entry(h->table, h->entry);
 	}
-	free(a->held);
+	if (a->held != a->in_place)
+		free(a->held);
 	current = a->prev;
 }
 
@@ -119,13 +122,39 @@ static int valid_type(long t)
 	return (t >= SS_PLUGIN_ST_INT8 && t <= SS_PLUGIN_ST_TABLE) || t == SS_PLUGIN_ST_BOOL;
 }
 
-/* v as a value of type t; a str stays owned by v. what names the value in errors. */
-static int to_state(PyObject *v, ss_plugin_state_type t, ss_plugin_state_data *out, const char *what)
+/* What a value is, for messages: "field 'f' of table 't'", "the key of table 't'" or a fixed
+ * text. The text is only made when a message needs it: a value converted per call must not
+ * pay a format for an error that does not happen. */
+typedef struct {
+	PyObject *field, *table; /* str: the field's name (NULL: the table's key), the table's */
+	const char *text;        /* instead of field/table when not NULL */
+} fp_what;
+
+static const char *what_text(const fp_what *w, char *buf, size_t n)
 {
-	memset(out, 0, sizeof *out);
+	if (w->text)
+		return w->text;
+	const char *table = PyUnicode_AsUTF8(w->table);
+	const char *field = w->field ? PyUnicode_AsUTF8(w->field) : NULL;
+	if (!table || (w->field && !field)) {
+		PyErr_Clear();
+		return "a table value";
+	}
+	if (field)
+		snprintf(buf, n, "field '%s' of table '%s'", field, table);
+	else
+		snprintf(buf, n, "the key of table '%s'", table);
+	return buf;
+}
+
+/* v as a value of type t; a str stays owned by v. w names the value in errors. */
+static int to_state(PyObject *v, ss_plugin_state_type t, ss_plugin_state_data *out, const fp_what *w)
+{
+	char buf[256];
+	out->u64 = 0;
 	if (t == SS_PLUGIN_ST_STRING) {
 		if (!PyUnicode_Check(v)) {
-			PyErr_Format(PyExc_TypeError, "%s holds str, not %.80s", what, Py_TYPE(v)->tp_name);
+			PyErr_Format(PyExc_TypeError, "%s holds str, not %.80s", what_text(w, buf, sizeof buf), Py_TYPE(v)->tp_name);
 			return -1;
 		}
 		Py_ssize_t n;
@@ -133,25 +162,25 @@ static int to_state(PyObject *v, ss_plugin_state_type t, ss_plugin_state_data *o
 		if (!out->str)
 			return -1;
 		if ((size_t)n != strlen(out->str)) {
-			PyErr_Format(PyExc_ValueError, "%s: a string cannot hold NUL characters", what);
+			PyErr_Format(PyExc_ValueError, "%s: a string cannot hold NUL characters", what_text(w, buf, sizeof buf));
 			return -1;
 		}
 		return 0;
 	}
 	if (t == SS_PLUGIN_ST_BOOL) {
 		if (!PyBool_Check(v)) {
-			PyErr_Format(PyExc_TypeError, "%s holds bool, not %.80s", what, Py_TYPE(v)->tp_name);
+			PyErr_Format(PyExc_TypeError, "%s holds bool, not %.80s", what_text(w, buf, sizeof buf), Py_TYPE(v)->tp_name);
 			return -1;
 		}
 		out->b = v == Py_True;
 		return 0;
 	}
 	if (t == SS_PLUGIN_ST_TABLE) {
-		PyErr_Format(PyExc_TypeError, "%s is a table: it cannot be written", what);
+		PyErr_Format(PyExc_TypeError, "%s is a table: it cannot be written", what_text(w, buf, sizeof buf));
 		return -1;
 	}
 	if (!PyLong_Check(v) || PyBool_Check(v)) {
-		PyErr_Format(PyExc_TypeError, "%s holds %s, not %.80s", what, type_name(t), Py_TYPE(v)->tp_name);
+		PyErr_Format(PyExc_TypeError, "%s holds %s, not %.80s", what_text(w, buf, sizeof buf), type_name(t), Py_TYPE(v)->tp_name);
 		return -1;
 	}
 	int overflow = 0;
@@ -181,7 +210,7 @@ static int to_state(PyObject *v, ss_plugin_state_type t, ss_plugin_state_data *o
 	default: out->u64 = u; break;
 	}
 	if (overflow) {
-		PyErr_Format(PyExc_OverflowError, "%s holds %s: %R is out of range", what, type_name(t), v);
+		PyErr_Format(PyExc_OverflowError, "%s holds %s: %R is out of range", what_text(w, buf, sizeof buf), type_name(t), v);
 		return -1;
 	}
 	return 0;
@@ -214,6 +243,10 @@ typedef struct {
 	PyObject *name;
 	PyObject *entry_type; /* what get() hands out: Entry or a bound subclass */
 	PyObject *fields;     /* dict: name -> Field */
+	/* the last entry object handed out, to reuse once nothing holds it; only for tables
+	 * looked up in init, which live as long as the plugin (the pair is a reference cycle) */
+	PyObject *spare;
+	int reuse;
 } fp_table;
 
 typedef struct {
@@ -277,6 +310,8 @@ static fp_table *table_new(fp_state *s, ss_plugin_table_t *t, PyObject *name, ss
 	tb->key_type = key_type;
 	tb->name = Py_NewRef(name);
 	tb->entry_type = Py_NewRef(entry_cls ? entry_cls : (PyObject *)&entry_type);
+	tb->spare = NULL;
+	tb->reuse = 0;
 	tb->fields = fields ? Py_NewRef(fields) : PyDict_New();
 	if (!tb->fields) {
 		Py_DECREF(tb);
@@ -286,15 +321,40 @@ static fp_table *table_new(fp_state *s, ss_plugin_table_t *t, PyObject *name, ss
 	return tb;
 }
 
+/* Whether Python can no longer reach o in any way: no other reference, no weak reference,
+ * no attribute set on it. Only then may the object stand for another entry. */
+static int entry_unreachable(PyObject *o)
+{
+	if (Py_REFCNT(o) != 1)
+		return 0;
+	PyTypeObject *t = Py_TYPE(o);
+	if (t->tp_weaklistoffset && *(PyObject **)((char *)o + t->tp_weaklistoffset))
+		return 0;
+	PyObject **dict = t == &entry_type ? NULL : _PyObject_GetDictPtr(o);
+	return !dict || !*dict || PyDict_GET_SIZE(*dict) == 0;
+}
+
+/* The entry object for e during the call of this generation. An entry lookup is per event,
+ * so the table's previous entry object is taken again when nothing can reach it any more
+ * (the common case: it was dropped at the end of the last call); else a new one, which
+ * becomes the one to reuse. An object kept by Python keeps its old generation and raises. */
 static PyObject *entry_new(fp_table *tb, ss_plugin_table_entry_t *e, uint64_t generation)
 {
+	fp_entry *en = (fp_entry *)tb->spare;
+	if (en && Py_TYPE(en) == (PyTypeObject *)tb->entry_type && entry_unreachable((PyObject *)en)) {
+		en->entry = e;
+		en->generation = generation;
+		return Py_NewRef(en);
+	}
 	PyTypeObject *type = (PyTypeObject *)tb->entry_type;
-	fp_entry *en = (fp_entry *)type->tp_alloc(type, 0);
+	en = (fp_entry *)type->tp_alloc(type, 0);
 	if (!en)
 		return NULL;
 	en->table = (fp_table *)Py_NewRef(tb);
 	en->entry = e;
 	en->generation = generation;
+	if (tb->reuse)
+		Py_XSETREF(tb->spare, Py_NewRef(en));
 	return (PyObject *)en;
 }
 
@@ -342,10 +402,9 @@ static int entry_write(fp_entry *e, fp_field *f, PyObject *value)
 		PyErr_Format(table_error_type(), "field '%S' of table '%S' is read-only", f->name, e->table->name);
 		return -1;
 	}
-	char what[256];
-	snprintf(what, sizeof what, "field '%s' of table '%s'", PyUnicode_AsUTF8(f->name), PyUnicode_AsUTF8(e->table->name));
+	fp_what what = {f->name, e->table->name, NULL};
 	ss_plugin_state_data in;
-	if (to_state(value, f->type, &in, what) < 0)
+	if (to_state(value, f->type, &in, &what) < 0)
 		return -1;
 	char why[FPA_MAX_ERRLEN];
 	PyThreadState *ts = PyEval_SaveThread();
@@ -354,7 +413,8 @@ static int entry_write(fp_entry *e, fp_field *f, PyObject *value)
 		owner_error(a, why, sizeof why);
 	PyEval_RestoreThread(ts);
 	if (rc != SS_PLUGIN_SUCCESS) {
-		PyErr_Format(table_error_type(), "writing %s: %s", what, why);
+		char buf[256];
+		PyErr_Format(table_error_type(), "writing %s: %s", what_text(&what, buf, sizeof buf), why);
 		return -1;
 	}
 	return 0;
@@ -450,13 +510,20 @@ static PyTypeObject entry_type = {
 	.tp_getset = entry_getset,
 };
 
+/* An Entry or a subclass: a bound entry class has Entry as its solid base, checked first. */
+static inline int is_entry(PyObject *o)
+{
+	PyTypeObject *t = Py_TYPE(o);
+	return t == &entry_type || t->tp_base == &entry_type || PyType_IsSubtype(t, &entry_type);
+}
+
 /* Field: also a descriptor, so a typed entry class reads entry.comm in one C call. */
 static PyObject *field_descr_get(PyObject *self, PyObject *obj, PyObject *type)
 {
 	(void)type;
 	if (!obj)
 		return Py_NewRef(self);
-	if (!PyObject_TypeCheck(obj, &entry_type)) {
+	if (!is_entry(obj)) {
 		PyErr_SetString(PyExc_TypeError, "a table Field reads table entries only");
 		return NULL;
 	}
@@ -465,7 +532,7 @@ static PyObject *field_descr_get(PyObject *self, PyObject *obj, PyObject *type)
 
 static int field_descr_set(PyObject *self, PyObject *obj, PyObject *value)
 {
-	if (!PyObject_TypeCheck(obj, &entry_type)) {
+	if (!is_entry(obj)) {
 		PyErr_SetString(PyExc_TypeError, "a table Field writes table entries only");
 		return -1;
 	}
@@ -567,9 +634,8 @@ static PyObject *field_new(fp_table *tb, ss_plugin_table_field_t *ptr, PyObject 
 
 static int key_of(fp_table *tb, PyObject *key, ss_plugin_state_data *out)
 {
-	char what[200];
-	snprintf(what, sizeof what, "the key of table '%s'", PyUnicode_AsUTF8(tb->name));
-	return to_state(key, tb->key_type, out, what);
+	fp_what what = {NULL, tb->name, NULL};
+	return to_state(key, tb->key_type, out, &what);
 }
 
 static PyObject *table_get(PyObject *self, PyObject *key)
@@ -969,6 +1035,7 @@ static void table_dealloc(PyObject *self)
 	Py_CLEAR(tb->name);
 	Py_CLEAR(tb->entry_type);
 	Py_CLEAR(tb->fields);
+	Py_CLEAR(tb->spare);
 	Py_TYPE(self)->tp_free(self);
 }
 
@@ -977,6 +1044,7 @@ static int table_traverse(PyObject *self, visitproc visit, void *arg)
 	fp_table *tb = (fp_table *)self;
 	Py_VISIT(tb->entry_type);
 	Py_VISIT(tb->fields);
+	Py_VISIT(tb->spare);
 	return 0;
 }
 
@@ -985,6 +1053,7 @@ static int table_tp_clear(PyObject *self)
 	fp_table *tb = (fp_table *)self;
 	Py_CLEAR(tb->entry_type);
 	Py_CLEAR(tb->fields);
+	Py_CLEAR(tb->spare);
 	return 0;
 }
 
@@ -1155,7 +1224,10 @@ static PyObject *init_get_table(PyObject *self, PyObject *const *args, Py_ssize_
 			     type_name((ss_plugin_state_type)key), why);
 		return NULL;
 	}
-	return (PyObject *)table_new(it->state, t, args[0], (ss_plugin_state_type)key, NULL, NULL);
+	fp_table *tb = table_new(it->state, t, args[0], (ss_plugin_state_type)key, NULL, NULL);
+	if (tb)
+		tb->reuse = 1;
+	return (PyObject *)tb;
 }
 
 int fp_tables_export(fp_state *s, const ss_plugin_init_tables_input *in, PyObject *table, char *why, size_t n);
@@ -1360,7 +1432,8 @@ static ss_plugin_rc x_read(ss_plugin_table_t *t, ss_plugin_table_entry_t *e, con
 		v = x_call(xt, "_read", args, 2);
 		Py_DECREF(index);
 	}
-	if (v && to_state(v, f->type, out, "a field value") == 0) {
+	static const fp_what what = {NULL, NULL, "a field value"};
+	if (v && to_state(v, f->type, out, &what) == 0) {
 		Py_XSETREF(xt->last, v); /* a string's UTF-8 lives in it */
 		v = NULL;
 		rc = SS_PLUGIN_SUCCESS;
