@@ -20,10 +20,19 @@ static __thread uint64_t generations;
 
 void fp_access_begin(fp_access *a, fp_state *s, const char *phase)
 {
-	/* per call: only the header is set, the in-place entries are written as they are held */
-	*a = (fp_access){.state = s, .phase = phase, .generation = ++generations, .prev = current};
+	/* per call: member by member, the in-place entries are written only as they are held */
+	a->state = s;
+	a->phase = phase;
+	a->owner = NULL;
+	a->owner_error = NULL;
+	a->reader = NULL;
+	a->writer = NULL;
+	a->fields = NULL;
+	a->generation = ++generations;
 	a->held = a->in_place;
+	a->nheld = 0;
 	a->capheld = sizeof a->in_place / sizeof a->in_place[0];
+	a->prev = current;
 	current = a;
 }
 
@@ -247,6 +256,7 @@ typedef struct {
 	 * looked up in init, which live as long as the plugin (the pair is a reference cycle) */
 	PyObject *spare;
 	int reuse;
+	int python_served; /* 1 unless known not to be a table a falco-plugin plugin exported */
 } fp_table;
 
 typedef struct {
@@ -299,6 +309,47 @@ static fp_access *access_for_entry(fp_entry *e, int write)
 	return a;
 }
 
+/*
+ * Around the hot table calls (get an entry, read or write a field): give up the GIL only
+ * when it matters. It must be released when the call may enter Python on this thread (a
+ * table a falco-plugin plugin exported: its callbacks take the GIL) or when another thread
+ * could be waiting for it. With this thread's the only Python thread state, none can be;
+ * a thread that starts waiting during the call waits for that call only, since the host's
+ * table calls take no lock that a thread entering a plugin holds (libsinsp's take none;
+ * this host takes its tables lock before calling a plugin, not inside the vtables).
+ * Releasing and taking the GIL back costs more than the lookup or read itself.
+ */
+static inline PyThreadState *host_call_begin(const fp_table *tb)
+{
+	PyThreadState *ts = PyThreadState_Get();
+	if (!tb->python_served && PyInterpreterState_ThreadHead(PyThreadState_GetInterpreter(ts)) == ts &&
+	    !PyThreadState_Next(ts))
+		return NULL;
+	return PyEval_SaveThread();
+}
+
+static inline void host_call_end(PyThreadState *ts)
+{
+	if (ts)
+		PyEval_RestoreThread(ts);
+}
+
+/* Whether the table of this name is one a plugin of this SDK exported in this process
+ * (TablesInput.add_table keeps the names in falco_plugin.tables); not knowing means yes. */
+static int served_by_python(PyObject *name)
+{
+	PyObject *module = PyImport_ImportModule("falco_plugin.tables");
+	PyObject *names = module ? PyObject_GetAttrString(module, "_PYTHON_TABLES") : NULL;
+	int found = names ? PySequence_Contains(names, name) : -1;
+	Py_XDECREF(module);
+	Py_XDECREF(names);
+	if (found < 0) {
+		PyErr_Clear();
+		return 1;
+	}
+	return found;
+}
+
 static fp_table *table_new(fp_state *s, ss_plugin_table_t *t, PyObject *name, ss_plugin_state_type key_type,
 			   PyObject *entry_cls, PyObject *fields)
 {
@@ -312,6 +363,7 @@ static fp_table *table_new(fp_state *s, ss_plugin_table_t *t, PyObject *name, ss
 	tb->entry_type = Py_NewRef(entry_cls ? entry_cls : (PyObject *)&entry_type);
 	tb->spare = NULL;
 	tb->reuse = 0;
+	tb->python_served = 1;
 	tb->fields = fields ? Py_NewRef(fields) : PyDict_New();
 	if (!tb->fields) {
 		Py_DECREF(tb);
@@ -365,11 +417,11 @@ static PyObject *entry_read(fp_entry *e, fp_field *f)
 		return NULL;
 	ss_plugin_state_data out;
 	char why[FPA_MAX_ERRLEN];
-	PyThreadState *ts = PyEval_SaveThread();
+	PyThreadState *ts = host_call_begin(e->table);
 	ss_plugin_rc rc = a->reader->read_entry_field(e->table->table, e->entry, f->field, &out);
 	if (rc != SS_PLUGIN_SUCCESS)
 		owner_error(a, why, sizeof why);
-	PyEval_RestoreThread(ts);
+	host_call_end(ts);
 	if (rc != SS_PLUGIN_SUCCESS) {
 		PyErr_Format(table_error_type(), "reading field '%S' of table '%S': %s", f->name, e->table->name, why);
 		return NULL;
@@ -382,11 +434,12 @@ static PyObject *entry_read(fp_entry *e, fp_field *f)
 	PyObject *name = PyUnicode_FromFormat("%S.%S", e->table->name, f->name);
 	if (!name)
 		return NULL;
-	PyObject *sub = (PyObject *)table_new(e->table->state, out.table, name,
-					      tmpl ? tmpl->key_type : SS_PLUGIN_ST_INT64,
-					      tmpl ? tmpl->entry_type : NULL, tmpl ? tmpl->fields : NULL);
+	fp_table *sub = table_new(e->table->state, out.table, name, tmpl ? tmpl->key_type : SS_PLUGIN_ST_INT64,
+				  tmpl ? tmpl->entry_type : NULL, tmpl ? tmpl->fields : NULL);
 	Py_DECREF(name);
-	return sub;
+	if (sub)
+		sub->python_served = e->table->python_served;
+	return (PyObject *)sub;
 }
 
 static int entry_write(fp_entry *e, fp_field *f, PyObject *value)
@@ -407,11 +460,11 @@ static int entry_write(fp_entry *e, fp_field *f, PyObject *value)
 	if (to_state(value, f->type, &in, &what) < 0)
 		return -1;
 	char why[FPA_MAX_ERRLEN];
-	PyThreadState *ts = PyEval_SaveThread();
+	PyThreadState *ts = host_call_begin(e->table);
 	ss_plugin_rc rc = a->writer->write_entry_field(e->table->table, e->entry, f->field, &in);
 	if (rc != SS_PLUGIN_SUCCESS)
 		owner_error(a, why, sizeof why);
-	PyEval_RestoreThread(ts);
+	host_call_end(ts);
 	if (rc != SS_PLUGIN_SUCCESS) {
 		char buf[256];
 		PyErr_Format(table_error_type(), "writing %s: %s", what_text(&what, buf, sizeof buf), why);
@@ -645,9 +698,9 @@ static PyObject *table_get(PyObject *self, PyObject *key)
 	ss_plugin_state_data k;
 	if (!a || key_of(tb, key, &k) < 0)
 		return NULL;
-	PyThreadState *ts = PyEval_SaveThread();
+	PyThreadState *ts = host_call_begin(tb);
 	ss_plugin_table_entry_t *e = a->reader->get_table_entry(tb->table, &k);
-	PyEval_RestoreThread(ts);
+	host_call_end(ts);
 	if (!e)
 		Py_RETURN_NONE;
 	if (hold(a, tb->table, e, 0) < 0) {
@@ -1225,8 +1278,10 @@ static PyObject *init_get_table(PyObject *self, PyObject *const *args, Py_ssize_
 		return NULL;
 	}
 	fp_table *tb = table_new(it->state, t, args[0], (ss_plugin_state_type)key, NULL, NULL);
-	if (tb)
+	if (tb) {
 		tb->reuse = 1;
+		tb->python_served = served_by_python(args[0]);
+	}
 	return (PyObject *)tb;
 }
 
