@@ -136,6 +136,9 @@ const char *fp_keep_text(fp_state *s, PyObject *str);
 
 /* Bind the state's Event object in *slot to the host's event; returns it (borrowed). */
 PyObject *fp_event_bind(PyObject **slot, const ss_plugin_event_input *in);
+/* The same, for an event whose payload the shim framed from the bytes object payload (borrowed,
+ * or NULL): event.payload is then that object, not a copy. */
+PyObject *fp_event_bind_payload(PyObject **slot, const ss_plugin_event_input *in, PyObject *payload);
 /* After the call: the host's memory must not be read any more. */
 void fp_event_unbind(PyObject *event);
 /* Before the plugin is imported: sys.modules["falco_plugin._shim"] with the C per_event. */
