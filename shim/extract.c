@@ -93,6 +93,7 @@ struct fp_extract {
 	uint32_t nresults, capresults;
 	/* by field id: where its result or batch slot was found last (a hint, checked on use) */
 	uint32_t result_hint[sizeof field_types], bslot_hint[sizeof field_types];
+	uint8_t elem_size[sizeof field_types]; /* bytes per value, by field id */
 	int have_event; /* which event the results are for */
 	uint64_t evtnum, ts;
 	uint16_t type;
@@ -112,6 +113,8 @@ FP_EXPORT uint16_t *plugin_get_extract_event_types(uint32_t *numtypes, ss_plugin
 	*numtypes = (uint32_t)(sizeof types / sizeof types[0]);
 	return types;
 }
+
+static size_t elem_size(uint8_t ftype);
 
 int fp_extract_init(fp_state *s)
 {
@@ -158,6 +161,7 @@ int fp_extract_init(fp_state *s)
 	}
 	for (uint32_t i = 0; i < NFIELDS; i++) {
 		PyObject *m = PyTuple_GET_ITEM(x->methods, i);
+		x->elem_size[i] = (uint8_t)elem_size(field_types[i]);
 		x->func[i] = PyMethod_Check(m) ? PyMethod_GET_FUNCTION(m) : m;
 		x->self[i] = PyMethod_Check(m) ? PyMethod_GET_SELF(m) : NULL;
 	}
@@ -1017,24 +1021,37 @@ static inline int answer_batch_fast(struct fp_extract *x, fp_state *s, const ss_
 		b->hint = ++h;
 	}
 	uint32_t k = x->bslot_hint[fid];
-	if (k >= x->nbslots || x->bslots[k].gen != b->gen || !bslot_is(&x->bslots[k], f))
+	const fp_bslot *slot = &x->bslots[k];
+	if (k >= x->nbslots || slot->fid != fid || slot->gen != b->gen || slot->arg_present != f->arg_present)
 		return 0;
-	answer_batch(f, &x->bslots[k], h);
+	if (f->arg_present && !bslot_is(slot, f))
+		return 0;
+	size_t size = x->elem_size[fid];
+	f->res.u64 = (uint64_t *)((char *)slot->vals + (size_t)slot->off[h] * size);
+	f->res_len = slot->off[h + 1] - slot->off[h];
 	return 1;
 }
 
+static ss_plugin_rc extract_fields(fp_state *s, const ss_plugin_event_input *evt,
+				   const ss_plugin_field_extract_input *in) __attribute__((noinline));
+
+/* The exported entry is kept small, so that the common batch answer pays for no more than it uses. */
 FP_EXPORT ss_plugin_rc plugin_extract_fields(ss_plugin_t *st, const ss_plugin_event_input *evt,
 					     const ss_plugin_field_extract_input *in)
 {
 	fp_state *s = st;
-	struct fp_extract *x = s ? s->extract : NULL;
-#if FPY_VALUE_OFFSETS
-	int fast = 0; /* offsets go the general way */
-#else
-	int fast = in->num_fields == 1 && x && evt && evt->evt;
-#endif
-	if (fast && answer_batch_fast(x, s, evt->evt, in->fields))
+#if !FPY_VALUE_OFFSETS /* with value offsets, every call goes the general way */
+	if (in->num_fields == 1 && s && s->extract && evt && evt->evt &&
+	    answer_batch_fast(s->extract, s, evt->evt, in->fields))
 		return SS_PLUGIN_SUCCESS;
+#endif
+	return extract_fields(s, evt, in);
+}
+
+static ss_plugin_rc extract_fields(fp_state *s, const ss_plugin_event_input *evt,
+				   const ss_plugin_field_extract_input *in)
+{
+	struct fp_extract *x = s ? s->extract : NULL;
 	for (uint32_t i = 0; i < in->num_fields; i++)
 		in->fields[i].res_len = 0;
 	if (!x || !evt || !evt->evt)
