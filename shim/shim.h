@@ -69,9 +69,10 @@ typedef struct fp_access {
 	const ss_plugin_table_writer_vtable_ext *writer; /* NULL: read-only */
 	const ss_plugin_table_fields_vtable_ext *fields; /* init only */
 	uint64_t generation;
-	struct fp_held *held;
+	struct fp_held *held; /* first the few in place: most calls get one entry or two */
 	size_t nheld, capheld;
 	struct fp_access *prev;
+	struct fp_held in_place[4];
 } fp_access;
 /* With the GIL or not; set a's vtables after begin. end releases what the call got and must
  * run without the GIL (it calls the host). */
