@@ -14,13 +14,20 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from . import environment, log, signals
-from .base import ConfigError, Plugin, PluginDefinitionError, check_metadata, parse_config, schema_version_at_init
+from .base import (
+    ConfigError,
+    Plugin,
+    PluginDefinitionError,
+    check_metadata,
+    parse_config,
+    schema_version_at_init,
+    takes_tables,
+)
 from .extract import ExtractPlugin, batch_methods, extract_types, field_methods, types_at_init
 from .listen import capture_listen
 from .metrics import metric_tuples
 from .parse import ParsePlugin, parse_method, parse_types
 from .source import EndOfStream, SourceInstance, SourcePlugin, Timeout
-from .tables import TablesInput, takes_tables
 
 if TYPE_CHECKING:  # what only some plugins need is imported where it is used
     import datetime
@@ -95,6 +102,8 @@ def create(
                     f"{qualname}.__init__ takes tables, but the host gives tables only to plugins that "
                     "parse events or extract fields"
                 )
+            from .tables import TablesInput  # only for a plugin that takes tables
+
             plugin.__init__(value, TablesInput(tables))  # type: ignore[misc]
         else:
             plugin.__init__(value)  # type: ignore[misc]

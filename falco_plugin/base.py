@@ -132,6 +132,16 @@ def config_type(cls: type[Plugin]) -> Any:
     )
 
 
+def takes_tables(cls: type) -> bool:
+    """Whether ``cls.__init__`` has a ``tables`` parameter (after ``config``)."""
+    init = getattr(cls, "__init__", None)
+    try:
+        params = list(inspect.signature(init).parameters)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+    return len(params) >= 3 and params[2] == "tables"
+
+
 def _is_model(hint: Any) -> bool:
     # a model class exists only if its module imported pydantic: a plugin without one never loads it
     pydantic = sys.modules.get("pydantic")

@@ -14,12 +14,13 @@ from conftest import ROOT, Built, Host, fields_of
 # What the SDK imported at init before (importlib.metadata pulls email, zipfile, socket, csv...;
 # hashlib loads OpenSSL), and what only some plugins need (pydantic: a config model;
 # falco_plugin.event: typed events; datetime: time fields; ipaddress: IP fields; logging: a
-# plugin that logs; traceback, sysconfig: the first error message).
+# plugin that logs; falco_plugin.tables: a plugin that takes tables; traceback, sysconfig: the
+# first error message).
 ABSENT = [
     "pydantic", "pydantic_core", "falco_plugin.event", "importlib.metadata", "importlib.resources",
     "email", "zipfile", "socket", "csv", "hashlib", "_hashlib", "pathlib", "shutil", "tempfile",
     "logging", "datetime", "_datetime", "ipaddress", "traceback", "sysconfig", "textwrap", "random",
-    "urllib",
+    "urllib", "falco_plugin.tables",
 ]
 WATCHED = "+".join(ABSENT)
 

@@ -25,7 +25,7 @@ class FootprintProbe(Plugin, ExtractPlugin):
     PLUGIN_VERSION = "0.1.0"
     DESCRIPTION = "names the modules loaded in the shared interpreter"
     CONTACT = "https://example.com"
-    EXTRACT_EVENT_SOURCES: list[str] = []  # every source
+    EXTRACT_EVENT_SOURCES = ()  # every source
 
     @field("probe.at_load", desc="modules loaded before this plugin's module", arg=Key())
     def at_load(self, event: Event, which: str) -> str:
