@@ -61,6 +61,7 @@ sanitize: setup
 		$(PY) -m pytest -q -m "not no_sanitize" $(SAN_TESTS)
 
 bench: setup
+	@bash tools/ensure-system-deps.sh "$(PYTHON)" valgrind
 	$(PY) bench/run.py
 	$(PY) bench/bench_events.py
 	$(PY) bench/k8saudit_bench.py

@@ -12,6 +12,9 @@ S2  one field per event (bench.value), S3 four fields per event (bench.value, be
     ratio to C and the cost per extraction (S3 - S1) / 4 as the issue tracker counts it. Twice:
     in a tight loop, and with --work-kib (the host writes a few KiB per event between events,
     as Falco's own work evicts the caches a tight loop keeps warm).
+I   instructions: the S1/S2/S3 runs of the C plugin, bench_py and bench_batch_py counted by
+    valgrind's callgrind (instructions per event, INSTR_EVENTS events): the same figures
+    whatever else the machine is doing, so the ratios can be compared between runs.
 A   async emit: ns/event from one Python thread and from four (emit per event, and emit_many
     of 64), next to a plain-C emitter plugin (bench/c_reference/async_c.c) in the same host.
 P   parse and tables over a shared capture: a no-op parse_event (ns/event), a threads-table
@@ -88,6 +91,48 @@ def extraction(c_lib: Path, py_lib: Path, batch_lib: Path) -> None:
     base = host_bench(specs[:2])
     print("S3 with the 4 fields in one extract_fields call, ns/event on top of S1: "
           f"C {got[0][CLOCK] - base[0][CLOCK]:.1f}, bench_py {got[1][CLOCK] - base[1][CLOCK]:.1f}")
+
+
+INSTR_EVENTS = int(os.environ.get("BENCH_INSTR_EVENTS", "40000"))
+
+
+def instructions_per_event(lib: Path, config: str, *extra: str) -> float:
+    """Instructions the host process runs per event (start-up included, so compare differences)."""
+    import re
+    import shutil
+
+    from falco_plugin.host import host_binary
+
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        raise FileNotFoundError("valgrind")
+    proc = subprocess.run(
+        [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", str(host_binary()), "bench", "-p", str(lib),
+         "-c", config, "-o", str(INSTR_EVENTS), *extra],
+        capture_output=True, text=True, timeout=1800,
+    )
+    found = re.search(r"Collected : (\d+)", proc.stderr)
+    if proc.returncode != 0 or found is None:
+        raise SystemExit(f"callgrind run failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
+    return int(found.group(1)) / INSTR_EVENTS
+
+
+def instructions(c_lib: Path, py_lib: Path, batch_lib: Path) -> None:
+    prebuilt = json.dumps({"batch": 64, "precompute": True})
+    plugins = [(c_lib, json.dumps({"batch": 64})), (py_lib, prebuilt), (batch_lib, prebuilt)]
+    try:
+        runs = [[instructions_per_event(lib, config, *fields) for fields in ((), ("--fields", S2_FIELDS),
+                                                                              ("--fields", S3_FIELDS))]
+                for lib, config in plugins]
+    except FileNotFoundError:
+        print("\nI instructions: skipped (valgrind not found)")
+        return
+    print(f"\nI instructions per event (callgrind, {INSTR_EVENTS:,} events, tight loop; start-up cancels out)")
+    print(f"{'':34}{'C plugin':<12}{'bench_py':<12}{'ratio':<10}{'batch_py':<12}{'ratio':<10}")
+    rows = [("S2 - S1: 1 field", [s2 - s1 for s1, s2, _ in runs]),
+            ("per extraction (S3 - S1) / 4", [(s3 - s1) / 4 for s1, _, s3 in runs])]
+    for label, v in rows:
+        print(f"{label:34}{v[0]:<12.0f}{v[1]:<12.0f}{ratio(v[1], v[0]):<10}{v[2]:<12.0f}{ratio(v[2], v[0]):<10}")
 
 
 ASYNC_EVENTS = int(os.environ.get("BENCH_ASYNC_EVENTS", "400000"))
@@ -272,6 +317,8 @@ def main() -> int:
     print(f"{'SDK overhead (prebuilt - C)':34}" + "".join(f"{overhead[b]:<14.1f}" for b in batches))
 
     extraction(c_lib, py_lib, batch_lib)
+
+    instructions(c_lib, py_lib, batch_lib)
 
     async_emit()
 

@@ -281,6 +281,11 @@ def _bind(ref: Any, cls: type[TableEntry]) -> None:
     ref.bind(bound)
 
 
+#: the names of the tables plugins of this process exported through :class:`TablesInput`:
+#: calls into them enter Python, so the shim gives up the GIL around them (shim/tables.c)
+_PYTHON_TABLES: set[str] = set()
+
+
 class TablesInput:
     """The host's tables, as ``__init__(self, config, tables)`` receives them."""
 
@@ -306,6 +311,7 @@ class TablesInput:
 
     def add_table(self, table: ExportedTable[Any, Any]) -> None:
         """Offer a table of the plugin's own to the host and the other plugins."""
+        _PYTHON_TABLES.add(table.name)
         self._host.add_table(table)
 
 

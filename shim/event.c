@@ -190,10 +190,17 @@ static PyTypeObject event_type = {
 
 PyObject *fp_event_bind(PyObject **slot, const ss_plugin_event_input *in)
 {
+	return fp_event_bind_payload(slot, in, NULL);
+}
+
+PyObject *fp_event_bind_payload(PyObject **slot, const ss_plugin_event_input *in, PyObject *payload)
+{
 	fp_event *e = (fp_event *)*slot;
 	if (e && e->evtnum == in->evtnum && e->ts == in->evt->ts && e->type == in->evt->type) {
 		e->evt = in->evt; /* the same event again: keep what Python cached */
 		e->source = in->evtsrc;
+		if (!e->payload && payload)
+			e->payload = Py_NewRef(payload);
 		return *slot;
 	}
 	if (e && Py_REFCNT(e) == 1) {
@@ -217,6 +224,7 @@ PyObject *fp_event_bind(PyObject **slot, const ss_plugin_event_input *in)
 	e->tid = in->evt->tid;
 	e->len = in->evt->len;
 	e->type = in->evt->type;
+	e->payload = Py_XNewRef(payload);
 	return *slot;
 }
 

@@ -49,6 +49,7 @@ typedef struct {
 	ss_plugin_bool arg_present;
 	uint64_t arg_index;
 	char *arg_key; /* a copy, or NULL */
+	PyObject *arg_obj; /* the argument as the method receives it, made on first use */
 	void *buf;     /* the values, reused from event to event */
 	size_t cap;
 	char *data; /* copies of the strings / IP bytes the values point to, also reused */
@@ -90,6 +91,9 @@ struct fp_extract {
 	uint64_t ocap;
 	fp_result *results;
 	uint32_t nresults, capresults;
+	/* by field id: where its result or batch slot was found last (a hint, checked on use) */
+	uint32_t result_hint[sizeof field_types], bslot_hint[sizeof field_types];
+	uint8_t elem_size[sizeof field_types]; /* bytes per value, by field id */
 	int have_event; /* which event the results are for */
 	uint64_t evtnum, ts;
 	uint16_t type;
@@ -109,6 +113,8 @@ FP_EXPORT uint16_t *plugin_get_extract_event_types(uint32_t *numtypes, ss_plugin
 	*numtypes = (uint32_t)(sizeof types / sizeof types[0]);
 	return types;
 }
+
+static size_t elem_size(uint8_t ftype);
 
 int fp_extract_init(fp_state *s)
 {
@@ -159,6 +165,7 @@ int fp_extract_init(fp_state *s)
 	}
 	for (uint32_t i = 0; i < NFIELDS; i++) {
 		PyObject *m = PyTuple_GET_ITEM(x->methods, i);
+		x->elem_size[i] = (uint8_t)elem_size(field_types[i]);
 		x->func[i] = PyMethod_Check(m) ? PyMethod_GET_FUNCTION(m) : m;
 		x->self[i] = PyMethod_Check(m) ? PyMethod_GET_SELF(m) : NULL;
 	}
@@ -171,6 +178,7 @@ void fp_extract_destroy(fp_state *s)
 	if (!x)
 		return;
 	for (uint32_t i = 0; i < x->capresults; i++) {
+		Py_CLEAR(x->results[i].arg_obj);
 		free(x->results[i].arg_key);
 		free(x->results[i].buf);
 		free(x->results[i].offs);
@@ -471,9 +479,14 @@ static int same_arg(const fp_result *r, const ss_plugin_extract_field *f)
 
 static fp_result *find_result(struct fp_extract *x, const ss_plugin_extract_field *f)
 {
+	uint32_t fid = f->field_id, h = x->result_hint[fid];
+	if (h < x->nresults && x->results[h].fid == fid && same_arg(&x->results[h], f))
+		return &x->results[h];
 	for (uint32_t i = 0; i < x->nresults; i++)
-		if (x->results[i].fid == f->field_id && same_arg(&x->results[i], f))
+		if (x->results[i].fid == fid && same_arg(&x->results[i], f)) {
+			x->result_hint[fid] = i;
 			return &x->results[i];
+		}
 	return NULL;
 }
 
@@ -493,7 +506,7 @@ static fp_result *add_result(struct fp_extract *x, const ss_plugin_extract_field
 	char *key = f->arg_key ? strdup(f->arg_key) : NULL;
 	if (f->arg_key && !key)
 		return NULL;
-	x->nresults++;
+	x->result_hint[f->field_id] = x->nresults++;
 	r->fid = f->field_id;
 	r->arg_present = f->arg_present;
 	r->arg_index = f->arg_index;
@@ -514,6 +527,7 @@ static void start_event(struct fp_extract *x, const ss_plugin_event_input *evt)
 		if (!r->asked) {
 			free(r->arg_key);
 			r->arg_key = NULL;
+			Py_CLEAR(r->arg_obj);
 			continue;
 		}
 		r->fresh = r->asked = 0;
@@ -547,15 +561,15 @@ static int compute(struct fp_extract *x, PyObject *event, const ss_plugin_extrac
 	PyObject *args[4] = {NULL, x->self[fid], event, NULL}; /* args[0]: room for a callee's self */
 	size_t nargs = 2;
 	if (field_arg[fid] != ARG_NONE) {
-		if (!(args[3] = field_arg_object(fid, f)))
+		if (!r->arg_obj && !(r->arg_obj = field_arg_object(fid, f)))
 			return -1;
+		args[3] = r->arg_obj;
 		nargs = 3;
 	}
 	PyObject *const *from = x->self[fid] ? args + 1 : args + 2;
 	if (!x->self[fid])
 		nargs--;
 	PyObject *value = PyObject_Vectorcall(x->func[fid], from, nargs | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
-	Py_XDECREF(args[3]);
 	if (!value)
 		return -1;
 	int rc = value == Py_None ? 0 : store(x, r, fid, value);
@@ -591,9 +605,11 @@ static int64_t batch_index(fp_state *s, const ss_plugin_event *ev)
 	uintptr_t p = (uintptr_t)ev;
 	if (!b || !b->n || p < (uintptr_t)b->start || p >= (uintptr_t)b->end)
 		return -1;
-	for (uint32_t h = b->hint; h < b->n && h <= b->hint + 1; h++)
-		if (b->events[h] == ev)
-			return b->hint = h;
+	uint32_t h = b->hint; /* the host asks in order: this event or the next */
+	if (h < b->n && b->events[h] == ev)
+		return h;
+	if (h + 1 < b->n && b->events[h + 1] == ev)
+		return b->hint = h + 1;
 	uint32_t lo = 0, hi = b->n; /* the events lie in the buffer in order */
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2;
@@ -618,9 +634,14 @@ static int bslot_is(const fp_bslot *b, const ss_plugin_extract_field *f)
 
 static fp_bslot *find_bslot(struct fp_extract *x, const ss_plugin_extract_field *f)
 {
+	uint32_t h = x->bslot_hint[f->field_id];
+	if (h < x->nbslots && bslot_is(&x->bslots[h], f))
+		return &x->bslots[h];
 	for (uint32_t i = 0; i < x->nbslots; i++)
-		if (bslot_is(&x->bslots[i], f))
+		if (bslot_is(&x->bslots[i], f)) {
+			x->bslot_hint[f->field_id] = i;
 			return &x->bslots[i];
+		}
 	return NULL;
 }
 
@@ -638,6 +659,7 @@ static fp_bslot *add_bslot(struct fp_extract *x, const ss_plugin_extract_field *
 	char *key = f->arg_key ? strdup(f->arg_key) : NULL;
 	if (f->arg_key && !key)
 		return NULL;
+	x->bslot_hint[f->field_id] = x->nbslots;
 	fp_bslot *b = &x->bslots[x->nbslots++];
 	b->fid = f->field_id;
 	b->arg_present = f->arg_present;
@@ -731,6 +753,48 @@ static void fix_batch_pointers(fp_bslot *b, uint8_t ftype, size_t count)
 	}
 }
 
+/* The common case of a single-value uint64 or string field whose values are all exact ints or
+ * strs (or None): converted without running any Python code, so the list cannot change under
+ * the loop. 0: stored; 1: some value needs the general loop of store_batch (which also reports
+ * what is wrong with it); -1: out of memory. */
+static int store_batch_plain(fp_bslot *b, uint8_t ftype, PyObject *fast, uint32_t n)
+{
+	PyObject **items = PySequence_Fast_ITEMS(fast);
+	if (grow(&b->vals, &b->valcap, (size_t)n * sizeof(uint64_t)) < 0)
+		return -1;
+	size_t count = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		PyObject *v = items[i];
+		b->off[i] = (uint32_t)count;
+		if (v == Py_None)
+			continue;
+		if (ftype == FTYPE_UINT64) {
+			if (!PyLong_CheckExact(v))
+				return 1;
+			uint64_t u = PyLong_AsUnsignedLongLong(v);
+			if (u == (uint64_t)-1 && PyErr_Occurred()) {
+				PyErr_Clear();
+				return 1;
+			}
+			((uint64_t *)b->vals)[count++] = u;
+		} else {
+			Py_ssize_t len;
+			const char *utf8 = PyUnicode_CheckExact(v) ? PyUnicode_AsUTF8AndSize(v, &len) : NULL;
+			size_t at;
+			if (!utf8 || memchr(utf8, 0, (size_t)len)) {
+				PyErr_Clear();
+				return 1;
+			}
+			if (arena_put(b, utf8, (size_t)len, 1, &at) < 0)
+				return -1;
+			((const char **)b->vals)[count++] = (const char *)(uintptr_t)at;
+		}
+	}
+	b->off[n] = (uint32_t)count;
+	fix_batch_pointers(b, ftype, count);
+	return 0;
+}
+
 /* Convert what the batch method returned (one value, list or None per event) into the slot. */
 static int store_batch(const struct fp_extract *x, fp_bslot *b, uint32_t fid, PyObject *values, uint32_t n)
 {
@@ -745,6 +809,14 @@ static int store_batch(const struct fp_extract *x, fp_bslot *b, uint32_t fid, Py
 		return -1;
 	}
 	b->arenalen = 0;
+	if (!field_is_list[fid] && (ftype == FTYPE_UINT64 || ftype == FTYPE_STRING)) {
+		int rc = store_batch_plain(b, ftype, fast, n);
+		if (rc <= 0) {
+			Py_DECREF(fast);
+			return rc;
+		}
+		b->arenalen = 0;
+	}
 	size_t count = 0;
 	/* converting a value can run Python code (__index__, __bool__...) that changes the lists:
 	 * hold each item and read the sizes again at each step, as store() does */
@@ -794,13 +866,13 @@ static PyObject *batch_payloads(fp_batch *bt)
 {
 	if (bt->payloads)
 		return bt->payloads;
-	if (!bt->items || PyList_GET_SIZE(bt->items) != (Py_ssize_t)bt->n) {
-		PyErr_SetString(PyExc_RuntimeError, "the list next_batch returned was changed after it returned");
+	if (!bt->items || PySequence_Fast_GET_SIZE(bt->items) != (Py_ssize_t)bt->n) {
+		PyErr_SetString(PyExc_RuntimeError, "the batch's events are gone");
 		return NULL;
 	}
 	PyObject *list = PyList_New(bt->n);
 	for (uint32_t i = 0; list && i < bt->n; i++) {
-		PyObject *item = PyList_GET_ITEM(bt->items, i);
+		PyObject *item = PySequence_Fast_GET_ITEM(bt->items, i);
 		PyList_SET_ITEM(list, i, Py_NewRef(PyTuple_Check(item) ? PyTuple_GET_ITEM(item, 0) : item));
 	}
 	return bt->payloads = list;
@@ -848,6 +920,17 @@ static int compute_batch(struct fp_extract *x, fp_state *s, fp_bslot *b, const s
 		Py_XDECREF(exc);
 	}
 	return rc;
+}
+
+/* The payload object the shim framed event idx of the batch from, if it is a bytes (borrowed;
+ * NULL: a bytearray, copied as any other event's payload). */
+static PyObject *batch_payload(const fp_batch *bt, int64_t idx)
+{
+	if (idx < 0 || !bt->items || idx >= PySequence_Fast_GET_SIZE(bt->items))
+		return NULL;
+	PyObject *item = PySequence_Fast_GET_ITEM(bt->items, idx);
+	PyObject *payload = PyTuple_Check(item) ? PyTuple_GET_ITEM(item, 0) : item;
+	return PyBytes_CheckExact(payload) ? payload : NULL;
 }
 
 static void answer_batch(ss_plugin_extract_field *f, const fp_bslot *b, int64_t idx)
@@ -926,13 +1009,55 @@ static void give_offsets(struct fp_extract *x, const ss_plugin_field_extract_inp
 }
 #endif
 
+/* The hot path of batch fields, as libsinsp calls: one field, of an event of the current batch
+ * (the one asked last or the next), already computed for the batch. 1: answered. */
+static inline int answer_batch_fast(struct fp_extract *x, fp_state *s, const ss_plugin_event *ev,
+				    ss_plugin_extract_field *f)
+{
+	fp_batch *b = s->batch;
+	uint32_t fid = f->field_id, h;
+	if (fid >= NFIELDS || !x->batch_func[fid] || !b || !b->n)
+		return 0;
+	h = b->hint;
+	if (b->events[h] != ev) {
+		if (h + 1 >= b->n || b->events[h + 1] != ev)
+			return 0;
+		b->hint = ++h;
+	}
+	uint32_t k = x->bslot_hint[fid];
+	const fp_bslot *slot = &x->bslots[k];
+	if (k >= x->nbslots || slot->fid != fid || slot->gen != b->gen || slot->arg_present != f->arg_present)
+		return 0;
+	if (f->arg_present && !bslot_is(slot, f))
+		return 0;
+	size_t size = x->elem_size[fid];
+	f->res.u64 = (uint64_t *)((char *)slot->vals + (size_t)slot->off[h] * size);
+	f->res_len = slot->off[h + 1] - slot->off[h];
+	return 1;
+}
+
+static ss_plugin_rc extract_fields(fp_state *s, const ss_plugin_event_input *evt,
+				   const ss_plugin_field_extract_input *in) __attribute__((noinline));
+
+/* The exported entry is kept small, so that the common batch answer pays for no more than it uses. */
 FP_EXPORT ss_plugin_rc plugin_extract_fields(ss_plugin_t *st, const ss_plugin_event_input *evt,
 					     const ss_plugin_field_extract_input *in)
 {
 	fp_state *s = st;
+#if !FPY_VALUE_OFFSETS /* with value offsets, every call goes the general way */
+	if (in->num_fields == 1 && s && s->extract && evt && evt->evt &&
+	    answer_batch_fast(s->extract, s, evt->evt, in->fields))
+		return SS_PLUGIN_SUCCESS;
+#endif
+	return extract_fields(s, evt, in);
+}
+
+static ss_plugin_rc extract_fields(fp_state *s, const ss_plugin_event_input *evt,
+				   const ss_plugin_field_extract_input *in)
+{
+	struct fp_extract *x = s ? s->extract : NULL;
 	for (uint32_t i = 0; i < in->num_fields; i++)
 		in->fields[i].res_len = 0;
-	struct fp_extract *x = s ? s->extract : NULL;
 	if (!x || !evt || !evt->evt)
 		return SS_PLUGIN_FAILURE;
 	int same_event = x->have_event && evt->evtnum == x->evtnum && evt->evt->ts == x->ts &&
@@ -948,7 +1073,8 @@ FP_EXPORT ss_plugin_rc plugin_extract_fields(ss_plugin_t *st, const ss_plugin_ev
 #endif
 		return SS_PLUGIN_SUCCESS;
 	}
-	char report[FPA_MAX_ERRLEN] = "";
+	char report[FPA_MAX_ERRLEN];
+	report[0] = '\0';
 #if FPY_USES_TABLES
 	fp_access access;
 	fp_access_begin(&access, s, "extraction");
@@ -959,7 +1085,7 @@ FP_EXPORT ss_plugin_rc plugin_extract_fields(ss_plugin_t *st, const ss_plugin_ev
 	fp_gil g = fp_enter();
 	if (!same_event)
 		start_event(x, evt);
-	PyObject *event = fp_event_bind(&s->event, evt);
+	PyObject *event = fp_event_bind_payload(&s->event, evt, FPY_CAP_SOURCING ? batch_payload(s->batch, idx) : NULL);
 	for (uint32_t i = first; event && i < in->num_fields; i++) {
 		ss_plugin_extract_field *f = &in->fields[i];
 		uint32_t fid = f->field_id;

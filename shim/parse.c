@@ -29,6 +29,9 @@ FP_EXPORT uint16_t *plugin_get_parse_event_types(uint32_t *numtypes, ss_plugin_t
 
 struct fp_parse {
 	PyObject *method; /* plugin.parse_event, or the typed-event caller around it */
+	/* what is called: the method's function and self (no bound-method hop per event), or
+	 * the method itself and NULL */
+	PyObject *func, *self;
 	/* the hashes of the messages logged, to log each distinct one once (open addressing) */
 	uint64_t logged[FP_PARSE_LOGGED];
 	uint32_t nlogged;
@@ -69,6 +72,12 @@ int fp_parse_init(fp_state *s)
 		return -1;
 	}
 	s->parse->method = m;
+	if (PyMethod_Check(m)) {
+		s->parse->func = Py_NewRef(PyMethod_GET_FUNCTION(m));
+		s->parse->self = Py_NewRef(PyMethod_GET_SELF(m));
+	} else {
+		s->parse->func = Py_NewRef(m);
+	}
 	return 0;
 }
 
@@ -76,6 +85,8 @@ void fp_parse_destroy(fp_state *s)
 {
 	if (s->parse) {
 		Py_CLEAR(s->parse->method);
+		Py_CLEAR(s->parse->func);
+		Py_CLEAR(s->parse->self);
 		free(s->parse);
 		s->parse = NULL;
 	}
@@ -95,10 +106,17 @@ FP_EXPORT ss_plugin_rc plugin_parse_event(ss_plugin_t *st, const ss_plugin_event
 		access.reader = in->table_reader_ext;
 		access.writer = in->table_writer_ext;
 	}
-	char report[FPA_MAX_ERRLEN] = "";
+	char report[FPA_MAX_ERRLEN];
+	report[0] = '\0';
 	fp_gil g = fp_enter();
-	PyObject *event = fp_event_bind(&s->event, evt);
-	PyObject *r = event ? PyObject_CallOneArg(s->parse->method, event) : NULL;
+	PyObject *event = fp_event_bind(&s->event, evt), *r = NULL;
+	if (event) {
+		/* args[0] is scratch room for the callee (PY_VECTORCALL_ARGUMENTS_OFFSET) */
+		struct fp_parse *p = s->parse;
+		PyObject *args[3] = {NULL, p->self, event};
+		r = p->self ? PyObject_Vectorcall(p->func, args + 1, 2 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL)
+			    : PyObject_Vectorcall(p->func, args + 2, 1 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+	}
 	fp_event_unbind(event);
 	if (!r) {
 		fp_set_error_from_python(s, "parse_event");

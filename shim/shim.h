@@ -69,9 +69,10 @@ typedef struct fp_access {
 	const ss_plugin_table_writer_vtable_ext *writer; /* NULL: read-only */
 	const ss_plugin_table_fields_vtable_ext *fields; /* init only */
 	uint64_t generation;
-	struct fp_held *held;
+	struct fp_held *held; /* first the few in place: most calls get one entry or two */
 	size_t nheld, capheld;
 	struct fp_access *prev;
+	struct fp_held in_place[4];
 } fp_access;
 /* With the GIL or not; set a's vtables after begin. end releases what the call got and must
  * run without the GIL (it calls the host). */
@@ -135,6 +136,9 @@ const char *fp_keep_text(fp_state *s, PyObject *str);
 
 /* Bind the state's Event object in *slot to the host's event; returns it (borrowed). */
 PyObject *fp_event_bind(PyObject **slot, const ss_plugin_event_input *in);
+/* The same, for an event whose payload the shim framed from the bytes object payload (borrowed,
+ * or NULL): event.payload is then that object, not a copy. */
+PyObject *fp_event_bind_payload(PyObject **slot, const ss_plugin_event_input *in, PyObject *payload);
 /* After the call: the host's memory must not be read any more. */
 void fp_event_unbind(PyObject *event);
 /* Before the plugin is imported: sys.modules["falco_plugin._shim"] with the C per_event. */

@@ -190,8 +190,26 @@ static int reserve_events(fp_instance *in, Py_ssize_t n)
 	return 0;
 }
 
+/* Room for total bytes of framed events in the instance's buffer. */
+FP_UNUSED static int reserve_buffer(fp_instance *in, size_t total)
+{
+	if (total <= in->bufcap)
+		return 0;
+	size_t cap = total + total / 2 + 4096;
+	uint8_t *buf = realloc(in->buf, cap);
+	if (!buf) {
+		PyErr_NoMemory();
+		return -1;
+	}
+	in->buf = buf;
+	in->bufcap = cap;
+	return 0;
+}
+
 /* Frame every item of seq into the instance's buffers; returns the count or -1. The items
- * stay in in->batch for batch fields (plugins that extract). */
+ * stay in in->batch (plugins that extract): batch fields get their payloads, and the Event of
+ * a batch event hands out the payload object itself instead of a copy. A list is copied, so
+ * that the items stay the ones framed whatever the plugin does to its list afterwards. */
 FP_UNUSED static Py_ssize_t frame_batch(fp_instance *in, PyObject *seq)
 {
 	/* a dict or set would give its keys in some order, a bytes its ints: not a batch */
@@ -202,7 +220,12 @@ FP_UNUSED static Py_ssize_t frame_batch(fp_instance *in, PyObject *seq)
 			     Py_TYPE(seq)->tp_name);
 		return -1;
 	}
+#if FPY_CAP_EXTRACTION
+	PyObject *fast = PyList_CheckExact(seq) ? PyList_GetSlice(seq, 0, PyList_GET_SIZE(seq))
+						: PySequence_Fast(seq, "next_batch must return a list of events");
+#else
 	PyObject *fast = PySequence_Fast(seq, "next_batch must return a list of events");
+#endif
 	if (!fast)
 		return -1;
 	Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
@@ -216,16 +239,8 @@ FP_UNUSED static Py_ssize_t frame_batch(fp_instance *in, PyObject *seq)
 			goto fail;
 		total += FPA_PLUGIN_EVENT_PAYLOAD_OFFSET + (size_t)it->len;
 	}
-	if (total > in->bufcap) {
-		size_t cap = total + total / 2 + 4096;
-		uint8_t *buf = realloc(in->buf, cap);
-		if (!buf) {
-			PyErr_NoMemory();
-			goto fail;
-		}
-		in->buf = buf;
-		in->bufcap = cap;
-	}
+	if (reserve_buffer(in, total) < 0)
+		goto fail;
 	uint8_t *p = in->buf;
 	const uint32_t id_len = 4, plugin_id = FPY_PLUGIN_ID;
 	for (Py_ssize_t i = 0; i < n; i++) {
@@ -282,16 +297,8 @@ static Py_ssize_t copy_batch(fp_instance *in, PyObject *seq)
 		}
 		total += (size_t)len;
 	}
-	if (total > in->bufcap) {
-		size_t cap = total + total / 2 + 4096;
-		uint8_t *buf = realloc(in->buf, cap);
-		if (!buf) {
-			PyErr_NoMemory();
-			goto fail;
-		}
-		in->buf = buf;
-		in->bufcap = cap;
-	}
+	if (reserve_buffer(in, total) < 0)
+		goto fail;
 	uint8_t *p = in->buf;
 	for (Py_ssize_t i = 0; i < n; i++) {
 		PyObject *b = PyList_GET_ITEM(list, i);

@@ -20,10 +20,18 @@ static __thread uint64_t generations;
 
 void fp_access_begin(fp_access *a, fp_state *s, const char *phase)
 {
-	memset(a, 0, sizeof *a);
+	/* per call: member by member, the in-place entries are written only as they are held */
 	a->state = s;
 	a->phase = phase;
+	a->owner = NULL;
+	a->owner_error = NULL;
+	a->reader = NULL;
+	a->writer = NULL;
+	a->fields = NULL;
 	a->generation = ++generations;
+	a->held = a->in_place;
+	a->nheld = 0;
+	a->capheld = sizeof a->in_place / sizeof a->in_place[0];
 	a->prev = current;
 	current = a;
 }
@@ -31,10 +39,13 @@ void fp_access_begin(fp_access *a, fp_state *s, const char *phase)
 static int hold(fp_access *a, ss_plugin_table_t *t, ss_plugin_table_entry_t *e, int created)
 {
 	if (a->nheld == a->capheld) {
-		size_t cap = a->capheld ? 2 * a->capheld : 8;
-		struct fp_held *held = realloc(a->held, cap * sizeof *held);
+		size_t cap = 2 * a->capheld;
+		struct fp_held *held = a->held == a->in_place ? malloc(cap * sizeof *held)
+							    : realloc(a->held, cap * sizeof *held);
 		if (!held)
 			return -1;
+		if (a->held == a->in_place)
+			memcpy(held, a->in_place, sizeof a->in_place);
 		a->held = held;
 		a->capheld = cap;
 	}
@@ -51,7 +62,8 @@ void fp_access_end(fp_access *a)
 		else if (h->created == 0 && a->reader)
 			a->reader->release_table_entry(h->table, h->entry);
 	}
-	free(a->held);
+	if (a->held != a->in_place)
+		free(a->held);
 	current = a->prev;
 }
 
@@ -119,13 +131,39 @@ static int valid_type(long t)
 	return (t >= SS_PLUGIN_ST_INT8 && t <= SS_PLUGIN_ST_TABLE) || t == SS_PLUGIN_ST_BOOL;
 }
 
-/* v as a value of type t; a str stays owned by v. what names the value in errors. */
-static int to_state(PyObject *v, ss_plugin_state_type t, ss_plugin_state_data *out, const char *what)
+/* What a value is, for messages: "field 'f' of table 't'", "the key of table 't'" or a fixed
+ * text. The text is only made when a message needs it: a value converted per call must not
+ * pay a format for an error that does not happen. */
+typedef struct {
+	PyObject *field, *table; /* str: the field's name (NULL: the table's key), the table's */
+	const char *text;        /* instead of field/table when not NULL */
+} fp_what;
+
+static const char *what_text(const fp_what *w, char *buf, size_t n)
 {
-	memset(out, 0, sizeof *out);
+	if (w->text)
+		return w->text;
+	const char *table = PyUnicode_AsUTF8(w->table);
+	const char *field = w->field ? PyUnicode_AsUTF8(w->field) : NULL;
+	if (!table || (w->field && !field)) {
+		PyErr_Clear();
+		return "a table value";
+	}
+	if (field)
+		snprintf(buf, n, "field '%s' of table '%s'", field, table);
+	else
+		snprintf(buf, n, "the key of table '%s'", table);
+	return buf;
+}
+
+/* v as a value of type t; a str stays owned by v. w names the value in errors. */
+static int to_state(PyObject *v, ss_plugin_state_type t, ss_plugin_state_data *out, const fp_what *w)
+{
+	char buf[256];
+	out->u64 = 0;
 	if (t == SS_PLUGIN_ST_STRING) {
 		if (!PyUnicode_Check(v)) {
-			PyErr_Format(PyExc_TypeError, "%s holds str, not %.80s", what, Py_TYPE(v)->tp_name);
+			PyErr_Format(PyExc_TypeError, "%s holds str, not %.80s", what_text(w, buf, sizeof buf), Py_TYPE(v)->tp_name);
 			return -1;
 		}
 		Py_ssize_t n;
@@ -133,25 +171,25 @@ static int to_state(PyObject *v, ss_plugin_state_type t, ss_plugin_state_data *o
 		if (!out->str)
 			return -1;
 		if ((size_t)n != strlen(out->str)) {
-			PyErr_Format(PyExc_ValueError, "%s: a string cannot hold NUL characters", what);
+			PyErr_Format(PyExc_ValueError, "%s: a string cannot hold NUL characters", what_text(w, buf, sizeof buf));
 			return -1;
 		}
 		return 0;
 	}
 	if (t == SS_PLUGIN_ST_BOOL) {
 		if (!PyBool_Check(v)) {
-			PyErr_Format(PyExc_TypeError, "%s holds bool, not %.80s", what, Py_TYPE(v)->tp_name);
+			PyErr_Format(PyExc_TypeError, "%s holds bool, not %.80s", what_text(w, buf, sizeof buf), Py_TYPE(v)->tp_name);
 			return -1;
 		}
 		out->b = v == Py_True;
 		return 0;
 	}
 	if (t == SS_PLUGIN_ST_TABLE) {
-		PyErr_Format(PyExc_TypeError, "%s is a table: it cannot be written", what);
+		PyErr_Format(PyExc_TypeError, "%s is a table: it cannot be written", what_text(w, buf, sizeof buf));
 		return -1;
 	}
 	if (!PyLong_Check(v) || PyBool_Check(v)) {
-		PyErr_Format(PyExc_TypeError, "%s holds %s, not %.80s", what, type_name(t), Py_TYPE(v)->tp_name);
+		PyErr_Format(PyExc_TypeError, "%s holds %s, not %.80s", what_text(w, buf, sizeof buf), type_name(t), Py_TYPE(v)->tp_name);
 		return -1;
 	}
 	int overflow = 0;
@@ -181,7 +219,7 @@ static int to_state(PyObject *v, ss_plugin_state_type t, ss_plugin_state_data *o
 	default: out->u64 = u; break;
 	}
 	if (overflow) {
-		PyErr_Format(PyExc_OverflowError, "%s holds %s: %R is out of range", what, type_name(t), v);
+		PyErr_Format(PyExc_OverflowError, "%s holds %s: %R is out of range", what_text(w, buf, sizeof buf), type_name(t), v);
 		return -1;
 	}
 	return 0;
@@ -214,6 +252,11 @@ typedef struct {
 	PyObject *name;
 	PyObject *entry_type; /* what get() hands out: Entry or a bound subclass */
 	PyObject *fields;     /* dict: name -> Field */
+	/* the last entry object handed out, to reuse once nothing holds it; only for tables
+	 * looked up in init, which live as long as the plugin (the pair is a reference cycle) */
+	PyObject *spare;
+	int reuse;
+	int python_served; /* 1 unless known not to be a table a falco-plugin plugin exported */
 } fp_table;
 
 typedef struct {
@@ -266,6 +309,47 @@ static fp_access *access_for_entry(fp_entry *e, int write)
 	return a;
 }
 
+/*
+ * Around the hot table calls (get an entry, read or write a field): give up the GIL only
+ * when it matters. It must be released when the call may enter Python on this thread (a
+ * table a falco-plugin plugin exported: its callbacks take the GIL) or when another thread
+ * could be waiting for it. With this thread's the only Python thread state, none can be;
+ * a thread that starts waiting during the call waits for that call only, since the host's
+ * table calls take no lock that a thread entering a plugin holds (libsinsp's take none;
+ * this host takes its tables lock before calling a plugin, not inside the vtables).
+ * Releasing and taking the GIL back costs more than the lookup or read itself.
+ */
+static inline PyThreadState *host_call_begin(const fp_table *tb)
+{
+	PyThreadState *ts = PyThreadState_Get();
+	if (!tb->python_served && PyInterpreterState_ThreadHead(PyThreadState_GetInterpreter(ts)) == ts &&
+	    !PyThreadState_Next(ts))
+		return NULL;
+	return PyEval_SaveThread();
+}
+
+static inline void host_call_end(PyThreadState *ts)
+{
+	if (ts)
+		PyEval_RestoreThread(ts);
+}
+
+/* Whether the table of this name is one a plugin of this SDK exported in this process
+ * (TablesInput.add_table keeps the names in falco_plugin.tables); not knowing means yes. */
+static int served_by_python(PyObject *name)
+{
+	PyObject *module = PyImport_ImportModule("falco_plugin.tables");
+	PyObject *names = module ? PyObject_GetAttrString(module, "_PYTHON_TABLES") : NULL;
+	int found = names ? PySequence_Contains(names, name) : -1;
+	Py_XDECREF(module);
+	Py_XDECREF(names);
+	if (found < 0) {
+		PyErr_Clear();
+		return 1;
+	}
+	return found;
+}
+
 static fp_table *table_new(fp_state *s, ss_plugin_table_t *t, PyObject *name, ss_plugin_state_type key_type,
 			   PyObject *entry_cls, PyObject *fields)
 {
@@ -277,6 +361,9 @@ static fp_table *table_new(fp_state *s, ss_plugin_table_t *t, PyObject *name, ss
 	tb->key_type = key_type;
 	tb->name = Py_NewRef(name);
 	tb->entry_type = Py_NewRef(entry_cls ? entry_cls : (PyObject *)&entry_type);
+	tb->spare = NULL;
+	tb->reuse = 0;
+	tb->python_served = 1;
 	tb->fields = fields ? Py_NewRef(fields) : PyDict_New();
 	if (!tb->fields) {
 		Py_DECREF(tb);
@@ -286,15 +373,40 @@ static fp_table *table_new(fp_state *s, ss_plugin_table_t *t, PyObject *name, ss
 	return tb;
 }
 
+/* Whether Python can no longer reach o in any way: no other reference, no weak reference,
+ * no attribute set on it. Only then may the object stand for another entry. */
+static int entry_unreachable(PyObject *o)
+{
+	if (Py_REFCNT(o) != 1)
+		return 0;
+	PyTypeObject *t = Py_TYPE(o);
+	if (t->tp_weaklistoffset && *(PyObject **)((char *)o + t->tp_weaklistoffset))
+		return 0;
+	PyObject **dict = t == &entry_type ? NULL : _PyObject_GetDictPtr(o);
+	return !dict || !*dict || PyDict_GET_SIZE(*dict) == 0;
+}
+
+/* The entry object for e during the call of this generation. An entry lookup is per event,
+ * so the table's previous entry object is taken again when nothing can reach it any more
+ * (the common case: it was dropped at the end of the last call); else a new one, which
+ * becomes the one to reuse. An object kept by Python keeps its old generation and raises. */
 static PyObject *entry_new(fp_table *tb, ss_plugin_table_entry_t *e, uint64_t generation)
 {
+	fp_entry *en = (fp_entry *)tb->spare;
+	if (en && Py_TYPE(en) == (PyTypeObject *)tb->entry_type && entry_unreachable((PyObject *)en)) {
+		en->entry = e;
+		en->generation = generation;
+		return Py_NewRef(en);
+	}
 	PyTypeObject *type = (PyTypeObject *)tb->entry_type;
-	fp_entry *en = (fp_entry *)type->tp_alloc(type, 0);
+	en = (fp_entry *)type->tp_alloc(type, 0);
 	if (!en)
 		return NULL;
 	en->table = (fp_table *)Py_NewRef(tb);
 	en->entry = e;
 	en->generation = generation;
+	if (tb->reuse)
+		Py_XSETREF(tb->spare, Py_NewRef(en));
 	return (PyObject *)en;
 }
 
@@ -305,11 +417,11 @@ static PyObject *entry_read(fp_entry *e, fp_field *f)
 		return NULL;
 	ss_plugin_state_data out;
 	char why[FPA_MAX_ERRLEN];
-	PyThreadState *ts = PyEval_SaveThread();
+	PyThreadState *ts = host_call_begin(e->table);
 	ss_plugin_rc rc = a->reader->read_entry_field(e->table->table, e->entry, f->field, &out);
 	if (rc != SS_PLUGIN_SUCCESS)
 		owner_error(a, why, sizeof why);
-	PyEval_RestoreThread(ts);
+	host_call_end(ts);
 	if (rc != SS_PLUGIN_SUCCESS) {
 		PyErr_Format(table_error_type(), "reading field '%S' of table '%S': %s", f->name, e->table->name, why);
 		return NULL;
@@ -322,11 +434,12 @@ static PyObject *entry_read(fp_entry *e, fp_field *f)
 	PyObject *name = PyUnicode_FromFormat("%S.%S", e->table->name, f->name);
 	if (!name)
 		return NULL;
-	PyObject *sub = (PyObject *)table_new(e->table->state, out.table, name,
-					      tmpl ? tmpl->key_type : SS_PLUGIN_ST_INT64,
-					      tmpl ? tmpl->entry_type : NULL, tmpl ? tmpl->fields : NULL);
+	fp_table *sub = table_new(e->table->state, out.table, name, tmpl ? tmpl->key_type : SS_PLUGIN_ST_INT64,
+				  tmpl ? tmpl->entry_type : NULL, tmpl ? tmpl->fields : NULL);
 	Py_DECREF(name);
-	return sub;
+	if (sub)
+		sub->python_served = e->table->python_served;
+	return (PyObject *)sub;
 }
 
 static int entry_write(fp_entry *e, fp_field *f, PyObject *value)
@@ -342,19 +455,19 @@ static int entry_write(fp_entry *e, fp_field *f, PyObject *value)
 		PyErr_Format(table_error_type(), "field '%S' of table '%S' is read-only", f->name, e->table->name);
 		return -1;
 	}
-	char what[256];
-	snprintf(what, sizeof what, "field '%s' of table '%s'", PyUnicode_AsUTF8(f->name), PyUnicode_AsUTF8(e->table->name));
+	fp_what what = {f->name, e->table->name, NULL};
 	ss_plugin_state_data in;
-	if (to_state(value, f->type, &in, what) < 0)
+	if (to_state(value, f->type, &in, &what) < 0)
 		return -1;
 	char why[FPA_MAX_ERRLEN];
-	PyThreadState *ts = PyEval_SaveThread();
+	PyThreadState *ts = host_call_begin(e->table);
 	ss_plugin_rc rc = a->writer->write_entry_field(e->table->table, e->entry, f->field, &in);
 	if (rc != SS_PLUGIN_SUCCESS)
 		owner_error(a, why, sizeof why);
-	PyEval_RestoreThread(ts);
+	host_call_end(ts);
 	if (rc != SS_PLUGIN_SUCCESS) {
-		PyErr_Format(table_error_type(), "writing %s: %s", what, why);
+		char buf[256];
+		PyErr_Format(table_error_type(), "writing %s: %s", what_text(&what, buf, sizeof buf), why);
 		return -1;
 	}
 	return 0;
@@ -450,13 +563,20 @@ static PyTypeObject entry_type = {
 	.tp_getset = entry_getset,
 };
 
+/* An Entry or a subclass: a bound entry class has Entry as its solid base, checked first. */
+static inline int is_entry(PyObject *o)
+{
+	PyTypeObject *t = Py_TYPE(o);
+	return t == &entry_type || t->tp_base == &entry_type || PyType_IsSubtype(t, &entry_type);
+}
+
 /* Field: also a descriptor, so a typed entry class reads entry.comm in one C call. */
 static PyObject *field_descr_get(PyObject *self, PyObject *obj, PyObject *type)
 {
 	(void)type;
 	if (!obj)
 		return Py_NewRef(self);
-	if (!PyObject_TypeCheck(obj, &entry_type)) {
+	if (!is_entry(obj)) {
 		PyErr_SetString(PyExc_TypeError, "a table Field reads table entries only");
 		return NULL;
 	}
@@ -465,7 +585,7 @@ static PyObject *field_descr_get(PyObject *self, PyObject *obj, PyObject *type)
 
 static int field_descr_set(PyObject *self, PyObject *obj, PyObject *value)
 {
-	if (!PyObject_TypeCheck(obj, &entry_type)) {
+	if (!is_entry(obj)) {
 		PyErr_SetString(PyExc_TypeError, "a table Field writes table entries only");
 		return -1;
 	}
@@ -567,9 +687,8 @@ static PyObject *field_new(fp_table *tb, ss_plugin_table_field_t *ptr, PyObject 
 
 static int key_of(fp_table *tb, PyObject *key, ss_plugin_state_data *out)
 {
-	char what[200];
-	snprintf(what, sizeof what, "the key of table '%s'", PyUnicode_AsUTF8(tb->name));
-	return to_state(key, tb->key_type, out, what);
+	fp_what what = {NULL, tb->name, NULL};
+	return to_state(key, tb->key_type, out, &what);
 }
 
 static PyObject *table_get(PyObject *self, PyObject *key)
@@ -579,9 +698,9 @@ static PyObject *table_get(PyObject *self, PyObject *key)
 	ss_plugin_state_data k;
 	if (!a || key_of(tb, key, &k) < 0)
 		return NULL;
-	PyThreadState *ts = PyEval_SaveThread();
+	PyThreadState *ts = host_call_begin(tb);
 	ss_plugin_table_entry_t *e = a->reader->get_table_entry(tb->table, &k);
-	PyEval_RestoreThread(ts);
+	host_call_end(ts);
 	if (!e)
 		Py_RETURN_NONE;
 	if (hold(a, tb->table, e, 0) < 0) {
@@ -969,6 +1088,7 @@ static void table_dealloc(PyObject *self)
 	Py_CLEAR(tb->name);
 	Py_CLEAR(tb->entry_type);
 	Py_CLEAR(tb->fields);
+	Py_CLEAR(tb->spare);
 	Py_TYPE(self)->tp_free(self);
 }
 
@@ -977,6 +1097,7 @@ static int table_traverse(PyObject *self, visitproc visit, void *arg)
 	fp_table *tb = (fp_table *)self;
 	Py_VISIT(tb->entry_type);
 	Py_VISIT(tb->fields);
+	Py_VISIT(tb->spare);
 	return 0;
 }
 
@@ -985,6 +1106,7 @@ static int table_tp_clear(PyObject *self)
 	fp_table *tb = (fp_table *)self;
 	Py_CLEAR(tb->entry_type);
 	Py_CLEAR(tb->fields);
+	Py_CLEAR(tb->spare);
 	return 0;
 }
 
@@ -1155,7 +1277,12 @@ static PyObject *init_get_table(PyObject *self, PyObject *const *args, Py_ssize_
 			     type_name((ss_plugin_state_type)key), why);
 		return NULL;
 	}
-	return (PyObject *)table_new(it->state, t, args[0], (ss_plugin_state_type)key, NULL, NULL);
+	fp_table *tb = table_new(it->state, t, args[0], (ss_plugin_state_type)key, NULL, NULL);
+	if (tb) {
+		tb->reuse = 1;
+		tb->python_served = served_by_python(args[0]);
+	}
+	return (PyObject *)tb;
 }
 
 int fp_tables_export(fp_state *s, const ss_plugin_init_tables_input *in, PyObject *table, char *why, size_t n);
@@ -1360,7 +1487,8 @@ static ss_plugin_rc x_read(ss_plugin_table_t *t, ss_plugin_table_entry_t *e, con
 		v = x_call(xt, "_read", args, 2);
 		Py_DECREF(index);
 	}
-	if (v && to_state(v, f->type, out, "a field value") == 0) {
+	static const fp_what what = {NULL, NULL, "a field value"};
+	if (v && to_state(v, f->type, out, &what) == 0) {
 		Py_XSETREF(xt->last, v); /* a string's UTF-8 lives in it */
 		v = NULL;
 		rc = SS_PLUGIN_SUCCESS;

@@ -180,3 +180,42 @@ def test_batch_values_are_answered_without_the_gil(built: Built, field: str, all
     printed = [line for line in lines[: lines.index("hog done")] if line.startswith('{"evtnum"')]
     assert len(printed) == 50_000 if all_before else len(printed) < 25_000, (len(printed), proc.stdout[-2000:])
     assert len([line for line in lines if line.startswith('{"evtnum"')]) == 50_000
+
+
+@pytest.mark.parametrize(("kind", "same", "type_name"), [("list", 1, "bytes"), ("tuple", 1, "bytes"),
+                                                         ("bytearray", 0, "bytes")])
+def test_event_payload_is_the_object_next_batch_returned(host: Host, built: Built, kind: str, same: int,
+                                                         type_name: str) -> None:
+    # a bytes payload of the plugin's own batch is handed back as it is, not copied (a bytearray,
+    # which the plugin could change, is copied); the plugin refilling its own list after
+    # next_batch returned changes neither what the per-event fields nor what the batch fields see
+    run = host("run", "--json", "--fields", "kept.same,kept.type,kept.n,kept.bn", "-p", built("batch_fields.py:Kept"),
+               "-o", f"6,3,{kind}")
+    assert run.returncode == 0, run
+    assert fields_of(run) == [{"kept.same": same, "kept.type": type_name, "kept.n": v, "kept.bn": v}
+                              for v in range(1, 7)]
+
+
+def test_batch_values_that_are_not_plain_ints_are_converted_one_by_one(host: Host, built: Built) -> None:
+    run = host("run", "--json", "--fields", "kept.mixed", "-p", built("batch_fields.py:Kept"), "-o", "6,3,list")
+    assert run.returncode == 0, run
+    assert [f["kept.mixed"] for f in fields_of(run)] == [7, 2, 1, 7, 5, 1]
+
+
+@pytest.mark.parametrize(
+    ("field", "message"),
+    [
+        ("kept.huge", "value 1 of the batch: int too big to convert (in Kept.huge (at batch_fields.py:"),
+        ("kept.nul", "value 0 of the batch: a string field cannot contain a NUL character ('\\0') "
+         "(in Kept.nul (at batch_fields.py:"),
+    ],
+)
+def test_a_bad_value_among_plain_ones_is_reported_with_its_position(host: Host, built: Built, field: str,
+                                                                    message: str) -> None:
+    run = host("run", "--json", "--fields", f"{field},kept.n", "-p", built("batch_fields.py:Kept"), "-o", "4,2,list")
+    assert run.returncode == 0, run
+    assert [f[field] for f in fields_of(run)] == [None] * 4
+    assert [f["kept.n"] for f in fields_of(run)] == [1, 2, 3, 4]
+    logged = [line for line in run.stderr.splitlines() if f"field {field}:" in line]
+    assert len(logged) == 1, run.stderr
+    assert message in logged[0], logged[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import Counter
 from pathlib import Path
@@ -218,3 +219,26 @@ def test_falco_plugin_replay_command(built: Built) -> None:
     assert proc.returncode == 0, proc.stderr
     metrics = [json.loads(line)["metrics"] for line in proc.stdout.splitlines() if line.startswith('{"metrics"')]
     assert {m["name"]: m["value"] for m in metrics[0]["metrics"]}["opens"] == 47
+
+
+@pytest.mark.parametrize("background", [False, True])
+def test_entries_and_every_state_type_on_the_fast_table_path(host: Host, built: Built, background: bool) -> None:
+    # the shim reuses an entry object nothing can reach any more, and keeps the GIL around a
+    # host table call while no other Python thread exists; with a background thread it gives
+    # the GIL up around each call, and that thread keeps running while events are parsed
+    config = json.dumps({"background": background})
+    run = host("run", "--json", "-p", built("entry_reuse.py:EntryReuse"), "-c", config, "-o", "9",
+               "--fields", "er.problems,er.kept,er.ticks")
+    assert run.returncode == 0, run
+    fields = fields_of(run)
+    assert len(fields) == 9
+    assert all(f["er.problems"] == "" for f in fields), fields[-1]["er.problems"]
+    # the entry kept from the first event raises from the second on, reused objects or not
+    assert {f["er.kept"] for f in fields[1:]} == {
+        "TableError: an entry of table 'threads' is only valid during the call that got it (look it up again)"}
+    assert plugin_summary(run, "entry_reuse")["table_entries_unreleased"] == 0
+    ticks = fields[-1]["er.ticks"]
+    if background:
+        assert all(b > a for a, b in itertools.pairwise(ticks)), ticks
+    else:
+        assert set(ticks) == {0}

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Installs the system packages the build needs when they are missing: a C compiler, zlib's
 # headers (for the test host) and the headers and shared library of the Python that will run
-# the plugins.
+# the plugins. Further arguments are commands a target needs besides (e.g. valgrind for
+# `make bench`), each installed from the Debian package of the same name when missing.
 set -euo pipefail
 python=${1:-python3}
 missing=()
+for tool in "${@:2}"; do
+  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
 command -v cc >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
 # zlib: the test host reads gzip-compressed scap captures (replay, bench-parse)
 if ! { command -v cc >/dev/null 2>&1 && echo '#include <zlib.h>' | cc -E -x c - >/dev/null 2>&1; }; then

@@ -188,3 +188,94 @@ class GilHog(Batched):
     def by_event(self, event: Event) -> int:
         self.computed.set()
         return int(event.payload or b"0")
+
+
+class KeptBatches(SourceInstance):
+    """Open params "N,B,KIND": events 1..N, B per batch, returned as KIND: "list" (the plugin's
+    own list, which it empties right after returning it), "tuple", or "bytearray" (a list of
+    bytearrays). The payloads handed out are kept, to compare with what fields receive."""
+
+    def __init__(self, count: int, size: int, kind: str, handed: list[object]) -> None:
+        self.count, self.size, self.kind, self.done = count, size, kind, 0
+        self.mine: list[object] = []
+        self.handed = handed
+
+    def next_batch(self) -> Sequence[object]:
+        if self.done >= self.count:
+            raise EndOfStream
+        start, self.done = self.done, min(self.done + self.size, self.count)
+        payloads: list[object] = [str(i).encode() for i in range(start + 1, self.done + 1)]
+        if self.kind == "bytearray":
+            payloads = [bytearray(p) for p in payloads]  # type: ignore[arg-type]
+        self.handed[:] = payloads
+        if self.kind == "tuple":
+            return tuple(payloads)
+        self.mine[:] = payloads
+        return self.mine
+
+
+class Kept(Plugin, SourcePlugin, ExtractPlugin):
+    """What event.payload is in a field of a batch event, and batch fields over a list the
+    plugin changes after next_batch returned it."""
+
+    NAME = "kept"
+    PLUGIN_VERSION = "0.1.0"
+    DESCRIPTION = "payload objects"
+    CONTACT = "https://example.com"
+    PLUGIN_ID = 986
+    EVENT_SOURCE = "kept"
+
+    def __init__(self, config: None) -> None:
+        self.handed: list[object] = []
+        self.instance: KeptBatches | None = None
+
+    def open(self, params: str) -> KeptBatches:
+        count, size, kind = params.split(",")
+        self.instance = KeptBatches(int(count), int(size), kind, self.handed)
+        return self.instance
+
+    def spoil(self) -> None:
+        """Empty and refill the plugin's own list, as a plugin reusing its list would."""
+        if self.instance is not None and self.instance.mine:
+            self.instance.mine[:] = [b"999"] * len(self.instance.mine)
+
+    @field("kept.same", desc="1 if event.payload is the very object next_batch returned")
+    def same(self, event: Event) -> int:
+        payload = event.payload
+        self.spoil()
+        return int(any(payload is p for p in self.handed))
+
+    @field("kept.type", desc="the type of event.payload")
+    def type_name(self, event: Event) -> str:
+        return type(event.payload).__name__
+
+    @field("kept.n", desc="the number, per event")
+    def n(self, event: Event) -> int:
+        return int(event.payload or b"0")
+
+    @field("kept.bn", desc="the number, per batch", batch=True)
+    def bn(self, payloads: Sequence[bytes]) -> list[int]:
+        self.spoil()
+        return [int(p) for p in payloads]
+
+    @field("kept.mixed", desc="ints, then a bool and an int subclass: the general conversion", batch=True,
+           type="uint64")
+    def mixed(self, payloads: Sequence[bytes]) -> list[object]:
+        values: list[object] = [int(p) for p in payloads]
+        values[-1] = values[-1] == values[-1]  # True: 1
+        if len(values) > 1:
+            values[0] = Seven()
+        return values
+
+    @field("kept.huge", desc="an int over 64 bits for the second event of a batch", batch=True)
+    def huge(self, payloads: Sequence[bytes]) -> list[int]:
+        return [2**64 if i == 1 else int(p) for i, p in enumerate(payloads)]
+
+    @field("kept.nul", desc="a str with a NUL for the first event of a batch", batch=True)
+    def nul(self, payloads: Sequence[bytes]) -> list[str]:
+        return ["a\0b" if i == 0 else p.decode() for i, p in enumerate(payloads)]
+
+
+class Seven(int):
+    def __new__(cls) -> Seven:
+        return super().__new__(cls, 7)
