@@ -120,6 +120,8 @@ def instructions_per_event(lib: Path, config: str, *extra: str) -> float:
 def instructions(c_lib: Path, py_lib: Path, batch_lib: Path) -> None:
     prebuilt = json.dumps({"batch": 64, "precompute": True})
     plugins = [(c_lib, json.dumps({"batch": 64})), (py_lib, prebuilt), (batch_lib, prebuilt)]
+    for lib, config in plugins[1:]:  # warm-up: a first run may still compile .pyc files, which counts
+        host_bench([(lib, config, "1")])
     try:
         runs = [[instructions_per_event(lib, config, *fields) for fields in ((), ("--fields", S2_FIELDS),
                                                                               ("--fields", S3_FIELDS))]
