@@ -20,7 +20,8 @@ A   async emit: ns/event from one Python thread and from four (emit per event, a
 P   parse and tables over a shared capture: a no-op parse_event (ns/event), a threads-table
     entry lookup, and a field read + write pair (ns), for examples/bench/parse_bench.py next to
     bench/c_reference/parse_noop_c.c and table_rw_c.c; then the same in instructions, counted
-    by callgrind (repeatable where timings on a shared machine are not).
+    by callgrind inside the host's parse_all (repeatable where timings on a shared machine
+    are not).
 K   shipping: the size of examples/dummy's tarball (falco-plugin package) and its cold start
     (dlopen to init returned, Python started from the bundle) next to the dev build's, each in
     a fresh host process, median of COLD_RUNS alternated runs after one warm-up each.
@@ -199,19 +200,20 @@ def parse_tables() -> None:
     except FileNotFoundError:
         print("instructions: skipped (valgrind not found)")
         return
-    print(f"instructions (callgrind, {PARSE_INSTR_PASSES[1] - PARSE_INSTR_PASSES[0]} passes; start-up cancels out)")
+    print(f"instructions per event in parse_all (callgrind, {PARSE_INSTR_PASSES} passes and the warm-up)")
     print(f"{'no-op parse, per event':34}{counted[noop, None]:<14.0f}{counted[py_noop, None]:<14.0f}")
     print(f"{'entry get+read pid, per event':34}{counted[table_rw, 0]:<14.0f}{counted[py_rw, 0]:<14.0f}")
     pair = [(counted[lib, 10] - counted[lib, 0]) / 10 for lib in (table_rw, py_rw)]
     print(f"{'field read+write pair':34}{pair[0]:<14.0f}{pair[1]:<14.0f}")
 
 
-PARSE_INSTR_PASSES = (1, 6)
+PARSE_INSTR_PASSES = int(os.environ.get("BENCH_PARSE_INSTR_PASSES", "5"))
 
 
 def parse_instructions(lib: Path, ops: int | None, capture: Path) -> float:
-    """Instructions per event of bench-parse for one plugin, counted by callgrind: the run of
-    PARSE_INSTR_PASSES[1] passes minus the one of [0], so start-up and the warm-up cancel out."""
+    """Instructions per event of one plugin's parse_event in bench-parse, counted by callgrind
+    inside the host's parse_all only (start-up and the host's own loop are not counted; the
+    warm-up pass is, as one pass more)."""
     import re
     import shutil
 
@@ -220,19 +222,17 @@ def parse_instructions(lib: Path, ops: int | None, capture: Path) -> float:
     valgrind = shutil.which("valgrind")
     if valgrind is None:
         raise FileNotFoundError("valgrind")
-    totals, events = [], 0
-    for passes in PARSE_INSTR_PASSES:
-        argv = [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", str(host_binary()), "bench-parse",
-                "--capture", str(capture), "--repeat", str(passes), "-p", str(lib)]
-        if ops is not None:
-            argv += ["-c", json.dumps({"ops": ops})]
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=1800)
-        found = re.search(r"Collected : (\d+)", proc.stderr)
-        if proc.returncode != 0 or found is None:
-            raise SystemExit(f"callgrind run failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
-        totals.append(int(found.group(1)))
-        events = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")][-1]["bench"]["events"]
-    return (totals[1] - totals[0]) / ((PARSE_INSTR_PASSES[1] - PARSE_INSTR_PASSES[0]) * events)
+    argv = [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", "--collect-atstart=no",
+            "--toggle-collect=parse_all", str(host_binary()), "bench-parse", "--capture", str(capture),
+            "--repeat", str(PARSE_INSTR_PASSES), "-p", str(lib)]
+    if ops is not None:
+        argv += ["-c", json.dumps({"ops": ops})]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=1800)
+    found = re.search(r"Collected : (\d+)", proc.stderr)
+    if proc.returncode != 0 or found is None:
+        raise SystemExit(f"callgrind run failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
+    events = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")][-1]["bench"]["events"]
+    return int(found.group(1)) / ((PARSE_INSTR_PASSES + 1) * events)
 
 
 COLD_RUNS = int(os.environ.get("BENCH_COLD_RUNS", "7"))
