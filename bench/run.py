@@ -25,9 +25,10 @@ P   parse and tables over a shared capture: a no-op parse_event (ns/event), a th
 K   shipping: the size of examples/dummy's tarball (falco-plugin package) and its cold start
     (dlopen to init returned, Python started from the bundle) next to the dev build's, each in
     a fresh host process, median of COLD_RUNS alternated runs after one warm-up each.
-M   footprint: peak RSS (VmHWM) and cold start (dlopen to init returned) of each plugin in its
-    own host process (S3 fields, batch 64), the interpreter's share (a bare `python -I -S`, then
-    what each import adds), and RSS every 1M events over a long run (a leak shows as growth).
+M   footprint: peak RSS (VmHWM) and cold start (dlopen to init returned) of each plugin, medians
+    of COLD_RUNS fresh host processes each (S3 fields, batch 64), the interpreter's share (a bare
+    `python -I -S`, then what each import adds), and RSS every 1M events over a long run (a leak
+    shows as growth).
 """
 
 from __future__ import annotations
@@ -280,33 +281,47 @@ for label, module in steps:
 
 
 def footprint(c_lib: Path, py_lib: Path, batch_lib: Path) -> None:
-    """M: peak RSS and cold start per plugin, each in its own host process, and the interpreter's share."""
+    """M: peak RSS and cold start per plugin, medians of fresh host processes, and the interpreter's share."""
+    import statistics
+
     n = str(FOOTPRINT_EVENTS)
-    rows = [("plain C plugin (bench_c)", c_lib, {"batch": 64}), ("bench_py", py_lib, {"batch": 64}),
-            ("bench_batch_py", batch_lib, {"batch": 64})]
-    results = [host_bench([(lib, json.dumps(cfg), n)], "--fields", S3_FIELDS)[0] for _, lib, cfg in rows]
+    rows = [("plain C plugin (bench_c)", c_lib), ("bench_py", py_lib), ("bench_batch_py", batch_lib)]
+    runs: list[list[dict[str, Any]]] = [[] for _ in rows]
+    for i in range(COLD_RUNS + 1):  # alternated; the first round warms the page cache
+        for k, (_, lib) in enumerate(rows):
+            r = host_bench([(lib, json.dumps({"batch": 64}), n)], "--fields", S3_FIELDS)[0]
+            if i:
+                runs[k].append(r)
+    keys = ("peak_rss_kb", "rss_after_init_kb", "cold_start_ms", "rss_before_load_kb")
+    results = [{key: statistics.median(r[key] for r in rs) for key in keys} for rs in runs]
     c = results[0]
-    print(f"\nM footprint, S3 fields over {int(n):,} events, each plugin in its own host process")
+    print(f"\nM footprint, S3 fields over {int(n):,} events, medians of {COLD_RUNS} fresh host processes per plugin")
     print(f"{'':34}{'peak RSS MiB':<14}{'ratio':<10}{'after init MiB':<16}{'cold start ms':<15}{'minus C':<10}")
-    for (title, _, _), r in zip(rows, results, strict=True):
+    for (title, _), r in zip(rows, results, strict=True):
         print(f"{title:34}{r['peak_rss_kb'] / 1024:<14.1f}{ratio(r['peak_rss_kb'], c['peak_rss_kb']):<10}"
               f"{r['rss_after_init_kb'] / 1024:<16.1f}{r['cold_start_ms']:<15.1f}"
               f"{r['cold_start_ms'] - c['cold_start_ms']:<10.1f}")
-    print(f"host process before loading a plugin: {c['rss_before_load_kb'] / 1024:.1f} MiB")
-    modules = ["falco_plugin._runtime", "pydantic", "falco_plugin.event"]
+    before = c["rss_before_load_kb"]
+    python_share = results[1]["rss_after_init_kb"] - before
+    print(f"host process before loading a plugin: {before / 1024:.1f} MiB; bench_py's init adds "
+          f"{python_share / 1024:.1f} MiB (libpython, the interpreter, the SDK runtime and the plugin)")
+    modules = ["falco_plugin._runtime", "bench_plugin", "pydantic", "falco_plugin.event"]
     # -S keeps site-packages out of the bare figure; they are added before the first import
-    paths = ":".join([str(ROOT), *(p for p in sys.path if "site-packages" in p)])
+    paths = ":".join([str(ROOT), str(ROOT / "examples" / "bench"), *(p for p in sys.path if "site-packages" in p)])
     proc = subprocess.run([sys.executable, "-I", "-S", "-c", IMPORT_STEPS, paths, *modules], capture_output=True,
                           text=True, timeout=120)
     if proc.returncode != 0:
         print(f"interpreter share: not measured ({proc.stderr.strip()[-200:]})")
         return
-    print("interpreter share (VmRSS of a separate process, MiB; a plugin imports what it uses):")
+    print("interpreter share (VmRSS of a separate python process, MiB; bench_py imports only the first two):")
     last = 0
     for line in proc.stdout.splitlines():
         label, kb = line.rsplit(" ", 1)
-        print(f"  {label:44}{int(kb) / 1024:7.1f}  (+{(int(kb) - last) / 1024:.1f})" if last else
-              f"  {label:44}{int(kb) / 1024:7.1f}")
+        if last:
+            print(f"  {label:44}{int(kb) / 1024:7.1f}  (+{(int(kb) - last) / 1024:.1f})")
+        else:
+            print(f"  {label:44}{int(kb) / 1024:7.1f}  (of which the interpreter itself, less a bare C "
+                  f"process like the host's: {(int(kb) - before) / 1024:.1f})")
         last = int(kb)
 
 
@@ -323,6 +338,9 @@ def main() -> int:
     c_lib = compile_c_plugin(ROOT / "bench" / "c_reference" / "bench_c.c")
     py_lib, _ = build(f"{ROOT}/examples/bench/bench_plugin.py:BenchPlugin", OUT / "libbench_py.so")
     batch_lib, _ = build(f"{ROOT}/examples/bench/bench_batch.py:BenchBatchPlugin", OUT / "libbench_batch_py.so")
+    if "--footprint" in sys.argv:  # only section M
+        footprint(c_lib, py_lib, batch_lib)
+        return 0
 
     batches = (1, 64, 512)
     specs = []

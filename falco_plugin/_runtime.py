@@ -7,26 +7,31 @@ the text of :func:`format_exception` available from ``get_last_error``.
 
 from __future__ import annotations
 
-import datetime
 import importlib
-import ipaddress
 import json
-import logging
 import os
-import site
 import sys
-import sysconfig
-import traceback
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import environment, log, signals
-from .base import ConfigError, Plugin, PluginDefinitionError, check_metadata, parse_config, schema_version_at_init
+from .base import (
+    ConfigError,
+    Plugin,
+    PluginDefinitionError,
+    check_metadata,
+    parse_config,
+    schema_version_at_init,
+    takes_tables,
+)
 from .extract import ExtractPlugin, batch_methods, extract_types, field_methods, types_at_init
 from .listen import capture_listen
 from .metrics import metric_tuples
 from .parse import ParsePlugin, parse_method, parse_types
 from .source import EndOfStream, SourceInstance, SourcePlugin, Timeout
-from .tables import TablesInput, takes_tables
+
+if TYPE_CHECKING:  # what only some plugins need is imported where it is used
+    import datetime
+    import traceback
 
 # The shim looks these up once, to tell end of stream and timeout from failures.
 __all__ = ["EndOfStream", "Timeout", "batch_methods", "capture_listen", "field_methods", "parse_method"]
@@ -40,9 +45,6 @@ def embedded() -> None:
 def metrics(plugin: Plugin) -> list[tuple[str, bool, int, int | float]]:
     """``get_metrics``: the plugin's metrics as (name, monotonic, value type, value)."""
     return metric_tuples(plugin.get_metrics())
-
-EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
-
 
 def load_class(module: str, qualname: str) -> type[Plugin]:
     try:
@@ -86,8 +88,7 @@ def create(
     cls = load_class(module, qualname)
     value = parse_config(cls, config)
     plugin = cls.__new__(cls)
-    plugin.logger = logging.getLogger(cls.__module__)
-    log.attach(plugin.logger, link)
+    log.attach(cls.__module__, link)
     changed = environment.changed_sources(info) if info else []
     if changed:
         plugin.logger.warning(
@@ -101,11 +102,13 @@ def create(
                     f"{qualname}.__init__ takes tables, but the host gives tables only to plugins that "
                     "parse events or extract fields"
                 )
+            from .tables import TablesInput  # only for a plugin that takes tables
+
             plugin.__init__(value, TablesInput(tables))  # type: ignore[misc]
         else:
             plugin.__init__(value)  # type: ignore[misc]
     except BaseException:
-        log.detach(plugin.logger, link)
+        log.detach(cls.__module__, link)
         raise
     return plugin
 
@@ -145,7 +148,7 @@ def destroy(plugin: Plugin, link: log.HostLink) -> None:
     try:
         plugin.destroy()
     finally:
-        log.detach(plugin.logger, link)
+        log.detach(type(plugin).__module__, link)
 
 
 def set_config(plugin: Plugin, config: str) -> None:
@@ -176,20 +179,33 @@ def format_exception(exc: BaseException) -> str:
     (``raised in decoder.py:355``)."""
     if isinstance(exc, (ConfigError, PluginDefinitionError, environment.EnvironmentConflict)):
         return str(exc)
+    import traceback
+
     text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     return text + where(traceback.extract_tb(exc.__traceback__), _PLUGIN_ROOTS)
 
 
 # Files or package directories of the plugin classes loaded here: "the plugin's own code".
 _PLUGIN_ROOTS: set[str] = set()
-_LIBRARY_DIRS = tuple(
-    os.path.join(os.path.realpath(d), "")
-    for d in {
-        *(sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")),
-        *site.getsitepackages(),
-        os.path.dirname(os.path.abspath(__file__)),
-    }
-)
+_library_dirs: tuple[str, ...] = ()
+
+
+def library_dirs() -> tuple[str, ...]:
+    """The directories of the standard library, site-packages and the SDK (found on the first error)."""
+    global _library_dirs
+    if not _library_dirs:
+        import site
+        import sysconfig
+
+        _library_dirs = tuple(
+            os.path.join(os.path.realpath(d), "")
+            for d in {
+                *(sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")),
+                *site.getsitepackages(),
+                os.path.dirname(os.path.abspath(__file__)),
+            }
+        )
+    return _library_dirs
 
 
 def plugin_root(module_name: str) -> str | None:
@@ -215,7 +231,7 @@ def where(frames: traceback.StackSummary, roots: set[str]) -> str:
         return any(path == root or path.startswith(os.path.join(root, "")) for root in roots)
 
     def library(frame: traceback.FrameSummary) -> bool:
-        return frame.filename.startswith("<") or os.path.realpath(frame.filename).startswith(_LIBRARY_DIRS)
+        return frame.filename.startswith("<") or os.path.realpath(frame.filename).startswith(library_dirs())
 
     last = frames[-1]
     chosen = next((f for f in reversed(frames) if own(f)), None)
@@ -229,14 +245,18 @@ def where(frames: traceback.StackSummary, roots: set[str]) -> str:
 
 def datetime_ns(value: datetime.datetime) -> int:
     """An abstime field's datetime as ns since the epoch (naive datetimes are UTC)."""
+    import datetime  # already loaded: the value comes from it
+
     if value.tzinfo is None:
         value = value.replace(tzinfo=datetime.timezone.utc)
-    delta = value - EPOCH
+    delta = value - datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
     return (delta.days * 86400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
 
 
 def ip_packed(value: object) -> bytes:
     """An ipaddr / ipnet field's value as 4 or 16 bytes in network order."""
+    import ipaddress
+
     if isinstance(value, (ipaddress.IPv4Network, ipaddress.IPv6Network)):
         return value.network_address.packed
     if isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv6Address)):

@@ -33,7 +33,6 @@ the GIL is released while the host takes it, so emitting never blocks the host's
 
 from __future__ import annotations
 
-import logging
 import operator
 import sys
 import threading
@@ -239,6 +238,8 @@ class BackgroundThread:
                     break
         except BaseException as exc:
             self._error = exc
+            import logging
+
             logging.getLogger(getattr(self._fn, "__module__", None) or __name__).error(
                 "background task %s failed: %s: %s", self._thread.name, type(exc).__name__, exc
             )

@@ -25,9 +25,9 @@ parameter (``None`` for a plugin without configuration)::
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
-import logging
 import re
 import sys
 import typing
@@ -37,6 +37,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from .metrics import Metric
 
 if TYPE_CHECKING:  # pydantic is imported only by plugins that have a configuration model
+    import logging
+
     import pydantic
 
 __all__ = ["ConfigError", "Event", "Plugin", "PluginDefinitionError"]
@@ -68,12 +70,16 @@ class Plugin:
     #: (the host assumes "3.0.0"). See also :meth:`required_event_schema_version`.
     REQUIRED_EVENT_SCHEMA_VERSION: ClassVar[str | None]
 
-    #: The plugin's logger; ``logging`` calls on it (or on the logger of the plugin's
-    #: module) reach the host's log function.
-    logger: logging.Logger
-
     def __init__(self, config: Any = None) -> None:
         self.config = config
+
+    @functools.cached_property
+    def logger(self) -> logging.Logger:
+        """The plugin's logger, that of its module: ``logging`` calls on it (or on
+        ``logging.getLogger(__name__)`` in the plugin's module) reach the host's log function."""
+        import logging  # on first use: a plugin that never logs never imports it
+
+        return logging.getLogger(type(self).__module__)
 
     def set_config(self, config: Any) -> None:
         """Apply a new, already validated configuration. The default stores it in ``self.config``."""
@@ -124,6 +130,16 @@ def config_type(cls: type[Plugin]) -> Any:
         f"{cls.__qualname__}.__init__: the config parameter must be annotated with a pydantic "
         f"BaseModel subclass, str or None, not {hint!r}"
     )
+
+
+def takes_tables(cls: type) -> bool:
+    """Whether ``cls.__init__`` has a ``tables`` parameter (after ``config``)."""
+    init = getattr(cls, "__init__", None)
+    try:
+        params = list(inspect.signature(init).parameters)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+    return len(params) >= 3 and params[2] == "tables"
 
 
 def _is_model(hint: Any) -> bool:

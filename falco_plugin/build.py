@@ -35,6 +35,7 @@ from .base import (
     declared_schema_version,
     derived_schema_version,
     init_schema,
+    takes_tables,
 )
 from .extract import (
     FIELD_TYPE_CODES,
@@ -48,7 +49,6 @@ from .extract import (
 from .listen import CaptureListenPlugin
 from .parse import ParsePlugin, check_parse, parse_sources, parse_types
 from .source import SourcePlugin, check_source
-from .tables import takes_tables
 
 __all__ = ["BuildError", "PluginSpec", "build", "exported_symbols", "load_plugin_class", "plugin_spec", "read_meta"]
 

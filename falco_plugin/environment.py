@@ -19,17 +19,22 @@ with those of the plugins already loaded and refuses a plugin that cannot work t
 
 A dev build also records its own source files and their hashes, so that loading it after
 they changed logs a warning (:func:`changed_sources`).
+
+Only ``init`` runs in the plugin's process, and it imports nothing heavy: the distributions'
+versions (``importlib.metadata``) are read at build time, and a recorded source is hashed
+(``hashlib``, i.e. OpenSSL) only when its size or mtime differs from the build's.
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib.metadata
+import os
 import sys
 import threading
 from collections.abc import Iterable
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = ["EnvironmentConflict", "build_info", "changed_sources", "conflict", "join", "sdk_distributions"]
 
@@ -42,11 +47,22 @@ class EnvironmentConflict(RuntimeError):
 
 
 def file_hash(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    import hashlib  # only when a source may have changed: it loads OpenSSL
+
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def source_record(path: str) -> list[Any]:
+    """``[path, sha256, size, mtime_ns]``: what a dev build records of one of its sources."""
+    st = os.stat(path)
+    return [path, file_hash(path), st.st_size, st.st_mtime_ns]
 
 
 def distribution_versions(names: Iterable[str]) -> dict[str, str]:
-    """``{name: version}`` of the installed distributions among ``names``."""
+    """``{name: version}`` of the installed distributions among ``names`` (at build time)."""
+    import importlib.metadata
+
     out = {}
     for name in names:
         try:
@@ -83,7 +99,7 @@ def build_info(
         "mode": "packaged" if packaged else "dev",
         "environment": "" if packaged else sys.prefix,
         "distributions": distributions,
-        "sources": [] if packaged else [[str(p), file_hash(p)] for p in sorted(map(str, sources))],
+        "sources": [] if packaged else [source_record(p) for p in sorted(map(str, sources))],
     }
 
 
@@ -121,10 +137,17 @@ def join(info: dict[str, Any]) -> None:
 
 
 def changed_sources(info: dict[str, Any]) -> list[str]:
-    """The recorded source files of a dev build that changed (or vanished) since the build."""
+    """The recorded source files of a dev build that changed (or vanished) since the build.
+
+    A file whose size and mtime are those recorded is unchanged; any other is hashed, so that
+    a file touched or rewritten with the same content does not count as changed.
+    """
     changed = []
-    for path, digest in info.get("sources", []):
+    for path, digest, *stat in info.get("sources", []):
         try:
+            st = os.stat(path)
+            if stat == [st.st_size, st.st_mtime_ns]:
+                continue
             if file_hash(path) != digest:
                 changed.append(path)
         except OSError:

@@ -74,10 +74,8 @@ cannot take a typed event.
 
 from __future__ import annotations
 
-import datetime
 import functools
 import inspect
-import ipaddress
 import json
 import re
 import sys
@@ -112,17 +110,27 @@ PLUGIN_EVENT = 322
 PLUGIN_EVENT_PAYLOAD_OFFSET = 38
 T = TypeVar("T")
 
-_TYPE_BY_HINT: dict[Any, str] = {
-    int: "uint64",
-    str: "string",
-    bool: "bool",
-    datetime.timedelta: "reltime",
-    datetime.datetime: "abstime",
-    ipaddress.IPv4Address: "ipaddr",
-    ipaddress.IPv6Address: "ipaddr",
-    ipaddress.IPv4Network: "ipnet",
-    ipaddress.IPv6Network: "ipnet",
+_TYPE_BY_NAME = {
+    "builtins.int": "uint64",
+    "builtins.str": "string",
+    "builtins.bool": "bool",
+    "datetime.timedelta": "reltime",
+    "datetime.datetime": "abstime",
+    "ipaddress.IPv4Address": "ipaddr",
+    "ipaddress.IPv6Address": "ipaddr",
+    "ipaddress.IPv4Network": "ipnet",
+    "ipaddress.IPv6Network": "ipnet",
 }
+
+
+def _type_by_hint(hint: Any) -> str | None:
+    """The field type of a return type hint. By name, so that a plugin that returns no
+    datetime or ipaddress values never imports those modules."""
+    if not isinstance(hint, type):
+        return None
+    kind = _TYPE_BY_NAME.get(f"{hint.__module__}.{hint.__qualname__}")
+    module = sys.modules.get(hint.__module__)
+    return kind if kind and getattr(module, hint.__qualname__, None) is hint else None
 
 
 @dataclass(frozen=True)
@@ -318,7 +326,7 @@ def _unwrap_optional(hint: Any) -> Any:
         args = [a for a in typing.get_args(hint) if a is not type(None)]
         if len(args) == 1:
             return args[0]
-        kinds = {_TYPE_BY_HINT.get(a) for a in args}
+        kinds = {_type_by_hint(a) for a in args}
         if len(kinds) == 1 and None not in kinds:
             return args[0]  # e.g. IPv4Address | IPv6Address
     return hint
@@ -339,7 +347,7 @@ def _type_from_hint(owner: str, hint: Any) -> tuple[str, bool]:
         if not args:
             raise PluginDefinitionError(f"{owner}: give the element type of the list, e.g. list[int]")
         hint, is_list = _unwrap_located(_unwrap_optional(args[0])), True
-    kind = _TYPE_BY_HINT.get(hint)
+    kind = _type_by_hint(hint)
     if kind is None:
         raise PluginDefinitionError(
             f"{owner}: cannot tell the field type from the return type {hint!r}; "

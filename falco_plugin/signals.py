@@ -15,7 +15,6 @@ Only the shim calls :func:`guard` (outside a plugin, e.g. under pytest, nothing 
 from __future__ import annotations
 
 import faulthandler
-import logging
 import os
 import signal
 import sys
@@ -41,6 +40,8 @@ def _refuse(what: str) -> None:
     names = log.attached_loggers()
     # the plugin the calling module belongs to, else every live plugin (a library called it)
     mine = [n for n in names if module == n or module.startswith(n + ".")]
+    import logging  # routes the attached loggers to the host if nothing imported it yet
+
     for name in mine or names or [__name__]:
         logging.getLogger(name).warning(message)
 

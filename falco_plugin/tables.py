@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import builtins
 import enum
-import inspect
 import sys
 import typing
 from collections.abc import Callable, Iterator
@@ -280,16 +279,6 @@ def _bind(ref: Any, cls: type[TableEntry]) -> None:
     bound = type(cls.__name__, (cls, shim.Entry), namespace)
     bound.__qualname__ = cls.__qualname__
     ref.bind(bound)
-
-
-def takes_tables(cls: type) -> bool:
-    """Whether ``cls.__init__`` has a ``tables`` parameter (after ``config``)."""
-    init = getattr(cls, "__init__", None)
-    try:
-        params = list(inspect.signature(init).parameters)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return False
-    return len(params) >= 3 and params[2] == "tables"
 
 
 #: the names of the tables plugins of this process exported through :class:`TablesInput`:

@@ -118,9 +118,13 @@ static size_t elem_size(uint8_t ftype);
 
 int fp_extract_init(fp_state *s)
 {
-	PyDateTime_IMPORT;
-	if (!PyDateTimeAPI)
-		return -1;
+	for (uint32_t i = 0; i < NFIELDS; i++) /* datetime is imported only for time fields */
+		if (field_types[i] == FTYPE_RELTIME || field_types[i] == FTYPE_ABSTIME) {
+			PyDateTime_IMPORT;
+			if (!PyDateTimeAPI)
+				return -1;
+			break;
+		}
 	struct fp_extract *x = calloc(1, sizeof *x);
 	if (!x) {
 		PyErr_NoMemory();

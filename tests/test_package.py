@@ -298,7 +298,11 @@ def test_changed_sources_are_named_when_a_dev_build_loads(tmp_path: Path, host: 
     lib = build_with(Path(sys.executable), f"{src}:ShipProbe", tmp_path / "libprobe.so")
     clean = host("run", "-p", lib)
     assert clean.returncode == 0 and "source files changed" not in clean.stderr
-    src.write_text(src.read_text().replace('"probe.prefix"', '"probe.renamed"'))
+    st = src.stat()  # touched, same content: its mtime differs from the build's, so it is hashed: unchanged
+    os.utime(src, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    touched = host("run", "-p", lib)
+    assert touched.returncode == 0 and "source files changed" not in touched.stderr
+    src.write_text(src.read_text().replace('"probe.prefix"', '"probe.prefiX"'))  # same size, new mtime
     run = host("run", "-p", lib)
     assert run.returncode == 0
     assert "log warning ship_probe: source files changed since falco-plugin build" in run.stderr
