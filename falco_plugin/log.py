@@ -18,17 +18,14 @@ first imported, whoever imports it and whenever.
 
 from __future__ import annotations
 
-import contextlib
 import sys
 import threading
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ._on_import import after_import
 
 if TYPE_CHECKING:
     import logging
-    from collections.abc import Sequence
-    from importlib.abc import Loader
-    from importlib.machinery import ModuleSpec
-    from types import ModuleType
 
 __all__ = ["attach", "attached_loggers", "detach", "severity"]
 
@@ -99,75 +96,32 @@ def _host_log_handler() -> Any:
     return _handler_class
 
 
-def _wire(names: Sequence[str]) -> None:
-    """Give each named logger its host handler (once), at level INFO unless it has one."""
-    import logging  # waits for a concurrent import of logging to finish
+def _wire(name: str) -> None:
+    """Give the named logger its host handler (once), at level INFO unless it has one."""
+    import logging  # already imported: called by after_import
 
     cls = _host_log_handler()
     with _registry_lock:
-        for name in names:
-            if name in _wired:
-                continue
-            _wired.add(name)
-            logger = logging.getLogger(name)
-            handler = cls(name)
-            handler.setFormatter(logging.Formatter("%(message)s"))
-            logger.addHandler(handler)
-            logger.propagate = False
-            if logger.level == logging.NOTSET:
-                logger.setLevel(logging.INFO)
-
-
-class _WireOnImport:
-    """A meta path finder that wires the attached loggers once ``logging`` has been imported."""
-
-    def find_spec(self, name: str, path: Any = None, target: Any = None) -> ModuleSpec | None:
-        if name != "logging":
-            return None
-        with contextlib.suppress(ValueError):  # another thread may have removed it
-            sys.meta_path.remove(self)
-        for finder in sys.meta_path:
-            find = getattr(finder, "find_spec", None)
-            spec: ModuleSpec | None = find(name, path, target) if find else None
-            if spec is not None:
-                if spec.loader is not None and hasattr(spec.loader, "exec_module"):
-                    spec.loader = cast("Loader", _ThenWire(spec.loader))
-                return spec
-        return None
-
-
-class _ThenWire:
-    """The loader of ``logging``, then the wiring of the attached loggers."""
-
-    def __init__(self, loader: Any) -> None:
-        self.loader = loader
-
-    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
-        module: ModuleType | None = self.loader.create_module(spec)
-        return module
-
-    def exec_module(self, module: ModuleType) -> None:
-        module.__loader__ = self.loader
-        if module.__spec__ is not None:
-            module.__spec__.loader = self.loader
-        self.loader.exec_module(module)
-        with _registry_lock:
-            names = list(_links)
-        _wire(names)
-
-
-_watcher = _WireOnImport()
+        if name in _wired:
+            return
+        _wired.add(name)
+        logger = logging.getLogger(name)
+        handler = cls(name)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.INFO)
 
 
 def attach(name: str, link: HostLink) -> None:
     """Route the records of logger ``name`` to ``link`` (one plugin state's host log function)."""
     with _registry_lock:
-        _links.setdefault(name, []).append(link)
-        loaded = "logging" in sys.modules
-        if not loaded and _watcher not in sys.meta_path:
-            sys.meta_path.insert(0, _watcher)
-    if loaded:
-        _wire([name])
+        links = _links.setdefault(name, [])
+        links.append(link)
+        first = len(links) == 1 and name not in _wired
+    if first:
+        after_import("logging", lambda _: _wire(name))
 
 
 def detach(name: str, link: HostLink) -> None:

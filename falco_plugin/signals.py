@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import faulthandler
 import os
-import signal
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import log
+from ._on_import import after_import
+
+if TYPE_CHECKING:
+    from types import ModuleType
 
 __all__ = ["guard"]
 
@@ -47,6 +50,8 @@ def _refuse(what: str) -> None:
 
 
 def _signal_name(signum: Any) -> str:
+    import signal
+
     try:
         return signal.Signals(signum).name
     except (ValueError, TypeError):
@@ -54,6 +59,8 @@ def _signal_name(signum: Any) -> str:
 
 
 def _no_signal(signum: Any, handler: Any) -> Any:
+    import signal
+
     _refuse(f"signal.signal({_signal_name(signum)})")
     return signal.getsignal(signum)
 
@@ -76,7 +83,10 @@ def guard() -> None:
     if _guarded:
         return
     _guarded = True
-    signal.signal = _no_signal  # type: ignore[assignment]
-    signal.siginterrupt = _no_siginterrupt
     faulthandler.enable = _no_faulthandler_enable
     faulthandler.register = _no_faulthandler_register
+    after_import("signal", _guard_signal)  # now if imported, else when a plugin imports it
+
+
+def _guard_signal(signal: ModuleType) -> None:
+    vars(signal).update(signal=_no_signal, siginterrupt=_no_siginterrupt)

@@ -14,13 +14,13 @@ from conftest import ROOT, Built, Host, fields_of
 # What the SDK imported at init before (importlib.metadata pulls email, zipfile, socket, csv...;
 # hashlib loads OpenSSL), and what only some plugins need (pydantic: a config model;
 # falco_plugin.event: typed events; datetime: time fields; ipaddress: IP fields; logging: a
-# plugin that logs; falco_plugin.tables: a plugin that takes tables; traceback, sysconfig: the
-# first error message).
+# plugin that logs; signal: a plugin that imports it (the SDK's guard is applied then);
+# falco_plugin.tables: a plugin that takes tables; traceback, sysconfig: the first error message).
 ABSENT = [
     "pydantic", "pydantic_core", "falco_plugin.event", "importlib.metadata", "importlib.resources",
     "email", "zipfile", "socket", "csv", "hashlib", "_hashlib", "pathlib", "shutil", "tempfile",
     "logging", "datetime", "_datetime", "ipaddress", "traceback", "sysconfig", "textwrap", "random",
-    "urllib", "falco_plugin.tables",
+    "urllib", "falco_plugin.tables", "signal",
 ]
 WATCHED = "+".join(ABSENT)
 
@@ -52,12 +52,14 @@ def test_the_probe_sees_a_module_a_plugin_imports(built: Built, host: Host) -> N
     assert {"pydantic", "logging"} <= set(fields_of(run)[0][f"probe.at_load[{WATCHED}]"].split(","))
 
 
-def test_logging_imported_late_still_reaches_the_host(built: Built, host: Host) -> None:
+def test_logging_and_signal_imported_late_still_work(built: Built, host: Host) -> None:
     lib = built("footprint_probe.py:LazyLogger")
     run = host("run", "--json", "-p", lib)
     assert run.returncode == 0, run
     logs = [line for line in run.stderr.splitlines() if line.startswith("log ")]
-    assert logs == [
+    assert logs[:2] == [
         "log warning lazy_logger: open: logging was loaded before this import: False",
-        "log info lazy_logger: next_batch: through self.logger",
+        "log info lazy_logger: open: signal was loaded before this import: False",
     ], run
+    assert logs[2].startswith("log warning lazy_logger: signal.signal(SIGUSR1) refused at footprint_probe.py:"), run
+    assert logs[3:] == ["log info lazy_logger: next_batch: through self.logger"], run

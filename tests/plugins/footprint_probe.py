@@ -8,7 +8,8 @@ while events flow: the names in ``sys.modules``, sorted and comma-separated, amo
 the key (``all``, or names joined by ``+``).
 
 ``LazyLogger`` logs without importing ``logging`` in its module: through
-``logging.getLogger(__name__)`` imported inside ``open``, then through ``self.logger``.
+``logging.getLogger(__name__)`` imported inside ``open``, then through ``self.logger``; and it
+imports ``signal`` in ``open`` and tries to install a handler, which the SDK refuses.
 """
 
 from __future__ import annotations
@@ -62,4 +63,9 @@ class LazyLogger(Plugin, SourcePlugin):
         import logging
 
         logging.getLogger(__name__).warning("open: logging was loaded before this import: %s", loaded)
+        loaded = "signal" in sys.modules
+        import signal  # the SDK's guard is applied when it is imported
+
+        self.logger.info("open: signal was loaded before this import: %s", loaded)
+        signal.signal(signal.SIGUSR1, signal.SIG_IGN)  # refused, with a warning
         return LazyInstance(self)
