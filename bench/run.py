@@ -19,7 +19,9 @@ A   async emit: ns/event from one Python thread and from four (emit per event, a
     of 64), next to a plain-C emitter plugin (bench/c_reference/async_c.c) in the same host.
 P   parse and tables over a shared capture: a no-op parse_event (ns/event), a threads-table
     entry lookup, and a field read + write pair (ns), for examples/bench/parse_bench.py next to
-    bench/c_reference/parse_noop_c.c and table_rw_c.c.
+    bench/c_reference/parse_noop_c.c and table_rw_c.c; then the same in instructions, counted
+    by callgrind inside the host's parse_all (repeatable where timings on a shared machine
+    are not).
 K   shipping: the size of examples/dummy's tarball (falco-plugin package) and its cold start
     (dlopen to init returned, Python started from the bundle) next to the dev build's, each in
     a fresh host process, median of COLD_RUNS alternated runs after one warm-up each.
@@ -195,6 +197,45 @@ def parse_tables() -> None:
     rw = [{k: results[2 + 3 * lang + i]["ns_per_event"] for i, k in enumerate(ops)} for lang in (0, 1)]
     print(f"{'entry get+read pid, ns/event':34}{rw[0][0]:<14.1f}{rw[1][0]:<14.1f}")
     print(f"{'field read+write pair, ns':34}{(rw[0][10] - rw[0][0]) / 10:<14.1f}{(rw[1][10] - rw[1][0]) / 10:<14.1f}")
+    try:
+        counted = {(lib, k): parse_instructions(lib, k, capture) for lib in (noop, py_noop) for k in (None,)}
+        counted |= {(lib, k): parse_instructions(lib, k, capture) for lib in (table_rw, py_rw) for k in (0, 10)}
+    except FileNotFoundError:
+        print("instructions: skipped (valgrind not found)")
+        return
+    print(f"instructions per event in parse_all (callgrind, {PARSE_INSTR_PASSES} passes and the warm-up)")
+    print(f"{'no-op parse, per event':34}{counted[noop, None]:<14.0f}{counted[py_noop, None]:<14.0f}")
+    print(f"{'entry get+read pid, per event':34}{counted[table_rw, 0]:<14.0f}{counted[py_rw, 0]:<14.0f}")
+    pair = [(counted[lib, 10] - counted[lib, 0]) / 10 for lib in (table_rw, py_rw)]
+    print(f"{'field read+write pair':34}{pair[0]:<14.0f}{pair[1]:<14.0f}")
+
+
+PARSE_INSTR_PASSES = int(os.environ.get("BENCH_PARSE_INSTR_PASSES", "5"))
+
+
+def parse_instructions(lib: Path, ops: int | None, capture: Path) -> float:
+    """Instructions per event of one plugin's parse_event in bench-parse, counted by callgrind
+    inside the host's parse_all only (start-up and the host's own loop are not counted; the
+    warm-up pass is, as one pass more)."""
+    import re
+    import shutil
+
+    from falco_plugin.host import host_binary
+
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        raise FileNotFoundError("valgrind")
+    argv = [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", "--collect-atstart=no",
+            "--toggle-collect=parse_all", str(host_binary()), "bench-parse", "--capture", str(capture),
+            "--repeat", str(PARSE_INSTR_PASSES), "-p", str(lib)]
+    if ops is not None:
+        argv += ["-c", json.dumps({"ops": ops})]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=1800)
+    found = re.search(r"Collected : (\d+)", proc.stderr)
+    if proc.returncode != 0 or found is None:
+        raise SystemExit(f"callgrind run failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
+    events = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")][-1]["bench"]["events"]
+    return int(found.group(1)) / ((PARSE_INSTR_PASSES + 1) * events)
 
 
 COLD_RUNS = int(os.environ.get("BENCH_COLD_RUNS", "7"))
@@ -290,6 +331,10 @@ def main() -> int:
     if "--shipping" in sys.argv:  # only section K
         OUT.mkdir(parents=True, exist_ok=True)
         shipping()
+        return 0
+    if "--parse" in sys.argv:  # only section P
+        OUT.mkdir(parents=True, exist_ok=True)
+        parse_tables()
         return 0
     OUT.mkdir(parents=True, exist_ok=True)
     c_lib = compile_c_plugin(ROOT / "bench" / "c_reference" / "bench_c.c")
