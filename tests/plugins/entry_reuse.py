@@ -10,8 +10,9 @@ import weakref
 from typing import Any
 
 from pydantic import BaseModel
+from state import Ticks  # the same one-event-per-batch source
 
-from falco_plugin import EndOfStream, Event, ExtractPlugin, ParsePlugin, Plugin, SourceInstance, SourcePlugin, field
+from falco_plugin import Event, ExtractPlugin, ParsePlugin, Plugin, SourcePlugin, field
 from falco_plugin.tables import (
     Custom,
     Int8,
@@ -51,18 +52,6 @@ VALUES: list[dict[str, Any]] = [
     {"r_i8": -1, "r_i16": 300, "r_i32": -70000, "r_i64": 2**40, "r_u8": 7, "r_u16": 40000, "r_u32": 2**31,
      "r_u64": 2**63, "r_str": "comm\twith tab", "r_bool": False},
 ]
-
-
-class Ticks(SourceInstance):
-    def __init__(self, n: int) -> None:
-        self.n = n
-        self.i = 0
-
-    def next_batch(self) -> list[bytes]:
-        if self.i >= self.n:
-            raise EndOfStream
-        self.i += 1
-        return [str(self.i).encode()]
 
 
 class ReuseConfig(BaseModel):
