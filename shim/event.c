@@ -188,12 +188,23 @@ static PyTypeObject event_type = {
 	.tp_dictoffset = offsetof(fp_event, dict),
 };
 
+static PyObject *bind(PyObject **slot, const ss_plugin_event_input *in, PyObject *payload);
+
 PyObject *fp_event_bind(PyObject **slot, const ss_plugin_event_input *in)
 {
 	return fp_event_bind_payload(slot, in, NULL);
 }
 
 PyObject *fp_event_bind_payload(PyObject **slot, const ss_plugin_event_input *in, PyObject *payload)
+{
+	/* held across the reset below, which can run Python code (__del__ of cached values) */
+	Py_XINCREF(payload);
+	PyObject *event = bind(slot, in, payload);
+	Py_XDECREF(payload);
+	return event;
+}
+
+static PyObject *bind(PyObject **slot, const ss_plugin_event_input *in, PyObject *payload)
 {
 	fp_event *e = (fp_event *)*slot;
 	if (e && e->evtnum == in->evtnum && e->ts == in->evt->ts && e->type == in->evt->type) {

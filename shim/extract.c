@@ -511,6 +511,7 @@ static fp_result *add_result(struct fp_extract *x, const ss_plugin_extract_field
 	r->arg_present = f->arg_present;
 	r->arg_index = f->arg_index;
 	r->arg_key = key;
+	Py_CLEAR(r->arg_obj); /* none: start_event clears it when it drops a result */
 	r->len = 0;
 	r->fresh = 0;
 	r->asked = 0;
@@ -867,7 +868,7 @@ static PyObject *batch_payloads(fp_batch *bt)
 	if (bt->payloads)
 		return bt->payloads;
 	if (!bt->items || PySequence_Fast_GET_SIZE(bt->items) != (Py_ssize_t)bt->n) {
-		PyErr_SetString(PyExc_RuntimeError, "the batch's events are gone");
+		PyErr_SetString(PyExc_RuntimeError, "the batch's events are gone (next_batch failed or the instance was closed)");
 		return NULL;
 	}
 	PyObject *list = PyList_New(bt->n);
@@ -1016,7 +1017,8 @@ static inline int answer_batch_fast(struct fp_extract *x, fp_state *s, const ss_
 {
 	fp_batch *b = s->batch;
 	uint32_t fid = f->field_id, h;
-	if (fid >= NFIELDS || !x->batch_func[fid] || !b || !b->n)
+	uintptr_t p = (uintptr_t)ev;
+	if (fid >= NFIELDS || !x->batch_func[fid] || !b || !b->n || p < (uintptr_t)b->start || p >= (uintptr_t)b->end)
 		return 0;
 	h = b->hint;
 	if (b->events[h] != ev) {
