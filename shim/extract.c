@@ -600,7 +600,7 @@ static void prefetch(struct fp_extract *x, PyObject *event)
 /* --- batch fields --------------------------------------------------------------------- */
 
 /* The position of ev in the state's current batch, or -1 (no GIL needed). */
-static int64_t batch_index(fp_state *s, const ss_plugin_event *ev)
+static inline int64_t batch_index(fp_state *s, const ss_plugin_event *ev)
 {
 	fp_batch *b = s->batch; /* NULL for a plugin that does not source events */
 	uintptr_t p = (uintptr_t)ev;
@@ -934,9 +934,10 @@ static PyObject *batch_payload(const fp_batch *bt, int64_t idx)
 	return PyBytes_CheckExact(payload) ? payload : NULL;
 }
 
-static void answer_batch(ss_plugin_extract_field *f, const fp_bslot *b, int64_t idx)
+static inline void answer_batch(const struct fp_extract *x, ss_plugin_extract_field *f, const fp_bslot *b,
+				int64_t idx)
 {
-	size_t size = elem_size(field_types[f->field_id]);
+	size_t size = x->elem_size[f->field_id];
 	f->res.u64 = (uint64_t *)((char *)b->vals + (size_t)b->off[idx] * size);
 	f->res_len = b->off[idx + 1] - b->off[idx];
 }
@@ -951,7 +952,7 @@ static int answer_from_c(struct fp_extract *x, fp_state *s, ss_plugin_extract_fi
 	if (x->batch_func[fid] && idx >= 0) {
 		fp_bslot *b = find_bslot(x, f);
 		if (b && b->gen == s->batch->gen) {
-			answer_batch(f, b, idx);
+			answer_batch(x, f, b, idx);
 			return 1;
 		}
 		return 0;
@@ -1015,28 +1016,21 @@ static void give_offsets(struct fp_extract *x, const ss_plugin_field_extract_inp
 static inline int answer_batch_fast(struct fp_extract *x, fp_state *s, const ss_plugin_event *ev,
 				    ss_plugin_extract_field *f)
 {
-	fp_batch *b = s->batch;
-	uint32_t fid = f->field_id, h;
-	uintptr_t p = (uintptr_t)ev;
-	if (fid >= NFIELDS || !x->batch_func[fid] || !b || !b->n || p < (uintptr_t)b->start || p >= (uintptr_t)b->end)
+	uint32_t fid = f->field_id;
+	if (fid >= NFIELDS || !x->batch_func[fid])
 		return 0;
-	h = b->hint;
-	if (b->events[h] != ev) {
-		if (h + 1 >= b->n || b->events[h + 1] != ev)
-			return 0;
-		b->hint = ++h;
-	}
+	int64_t h = batch_index(s, ev);
+	if (h < 0)
+		return 0;
 	uint32_t k = x->bslot_hint[fid];
 	if (k >= x->nbslots)
 		return 0;
 	const fp_bslot *slot = &x->bslots[k];
-	if (slot->fid != fid || slot->gen != b->gen || slot->arg_present != f->arg_present)
+	if (slot->fid != fid || slot->gen != s->batch->gen || slot->arg_present != f->arg_present)
 		return 0;
 	if (f->arg_present && !bslot_is(slot, f))
 		return 0;
-	size_t size = x->elem_size[fid];
-	f->res.u64 = (uint64_t *)((char *)slot->vals + (size_t)slot->off[h] * size);
-	f->res_len = slot->off[h + 1] - slot->off[h];
+	answer_batch(x, f, slot, h);
 	return 1;
 }
 
@@ -1105,7 +1099,7 @@ static ss_plugin_rc extract_fields(fp_state *s, const ss_plugin_event_input *evt
 			if (b->gen != s->batch->gen && compute_batch(x, s, b, f) < 0)
 				field_failed(s, x, f, report);
 			if (b->gen == s->batch->gen)
-				answer_batch(f, b, idx);
+				answer_batch(x, f, b, idx);
 			continue;
 		}
 		fp_result *r = find_result(x, f);
