@@ -201,9 +201,8 @@ static int to_state(PyObject *v, ss_plugin_state_type t, ss_plugin_state_data *o
 		if (s == -1 && PyErr_Occurred())
 			return -1;
 	} else {
-		if (_PyLong_Sign(v) < 0)
-			overflow = 1;
-		else if ((u = PyLong_AsUnsignedLongLong(v)) == (unsigned long long)-1 && PyErr_Occurred()) {
+		/* a negative int raises OverflowError here too */
+		if ((u = PyLong_AsUnsignedLongLong(v)) == (unsigned long long)-1 && PyErr_Occurred()) {
 			PyErr_Clear();
 			overflow = 1;
 		}
@@ -373,6 +372,15 @@ static fp_table *table_new(fp_state *s, ss_plugin_table_t *t, PyObject *name, ss
 	return tb;
 }
 
+static int has_dict(PyTypeObject *t)
+{
+#ifdef Py_TPFLAGS_MANAGED_DICT
+	if (t->tp_flags & Py_TPFLAGS_MANAGED_DICT)
+		return 1;
+#endif
+	return t->tp_dictoffset != 0;
+}
+
 /* Whether Python can no longer reach o in any way: no other reference, no weak reference,
  * no attribute set on it. Only then may the object stand for another entry. */
 static int entry_unreachable(PyObject *o)
@@ -382,8 +390,18 @@ static int entry_unreachable(PyObject *o)
 	PyTypeObject *t = Py_TYPE(o);
 	if (t->tp_weaklistoffset && *(PyObject **)((char *)o + t->tp_weaklistoffset))
 		return 0;
-	PyObject **dict = t == &entry_type ? NULL : _PyObject_GetDictPtr(o);
-	return !dict || !*dict || PyDict_GET_SIZE(*dict) == 0;
+	if (t == &entry_type || !has_dict(t))
+		return 1;
+	/* documented API: it makes the dict of an object that has none yet (once per object,
+	 * the spare entry is reused) where the private _PyObject_GetDictPtr did not */
+	PyObject *dict = PyObject_GenericGetDict(o, NULL);
+	if (!dict) {
+		PyErr_Clear();
+		return 0;
+	}
+	int empty = PyDict_GET_SIZE(dict) == 0;
+	Py_DECREF(dict);
+	return empty;
 }
 
 /* The entry object for e during the call of this generation. An entry lookup is per event,
