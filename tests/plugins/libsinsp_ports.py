@@ -13,7 +13,19 @@
 
 from __future__ import annotations
 
-from falco_plugin import EndOfStream, Event, ExtractPlugin, Located, Plugin, SourceInstance, SourcePlugin, field
+from collections.abc import Sequence
+
+from falco_plugin import (
+    HOST_DEFAULT_EVENT_TYPES,
+    EndOfStream,
+    Event,
+    ExtractPlugin,
+    Located,
+    Plugin,
+    SourceInstance,
+    SourcePlugin,
+    field,
+)
 from falco_plugin.event import PPME_SYSCALL_OPEN_X, FileFlags
 
 HELLO = b"hello world\0"
@@ -60,8 +72,8 @@ class SamplePluginExtract(Plugin, ExtractPlugin):
                 raise ValueError(f"invalid init config string: {text}")
             self.event_types.append(code)
 
-    def extract_event_types(self) -> list[int] | None:
-        return self.event_types or None  # None: the default, plugin events only
+    def extract_event_types(self) -> Sequence[int]:
+        return self.event_types or HOST_DEFAULT_EVENT_TYPES  # none declared: the host's default, plugin events
 
     @field("sample.hello", desc="A constant hello world string", add_output=True, located=True)
     def hello(self, event: Event) -> Located[str]:
