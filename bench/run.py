@@ -343,6 +343,9 @@ def main() -> int:
     if "--footprint" in sys.argv:  # only section M
         footprint(c_lib, py_lib, batch_lib)
         return 0
+    if "--instructions" in sys.argv:  # only section I
+        instructions(c_lib, py_lib, batch_lib)
+        return 0
 
     batches = (1, 64, 512)
     specs = []
