@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from falco_plugin.build import build
-from falco_plugin.host import compile_c_plugin, host_binary, run_host
+from falco_plugin._tooling.build import build
+from falco_plugin._tooling.host import compile_c_plugin, host_binary, run_host
 
 TESTS = Path(__file__).resolve().parent.parent
 ROOT = TESTS.parent
