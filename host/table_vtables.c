@@ -346,10 +346,10 @@ static ss_plugin_rc vt_read(ss_plugin_table_t *t, ss_plugin_table_entry_t *e, co
 	switch (tf->type) {
 	case SS_PLUGIN_ST_STRING:
 		out->u64 = 0;
-		out->str = ent_get_s(he, tf);
+		out->str = slot_get_s(he, tf);
 		break;
 	case SS_PLUGIN_ST_TABLE: {
-		htable *sub = ent_get_table(he, tf);
+		htable *sub = slot_get_table(he, tf);
 		out->u64 = 0;
 		if (sub) {
 			tview *n = view_new(v->owner, 1);
@@ -359,7 +359,7 @@ static ss_plugin_rc vt_read(ss_plugin_table_t *t, ss_plugin_table_entry_t *e, co
 		break;
 	}
 	default:
-		sd_put(tf->type, ent_get_u(he, tf), out);
+		sd_put(tf->type, slot_get_u(he, tf), out);
 	}
 	return SS_PLUGIN_SUCCESS;
 }
@@ -584,7 +584,7 @@ static ss_plugin_rc vt_write(ss_plugin_table_t *t, ss_plugin_table_entry_t *e, c
 		     view_name(v));
 		return SS_PLUGIN_FAILURE;
 	default:
-		ent_set_u(he, tf, sd_get(tf->type, in));
+		slot_set_u(he, tf, sd_get(tf->type, in));
 	}
 	return SS_PLUGIN_SUCCESS;
 }

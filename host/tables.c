@@ -33,8 +33,8 @@ tschema *g_schemas;
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static int g_locking;
 
-__thread plugin *tls_plugin;
-__thread call_kind tls_kind;
+FPH_TLS plugin *tls_plugin;
+FPH_TLS call_kind tls_kind;
 
 void tables_set_locking(int on)
 {
@@ -305,7 +305,7 @@ void ht_insert(htable *t, const hkey *key, hentry *e)
 	}
 }
 
-static void ent_grow(hentry *e, uint32_t n)
+void ent_grow(hentry *e, uint32_t n)
 {
 	tschema *s = e->schema;
 	e->slots = xrealloc(e->slots, n * sizeof *e->slots);
@@ -317,12 +317,11 @@ static void ent_grow(hentry *e, uint32_t n)
 	e->nslots = n;
 }
 
-void ent_set_u(hentry *e, const tfield *f, uint64_t v)
-{
-	if (f->index >= e->nslots)
-		ent_grow(e, f->index + 1);
-	e->slots[f->index].u = norm(f->type, v);
-}
+/* for the other host files (threads.c); the tables files use the inline forms of tables.h */
+void ent_set_u(hentry *e, const tfield *f, uint64_t v) { slot_set_u(e, f, v); }
+uint64_t ent_get_u(const hentry *e, const tfield *f) { return slot_get_u(e, f); }
+const char *ent_get_s(const hentry *e, const tfield *f) { return slot_get_s(e, f); }
+htable *ent_get_table(const hentry *e, const tfield *f) { return slot_get_table(e, f); }
 
 void ent_set_s(hentry *e, const tfield *f, const char *s)
 {
@@ -331,22 +330,6 @@ void ent_set_s(hentry *e, const tfield *f, const char *s)
 	char *copy = xstrdup(s ? s : "");
 	free(e->slots[f->index].s);
 	e->slots[f->index].s = copy;
-}
-
-uint64_t ent_get_u(const hentry *e, const tfield *f)
-{
-	return f->index < e->nslots ? e->slots[f->index].u : f->defval;
-}
-
-const char *ent_get_s(const hentry *e, const tfield *f)
-{
-	const char *s = f->index < e->nslots ? e->slots[f->index].s : NULL;
-	return s ? s : "";
-}
-
-htable *ent_get_table(const hentry *e, const tfield *f)
-{
-	return f->index < e->nslots ? e->slots[f->index].t : NULL;
 }
 
 hentry *ht_get_int(htable *t, int64_t key)

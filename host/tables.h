@@ -133,9 +133,11 @@ typedef struct {
 extern reg_entry *g_reg;
 extern size_t g_nreg;
 extern tschema *g_schemas;
-/* the plugin whose call runs on this thread (NULL: none), and which call */
-extern __thread plugin *tls_plugin;
-extern __thread call_kind tls_kind;
+/* the plugin whose call runs on this thread (NULL: none), and which call; defined in the
+ * host executable itself (tables.c), so the cheapest TLS access model is valid */
+#define FPH_TLS __thread __attribute__((tls_model("local-exec")))
+extern FPH_TLS plugin *tls_plugin;
+extern FPH_TLS call_kind tls_kind;
 
 static inline void *xcalloc(size_t n, size_t sz)
 {
@@ -257,6 +259,32 @@ static inline hentry *ht_find(htable *t, const hkey *k)
 		if (key_eq(t, &e->key, k))
 			return e;
 	return NULL;
+}
+
+/* An entry's field values (a field added after the entry was made reads its default). */
+void ent_grow(hentry *e, uint32_t n);
+
+static inline void slot_set_u(hentry *e, const tfield *f, uint64_t v)
+{
+	if (f->index >= e->nslots)
+		ent_grow(e, f->index + 1);
+	e->slots[f->index].u = norm(f->type, v);
+}
+
+static inline uint64_t slot_get_u(const hentry *e, const tfield *f)
+{
+	return f->index < e->nslots ? e->slots[f->index].u : f->defval;
+}
+
+static inline const char *slot_get_s(const hentry *e, const tfield *f)
+{
+	const char *s = f->index < e->nslots ? e->slots[f->index].s : NULL;
+	return s ? s : "";
+}
+
+static inline htable *slot_get_table(const hentry *e, const tfield *f)
+{
+	return f->index < e->nslots ? e->slots[f->index].t : NULL;
 }
 
 /* ---- per-plugin bookkeeping ---- */

@@ -54,15 +54,15 @@ static void dump_host_entries(sbuf *b, htable *t)
 			sb_json_str(b, f->name);
 			sb_putc(b, ':');
 			if (f->type == SS_PLUGIN_ST_TABLE) {
-				htable *sub = ent_get_table(e, f);
+				htable *sub = slot_get_table(e, f);
 				if (sub)
 					dump_host_entries(b, sub);
 				else
 					sb_puts(b, "null");
 			} else if (f->type == SS_PLUGIN_ST_STRING) {
-				sb_json_str(b, ent_get_s(e, f));
+				sb_json_str(b, slot_get_s(e, f));
 			} else {
-				sd_put(f->type, ent_get_u(e, f), &d);
+				sd_put(f->type, slot_get_u(e, f), &d);
 				dump_value(b, f->type, &d);
 			}
 		}
