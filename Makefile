@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $@
 
-$(OUT)/libdummy_py.so: setup examples/dummy/dummy_plugin.py $(wildcard shim/*.c shim/*.h falco_plugin/*.py)
+$(OUT)/libdummy_py.so: setup examples/dummy/dummy_plugin.py $(wildcard shim/*.c shim/*.h falco_plugin/*.py falco_plugin/*/*.py)
 	@mkdir -p $(OUT)
 	$(FP) build examples/dummy/dummy_plugin.py:DummyPlugin -o $@
 
@@ -39,7 +39,7 @@ test: setup lint
 # else falco on PATH) with rules; without one every test is skipped and says why. `make test`
 # runs them too, so they are skipped there the same way when there is no Falco.
 test-falco: setup
-	@$(PY) -c 'from falco_plugin.falco import find_falco; print("Falco:", find_falco())' 2>/dev/null || \
+	@$(PY) -c 'from falco_plugin._tooling.falco import find_falco; print("Falco:", find_falco())' 2>/dev/null || \
 		echo "make test-falco: no Falco binary (FALCO=PATH, or falco on PATH): every test below is skipped"
 	$(PY) -m pytest -q -ra -m falco
 

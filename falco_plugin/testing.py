@@ -58,12 +58,12 @@ from typing import Any
 
 import pytest
 
-from . import _cc
-from .build import build, load_plugin_class
+from ._tooling import cc
+from ._tooling.build import build, load_plugin_class
+from ._tooling.falco import FalcoRun
+from ._tooling.host import host_binary
 from .event import RawEvent, TypedEvent
 from .event.scap import build_capture
-from .falco import FalcoRun
-from .host import host_binary
 
 __all__ = [
     "BuildPlugin",
@@ -234,7 +234,7 @@ class FalcoError(AssertionError):
 def falco_binary() -> str:
     """The Falco binary for tests (``$FALCO``, else ``falco`` on ``PATH``); skips the calling
     test, with where it looked and how to get one, when there is none."""
-    from .falco import FalcoNotFound, find_falco
+    from ._tooling.falco import FalcoNotFound, find_falco
 
     try:
         return find_falco()
@@ -265,7 +265,7 @@ class BuiltPlugin:
 
     def info(self) -> dict[str, Any]:
         """What ``falco-plugin info --json`` shows (name, capabilities, fields, event types, ...)."""
-        from .cli import host_info
+        from ._tooling.cli import host_info
 
         info, error = host_info(str(self.path))
         if info is None:
@@ -384,7 +384,7 @@ class BuiltPlugin:
         itself when a source plugin's events are over, else after ``duration`` seconds or once
         ``alerts`` alerts came. Skips the test when no Falco is found (:func:`falco_binary`);
         with ``check``, a Falco that fails raises :class:`FalcoError` with its own messages."""
-        from .falco import plugin_spec, run_falco
+        from ._tooling.falco import plugin_spec, run_falco
 
         falco = falco_binary()
         specs = []
@@ -474,7 +474,7 @@ def source_hash(target: str) -> str:
     root = plugin_root(cls.__module__)
     sdk = Path(__file__).resolve().parent
     files = [*(_sources_of(Path(root)) if root else []), *_sources_of(sdk)]
-    files += sorted(_cc.c_source_dir("shim").glob("*"))
+    files += sorted(cc.c_source_dir("shim").glob("*"))
     h = hashlib.sha256(f"{target}\0{sys.executable}\0{sys.version}".encode())
     for path in files:
         h.update(str(path).encode() + b"\0" + path.read_bytes())
@@ -510,7 +510,7 @@ def _idle_source() -> BuiltPlugin:
     """An SDK source that produces nothing, for attaching async plugins (cached like the rest)."""
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "falco-plugin" / "testing"
     cache.mkdir(parents=True, exist_ok=True)
-    return BuildPlugin(cache, Path.cwd())("falco_plugin._idle_source:IdleSource")
+    return BuildPlugin(cache, Path.cwd())("falco_plugin._runtime.idle_source:IdleSource")
 
 
 @pytest.fixture(scope="session")

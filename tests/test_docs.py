@@ -36,15 +36,21 @@ def test_the_api_reference_builds_with_every_module(tmp_path: Path) -> None:
     site = tmp_path / "site"
     proc = mkdocs_build(ROOT / "mkdocs.yml", site)
     assert proc.returncode == 0, proc.stderr
-    testing = (site / "api" / "testing" / "index.html").read_text()
+    testing = (site / "reference" / "testing" / "index.html").read_text()
     assert "falco_plugin.testing.BuiltPlugin" in testing and "falco_plugin_build" in testing
-    base = (site / "api" / "base" / "index.html").read_text()
-    assert 'class="language-python' in base or "highlight" in base  # the docstring's example is code
-    for page in ("base", "source", "extract", "parse", "async_event", "tables", "listen", "metrics", "log", "event",
-                 "testing", "build", "scaffold", "host"):
-        assert (site / "api" / page / "index.html").is_file(), page
+    plugin = (site / "reference" / "plugin" / "index.html").read_text()
+    for attribute in ("ts", "source", "payload", "async_name", "raw"):  # Event's attributes are documented
+        assert f"falco_plugin.Event.{attribute}" in plugin, attribute
+    for page in ("plugin", "source", "extract", "parse", "async", "tables", "event", "testing"):
+        assert (site / "reference" / page / "index.html").is_file(), page
+    for page in ("getting-started", "plugin", "fields", "sources", "async", "tables", "testing", "shipping",
+                 "commands", "reliability", "benchmarks", "internals"):
+        assert (site / page / "index.html").is_file(), page
+    internals = ("check_metadata", "parse_config", "takes_tables", "field_methods", "batch_methods", "types_at_init")
+    reference = "".join(p.read_text() for p in (site / "reference").rglob("*.html"))
+    assert not [name for name in internals if name in reference]  # the author API only
     readme = (ROOT / "README.md").read_text()
-    assert "build/docs/api/testing/index.html" in readme
+    assert "docs/reference/index.md" in readme and "docs/getting-started.md" in readme
 
 
 def test_a_broken_reference_fails_the_build(tmp_path: Path) -> None:

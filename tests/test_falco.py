@@ -20,7 +20,7 @@ from conftest import ROOT
 from k8saudit_cases import POD
 from test_k8saudit_webhook import free_port, post
 
-from falco_plugin.falco import FalcoRun, falco_yaml, plugin_spec, rule_sources, run_falco
+from falco_plugin._tooling.falco import FalcoRun, falco_yaml, plugin_spec, rule_sources, run_falco
 from falco_plugin.testing import BuildPlugin, falco_binary
 
 pytestmark = pytest.mark.falco
@@ -232,7 +232,7 @@ def test_hot_reload_keeps_every_event(falco_plugin_build: BuildPlugin, tmp_path:
 
 
 def test_falco_yaml_never_writes_an_empty_map_config() -> None:
-    from falco_plugin.falco import PluginSpec
+    from falco_plugin._tooling.falco import PluginSpec
 
     text = falco_yaml([PluginSpec(Path("/l/libx.so"), "x", config="", open_params=None)], [])
     assert "init_config" not in text and "open_params" not in text
@@ -297,7 +297,7 @@ def test_cli_without_falco_says_how_to_get_one(tmp_path: Path) -> None:
 def test_the_runner_doctests() -> None:
     import doctest
 
-    import falco_plugin.falco
+    import falco_plugin._tooling.falco
 
-    result = doctest.testmod(falco_plugin.falco)
+    result = doctest.testmod(falco_plugin._tooling.falco)
     assert result.attempted >= 2 and result.failed == 0

@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 import yaml
 from conftest import ROOT, Built, Host, HostRun, fields_of
-from k8saudit_cases import ARG_FORMS, CASES, POD
+from k8saudit_cases import ARG_FORMS, CASES, POD, SWITCHED
 from k8saudit_upstream_fields import UPSTREAM_FIELDS
 
-from falco_plugin.host import host_binary, run_host
+from falco_plugin._tooling.host import host_binary, run_host
 
 K8SAUDIT = str(ROOT / "examples" / "k8saudit" / "k8saudit.py") + ":K8sAudit"
 RULES = ROOT.parent / "shared" / "k8saudit" / "k8s_audit_rules.yaml"
@@ -92,8 +92,32 @@ def test_every_field_on_realistic_events(case_run: list[dict[str, Any]], index: 
     assert not wrong, f"field: (got, expected): {wrong}"
 
 
+def switch_config(switch: str) -> dict[str, Any]:
+    return {"hostPathFirstVolumeOnly": True} if switch == "hostPathFirstVolumeOnly" else {"corrections": {switch: True}}
+
+
+@pytest.mark.parametrize("switch", sorted(SWITCHED))
+def test_each_switch_changes_its_fields_only(built: Built, tmp_path: Path, case_run: list[dict[str, Any]],
+                                             switch: str) -> None:
+    """With one switch on, its fields give the corrected values and every other field upstream's
+    (the run with every switch off is ``case_run``, checked against upstream's values above)."""
+    path = write_jsonl(tmp_path / "cases.jsonl", [event for _, event, _ in CASES])
+    run = HostRun(run_host(["run", "--json", "--fields", ",".join(ASKED), "-p", str(built(K8SAUDIT)),
+                            "-c", json.dumps(switch_config(switch)), "-o", str(path)]))
+    assert run.returncode == 0, run
+    got = fields_of(run)
+    changed = 0
+    for (name, _, expected), values, off in zip(CASES, got, case_run, strict=True):
+        want = {f: expected.get(f) for f in ASKED} | SWITCHED[switch].get(name, {})
+        wrong = {f: (values[f], want[f]) for f in ASKED if values[f] != want[f]}
+        assert not wrong, f"{name}: field: (got, expected): {wrong}"
+        changed += sum(values[f] != off[f] for f in ASKED)
+    assert changed == sum(len(v) for v in SWITCHED[switch].values())  # each listed value differs from upstream's
+
+
 def test_the_cases_give_every_field_a_value() -> None:
     valued = {re.sub(r"\[.*", "", k) for _, _, expected in CASES for k, v in expected.items() if v is not None}
+    valued |= {re.sub(r"\[.*", "", k) for by_case in SWITCHED.values() for values in by_case.values() for k in values}
     assert valued == {name for name, _, _ in UPSTREAM_FIELDS}
 
 
