@@ -5,9 +5,11 @@ and how to get one, when no Falco is found ($FALCO, then ``falco`` on PATH)."""
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
+import tarfile
 import threading
 import time
 from collections.abc import Callable
@@ -20,7 +22,7 @@ from conftest import ROOT
 from k8saudit_cases import POD
 from test_k8saudit_webhook import free_port, post
 
-from falco_plugin._tooling.falco import FalcoRun, falco_yaml, plugin_spec, rule_sources, run_falco
+from falco_plugin._tooling.falco import FalcoRun, PluginSpec, falco_yaml, plugin_spec, rule_sources, run_falco
 from falco_plugin.testing import BuildPlugin, falco_binary
 
 pytestmark = pytest.mark.falco
@@ -228,12 +230,67 @@ def test_hot_reload_keeps_every_event(falco_plugin_build: BuildPlugin, tmp_path:
     assert run.returncode == 0, context
 
 
+# -- a packaged plugin in a bare Debian, with Falco copied in ----------------------------------
+
+
+def falco_with_libraries(falco: str, root: Path, dest: Path) -> None:
+    """Copy Falco and the shared libraries it needs that the rootfs lacks into ``dest``
+    (``bin/falco``, ``lib/``): what installing a Falco package would bring."""
+    (dest / "bin").mkdir(parents=True)
+    (dest / "lib").mkdir()
+    shutil.copy2(falco, dest / "bin" / "falco")
+    ldd = subprocess.run(["ldd", falco], capture_output=True, text=True, check=True).stdout
+    for line in ldd.splitlines():
+        name, _, rest = line.strip().partition(" => ")
+        path = rest.split(" (")[0].strip()
+        if not path.startswith("/"):
+            continue
+        if not any((root / d / name).exists() for d in ("usr/lib/x86_64-linux-gnu", "lib/x86_64-linux-gnu",
+                                                        "usr/lib", "lib")):
+            shutil.copy2(path, dest / "lib" / name)
+
+
+def test_packaged_plugin_in_minbase_rootfs(tmp_path: Path) -> None:
+    """``falco-plugin package`` of the dummy example, extracted into Falco's plugin directory
+    of a Debian minbase root (no Python there), run by a real Falco copied in: its rules fire."""
+    falco = falco_binary()
+    sys.path.insert(0, str(ROOT / "tools"))
+    import rootfs
+
+    try:
+        root = rootfs.rootfs("bookworm")
+    except rootfs.RootfsUnavailable as exc:
+        pytest.skip(f"needs the Debian minbase rootfs: {exc}")
+    assert not (root / "usr/bin/python3").exists()
+    from falco_plugin._tooling.package import package
+
+    result = package(str(ROOT / DUMMY), tmp_path / "dist")
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    with tarfile.open(result.tarball) as tar:
+        tar.extractall(plugins, **({"filter": "tar"} if hasattr(tarfile, "tar_filter") else {}))  # type: ignore[arg-type]
+    falco_with_libraries(falco, root, tmp_path / "falco")
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    shutil.copy2(ROOT / "examples/dummy/dummy_rules.yaml", etc / "dummy_rules.yaml")
+    spec = PluginSpec(Path("/usr/share/falco/plugins/libdummy_py.so"), "dummy_py", '{"jitter": 0}',
+                      '{"start": 1, "maxEvents": 12}', ["sourcing", "extraction"])
+    (etc / "falco.yaml").write_text(falco_yaml([spec], ["/etc/falco-test/dummy_rules.yaml"], json_output=True))
+    proc = rootfs.run_in(root, ["/opt/falco/bin/falco", "-c", "/etc/falco-test/falco.yaml",
+                                "--disable-source=syscall"],
+                         binds={plugins: "/usr/share/falco/plugins", tmp_path / "falco": "/opt/falco",
+                                etc: "/etc/falco-test"},
+                         env={"LD_LIBRARY_PATH": "/opt/falco/lib"}, timeout=120)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    alerts = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert [a["output_fields"]["dummy.value"] for a in alerts] == [3, 6, 9, 12], proc.stderr + proc.stdout
+    assert "Loaded plugin 'dummy_py@0.1.0' from file /usr/share/falco/plugins/libdummy_py.so" in proc.stderr
+
+
 # -- the command, and the yaml it writes ----------------------------------------------------------
 
 
 def test_falco_yaml_never_writes_an_empty_map_config() -> None:
-    from falco_plugin._tooling.falco import PluginSpec
-
     text = falco_yaml([PluginSpec(Path("/l/libx.so"), "x", config="", open_params=None)], [])
     assert "init_config" not in text and "open_params" not in text
 
