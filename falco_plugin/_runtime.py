@@ -243,6 +243,20 @@ def where(frames: traceback.StackSummary, roots: set[str]) -> str:
     return text + ")"
 
 
+def field_location(plugin: Plugin, field_id: int) -> str:
+    """``at file.py:line in method`` of a field's method, for a failure that names no line of the
+    plugin's own (a value of the wrong type, found by the shim)."""
+    import inspect
+
+    from .extract import declared_fields
+
+    name = declared_fields(type(plugin))[field_id].method
+    method = inspect.unwrap(getattr(type(plugin), name))
+    code = getattr(method, "__code__", None)
+    at = f"at {os.path.basename(code.co_filename)}:{code.co_firstlineno} " if code else ""
+    return f"{at}in {type(plugin).__qualname__}.{name}"
+
+
 def datetime_ns(value: datetime.datetime) -> int:
     """An abstime field's datetime as ns since the epoch (naive datetimes are UTC)."""
     import datetime  # already loaded: the value comes from it
