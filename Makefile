@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $@
 
-$(OUT)/libdummy_py.so: setup examples/dummy/dummy_plugin.py $(wildcard shim/*.c shim/*.h falco_plugin/*.py)
+$(OUT)/libdummy_py.so: setup examples/dummy/dummy_plugin.py $(wildcard shim/*.c shim/*.h falco_plugin/*.py falco_plugin/*/*.py)
 	@mkdir -p $(OUT)
 	$(FP) build examples/dummy/dummy_plugin.py:DummyPlugin -o $@
 

@@ -21,8 +21,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from k8saudit_cases import CASES  # noqa: E402
 
-from falco_plugin.build import build  # noqa: E402
-from falco_plugin.host import run_host  # noqa: E402
+from falco_plugin._tooling.build import build  # noqa: E402
+from falco_plugin._tooling.host import run_host  # noqa: E402
 
 EVENTS = int(os.environ.get("BENCH_K8S_EVENTS", "100000"))
 OUT = ROOT / "build" / "bench"

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from falco_plugin.build import build
-from falco_plugin.host import run_host
+from falco_plugin._tooling.build import build
+from falco_plugin._tooling.host import run_host
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent

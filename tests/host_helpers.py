@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from falco_plugin.host import compile_c_plugin, host_binary, run_host
+from falco_plugin._tooling.host import compile_c_plugin, host_binary, run_host
 
 ROOT = Path(__file__).resolve().parent.parent
 CPLUGINS = Path(__file__).resolve().parent / "cplugins"

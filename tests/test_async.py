@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, Built, Host, HostRun
 
-from falco_plugin import _cc
-from falco_plugin.host import compile_c_plugin, host_binary
+from falco_plugin._tooling import cc as _cc
+from falco_plugin._tooling.host import compile_c_plugin, host_binary
 
 TICKER = "async_plugins.py:Ticker"
 

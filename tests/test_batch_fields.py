@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from conftest import Built, Host, fields_of
 
+from falco_plugin._tooling.host import host_binary
 from falco_plugin.event.raw import PluginEvent
 from falco_plugin.event.scap import build_capture
-from falco_plugin.host import host_binary
 
 BATCHED = "batch_fields.py:Batched"
 VALUES = ("batched.n,batched.size,batched.str,batched.tags,batched.ip,batched.even,batched.odd,batched.div[3],"

@@ -65,7 +65,7 @@ def test_info_names_event_types_sources_and_async_events(built: Built) -> None:
 
 
 def test_info_of_a_library_not_built_by_the_sdk_has_no_event_types(tmp_path: Path) -> None:
-    from falco_plugin.host import compile_c_plugin
+    from falco_plugin._tooling.host import compile_c_plugin
 
     lib = compile_c_plugin(Path(__file__).parent.parent / "bench" / "c_reference" / "bench_c.c", tmp_path / "libc.so")
     proc = fp("info", lib, "--json")

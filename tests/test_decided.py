@@ -8,7 +8,7 @@ import json
 import pytest
 from conftest import CAPTURES, Built, Host
 
-from falco_plugin.build import BuildError, build
+from falco_plugin._tooling.build import BuildError, build
 from falco_plugin.event import EVENT_MAX, PPME_SYSCALL_OPEN_X
 
 PORTS = "libsinsp_ports.py"

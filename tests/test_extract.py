@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, Built, Host, fields_of
 
-from falco_plugin.build import exported_symbols
+from falco_plugin._tooling.build import exported_symbols
 
 TYPED = "fields.py:Typed"
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from falco_plugin.host import compile_c_plugin, host_binary, run_host
+from falco_plugin._tooling.host import compile_c_plugin, host_binary, run_host
 
 ROOT = Path(__file__).resolve().parent.parent
 CPLUGINS = Path(__file__).resolve().parent / "cplugins"

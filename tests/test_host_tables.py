@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from host_helpers import CURL, IPV6, Lib, Out, host, lib_factory, replay
 
+from falco_plugin._tooling.host import run_host
 from falco_plugin.event import CaptureReader
-from falco_plugin.host import run_host
 
 PROCEXIT_CODES = {16, 186}  # PPME_PROCEXIT_E, PPME_PROCEXIT_1_E
 

@@ -22,7 +22,7 @@ from conftest import ROOT, Built, Host, HostRun, fields_of
 from k8saudit_cases import ARG_FORMS, CASES, POD, SWITCHED
 from k8saudit_upstream_fields import UPSTREAM_FIELDS
 
-from falco_plugin.host import host_binary, run_host
+from falco_plugin._tooling.host import host_binary, run_host
 
 K8SAUDIT = str(ROOT / "examples" / "k8saudit" / "k8saudit.py") + ":K8sAudit"
 RULES = ROOT.parent / "shared" / "k8saudit" / "k8s_audit_rules.yaml"

@@ -19,7 +19,7 @@ import pytest
 from conftest import ROOT, Built
 from k8saudit_cases import CRB, EXEC, POD
 
-from falco_plugin.host import host_binary
+from falco_plugin._tooling.host import host_binary
 
 K8SAUDIT = str(ROOT / "examples" / "k8saudit" / "k8saudit.py") + ":K8sAudit"
 TIMEOUT = 5.0

@@ -105,7 +105,7 @@ def test_a_malformed_declared_offset_is_refused(tmp_path: object) -> None:
 
     import pytest
 
-    from falco_plugin.build import BuildError, build
+    from falco_plugin._tooling.build import BuildError, build
 
     src = Path(str(tmp_path)) / "bad_offset.py"
     src.write_text(

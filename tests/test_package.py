@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, Built, Host
 
+from falco_plugin._tooling.host import host_binary
+from falco_plugin._tooling.package import package
 from falco_plugin.cli import main as cli_main
-from falco_plugin.host import host_binary
-from falco_plugin.package import package
 
 DUMMY = f"{ROOT}/examples/dummy/dummy_plugin.py:DummyPlugin"
 FILE_NOTIFY = f"{ROOT}/examples/file_notify/file_notify.py:FileNotify"
@@ -113,11 +113,16 @@ def test_tarball_layout_and_manifest(packaged: Packaged) -> None:
     py = f"{sys.version_info[0]}.{sys.version_info[1]}"
     assert {"libdummy_py.so", f"dummy_py.python/lib/libpython{py}.so.1.0",
             f"dummy_py.python/lib/python{py.replace('.', '')}.zip",
-            "dummy_py.python/site-packages/dummy_plugin.py", "dummy_py.python/site-packages/falco_plugin/_runtime.py",
+            "dummy_py.python/site-packages/dummy_plugin.py",
+            "dummy_py.python/site-packages/falco_plugin/_runtime/__init__.py",
             "dummy_py.python/site-packages/pydantic/__init__.py"} <= names
     assert any(n.startswith(f"dummy_py.python/lib/python{py}/lib-dynload/_json.") for n in names)
     assert any(n.startswith("dummy_py.python/site-packages/pydantic_core/_pydantic_core.") for n in names)
     assert not any("/tkinter/" in n or "/idlelib/" in n or "_testcapi" in n for n in names)
+    sdk = "dummy_py.python/site-packages/falco_plugin/"
+    shipped_sdk = {n[len(sdk):] for n in names if n.startswith(sdk)}
+    tooling = {n for n in shipped_sdk if n.split("/")[0] in ("_tooling", "_csrc", "cli.py", "testing.py")}
+    assert shipped_sdk and not tooling, f"the tarball ships tooling: {sorted(tooling)}"
     assert manifest["python"]["abi"] == py
     assert {"falco-plugin", "pydantic", "pydantic-core"} <= set(manifest["distributions"])
     assert manifest["platform"]["min_glibc"].startswith("2.")
@@ -322,7 +327,7 @@ def test_module_not_found_at_init_names_the_searched_paths(tmp_path: Path, host:
 def test_package_refuses_musl(monkeypatch: pytest.MonkeyPatch) -> None:
     import platform
 
-    from falco_plugin.package import PackageError
+    from falco_plugin._tooling.package import PackageError
 
     monkeypatch.setattr(platform, "libc_ver", lambda *a, **k: ("", ""))  # what musl's Python reports
     with pytest.raises(PackageError, match=r"needs a glibc system: this Python \(.*\) runs on a libc other than glibc"):

@@ -14,8 +14,8 @@ import time
 import pytest
 from conftest import PLUGINS, Built, Host, HostRun, fields_of
 
-from falco_plugin.build import SYMBOL_API, exported_symbols, plugin_spec
-from falco_plugin.host import host_binary
+from falco_plugin._tooling.build import SYMBOL_API, exported_symbols, plugin_spec
+from falco_plugin._tooling.host import host_binary
 
 RELY = "reliability.py"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, Built, Host, HostRun
 
-from falco_plugin.build import exported_symbols
+from falco_plugin._tooling.build import exported_symbols
 
 COUNTER = "counter.py:Counter"
 
@@ -232,7 +232,7 @@ def test_second_different_libpython_is_refused(host: Host, built: Built) -> None
     if not other:
         pytest.skip("no second Python version on this machine")
     env = dict(os.environ, LD_PRELOAD=str(other[0]))
-    from falco_plugin.host import host_binary
+    from falco_plugin._tooling.host import host_binary
 
     proc = subprocess.run([str(host_binary()), "run", "-p", str(built(COUNTER))],
                           capture_output=True, text=True, env=env, timeout=60)

@@ -176,7 +176,7 @@ def test_proc_stats_counts_match_the_capture(host: Host, built: Built, capture: 
 def test_a_syscall_plugin_declares_the_event_schema_it_needs(built: Built) -> None:
     import ctypes
 
-    from falco_plugin.build import exported_symbols
+    from falco_plugin._tooling.build import exported_symbols
 
     lib = built(f"{ROOT}/examples/proc_stats/proc_stats.py:ProcStats")
     assert "plugin_get_required_event_schema_version" in exported_symbols(lib)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import Built, Host
 
-from falco_plugin.build import BuildError, build
+from falco_plugin._tooling.build import BuildError, build
 from falco_plugin.event import PPME_SYSCALL_OPEN_X
 
 PORTS = "libsinsp_ports.py"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .base import Plugin
-from .source import SourceInstance, SourcePlugin
+from ..base import Plugin
+from ..source import SourceInstance, SourcePlugin
 
 
 class _Idle(SourceInstance):

@@ -46,10 +46,10 @@ from elftools.elf.elffile import ELFFile
 from elftools.elf.gnuversions import GNUVerNeedSection
 from packaging.requirements import InvalidRequirement, Requirement
 
-from ._cc import cache_dir
-from .base import PluginDefinitionError
+from .._runtime.environment import build_info, canonical
+from ..base import PluginDefinitionError
 from .build import BuildError, PluginSpec, compile_plugin, libpython, load_plugin_class, plugin_spec, runtime_dir_name
-from .environment import build_info, canonical
+from .cc import cache_dir
 
 __all__ = ["PackageError", "PackageResult", "falco_metadata", "manifest_of", "min_glibc", "package"]
 
@@ -217,11 +217,16 @@ def copy_distribution(dist: importlib.metadata.Distribution, site: Path) -> None
             shutil.copy2(src, dest)
 
 
+#: The entries of the falco_plugin package a packaged plugin does not carry.
+NOT_SHIPPED = ("_csrc", "_tooling", "cli.py", "testing.py")
+
+
 def copy_sdk(site: Path) -> None:
-    """falco_plugin itself (without its C sources), with its dist-info so versions can be compared."""
-    pkg = Path(__file__).resolve().parent
+    """falco_plugin itself, with its dist-info so versions can be compared: what a running plugin
+    imports, not the tooling (build, package, the command line, the test helpers) nor the C sources."""
+    pkg = Path(__file__).resolve().parent.parent
     shutil.copytree(pkg, site / "falco_plugin",
-                    ignore=lambda d, n: [*ignore_caches(d, n), *(["_csrc"] if Path(d) == pkg else [])])
+                    ignore=lambda d, n: [*ignore_caches(d, n), *(NOT_SHIPPED if Path(d) == pkg else [])])
     dist = importlib.metadata.distribution("falco-plugin")
     info = site / f"falco_plugin-{dist.version}.dist-info"
     info.mkdir()

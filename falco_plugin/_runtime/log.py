@@ -22,7 +22,7 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ._on_import import after_import
+from .on_import import after_import
 
 if TYPE_CHECKING:
     import logging

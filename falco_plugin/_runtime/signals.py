@@ -20,7 +20,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from . import log
-from ._on_import import after_import
+from .on_import import after_import
 
 if TYPE_CHECKING:
     from types import ModuleType

@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from falco_plugin._cc import build_cached, c_source_dir, digest
+from .cc import build_cached, c_source_dir, digest
 
 HOST_NAME = "falco-plugin-host"
 

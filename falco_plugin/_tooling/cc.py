@@ -24,7 +24,7 @@ class CompileError(RuntimeError):
 
 def c_source_dir(name: str) -> Path:
     """The directory of our C sources called ``name`` ("shim" or "host")."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parent.parent  # the falco_plugin package
     for candidate in (here / "_csrc" / name, here.parent / name):
         if candidate.is_dir():
             return candidate

@@ -13,8 +13,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
-from . import environment, log, signals
-from .base import (
+from ..base import (
     ConfigError,
     Plugin,
     PluginDefinitionError,
@@ -23,18 +22,41 @@ from .base import (
     schema_version_at_init,
     takes_tables,
 )
-from .extract import ExtractPlugin, batch_methods, extract_types, field_methods, types_at_init
-from .listen import capture_listen
-from .metrics import metric_tuples
-from .parse import ParsePlugin, parse_method, parse_types
-from .source import EndOfStream, SourceInstance, SourcePlugin, Timeout
+from ..extract import ExtractPlugin, batch_methods, extract_types, field_methods, types_at_init
+from ..listen import capture_listen
+from ..metrics import metric_tuples
+from ..parse import ParsePlugin, parse_method, parse_types
+from ..source import EndOfStream, SourceInstance, SourcePlugin, Timeout
+from . import environment, log, signals
 
 if TYPE_CHECKING:  # what only some plugins need is imported where it is used
     import datetime
     import traceback
 
-# The shim looks these up once, to tell end of stream and timeout from failures.
-__all__ = ["EndOfStream", "Timeout", "batch_methods", "capture_listen", "field_methods", "parse_method"]
+# What the shim looks up by name (listed and typed in .contract), and what the build uses.
+__all__ = [
+    "EndOfStream",
+    "Timeout",
+    "batch_methods",
+    "capture_listen",
+    "create",
+    "datetime_ns",
+    "decide_at_init",
+    "destroy",
+    "embedded",
+    "field_methods",
+    "format_exception",
+    "has_progress",
+    "ip_packed",
+    "list_open_params",
+    "metrics",
+    "open_instance",
+    "parse_method",
+    "plugin_root",
+    "set_config",
+    "syscall_events",
+    "where",
+]
 
 
 def embedded() -> None:
@@ -102,7 +124,7 @@ def create(
                     f"{qualname}.__init__ takes tables, but the host gives tables only to plugins that "
                     "parse events or extract fields"
                 )
-            from .tables import TablesInput  # only for a plugin that takes tables
+            from ..tables import TablesInput  # only for a plugin that takes tables
 
             plugin.__init__(value, TablesInput(tables))  # type: ignore[misc]
         else:
@@ -202,7 +224,7 @@ def library_dirs() -> tuple[str, ...]:
             for d in {
                 *(sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")),
                 *site.getsitepackages(),
-                os.path.dirname(os.path.abspath(__file__)),
+                os.path.dirname(os.path.dirname(os.path.abspath(__file__))),  # falco_plugin
             }
         )
     return _library_dirs

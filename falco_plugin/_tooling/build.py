@@ -25,9 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import _cc
-from .async_event import AsyncEventPlugin
-from .base import (
+from ..async_event import AsyncEventPlugin
+from ..base import (
     _UNSET,
     Plugin,
     PluginDefinitionError,
@@ -37,7 +36,7 @@ from .base import (
     init_schema,
     takes_tables,
 )
-from .extract import (
+from ..extract import (
     FIELD_TYPE_CODES,
     ExtractPlugin,
     Field,
@@ -46,9 +45,10 @@ from .extract import (
     extract_sources,
     extract_types,
 )
-from .listen import CaptureListenPlugin
-from .parse import ParsePlugin, check_parse, parse_sources, parse_types
-from .source import SourcePlugin, check_source
+from ..listen import CaptureListenPlugin
+from ..parse import ParsePlugin, check_parse, parse_sources, parse_types
+from ..source import SourcePlugin, check_source
+from . import cc
 
 __all__ = ["BuildError", "PluginSpec", "build", "exported_symbols", "load_plugin_class", "plugin_spec", "read_meta"]
 
@@ -165,7 +165,7 @@ def load_plugin_class(target: str) -> tuple[type[Plugin], list[str]]:
 
 def import_error_text(exc: Exception, module_name: str) -> str:
     """``SyntaxError: invalid syntax (at myplugin.py:3)``: the error with the plugin's file:line."""
-    from ._runtime import plugin_root, where
+    from .._runtime import plugin_root, where
 
     if isinstance(exc, SyntaxError) and exc.filename:
         return f"{type(exc).__name__}: {exc.msg} (at {Path(exc.filename).name}:{exc.lineno})"
@@ -528,7 +528,7 @@ def build(
 
     ``cflags`` (then ``$FALCO_PLUGIN_CFLAGS``) go last on the compiler's command line, e.g.
     ``["-fsanitize=address,undefined", "-g"]`` for a sanitizer build (its host must be one too)."""
-    from .environment import build_info, sdk_distributions
+    from .._runtime.environment import build_info, sdk_distributions
 
     cls, sys_path = load_plugin_class(target)
     try:
@@ -547,7 +547,7 @@ def compile_plugin(
     """Generate the metadata header and compile the shim into ``out``. A packaged plugin finds its
     libpython through an RPATH relative to itself (``$ORIGIN/NAME.python/lib``), which the
     loader searches before LD_LIBRARY_PATH and the system's libraries."""
-    shim = _cc.c_source_dir("shim")
+    shim = cc.c_source_dir("shim")
     lib = libpython()
     if packaged:
         rpath = ["-Wl,--disable-new-dtags", f"-Wl,-rpath,$ORIGIN/{runtime_dir_name(spec.name)}/lib"]
@@ -559,9 +559,9 @@ def compile_plugin(
         (gen / "exports.map").write_text(version_script(spec.symbols))
         (gen / "fp_meta_section.c").write_text(meta_section_c(spec))
         tmp_out = gen / out.name
-        _cc.run_compiler(
+        cc.run_compiler(
             [
-                *_cc.WARNINGS,
+                *cc.WARNINGS,
                 "-O2",
                 "-fPIC",
                 "-shared",
