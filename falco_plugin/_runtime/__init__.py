@@ -22,7 +22,7 @@ from ..base import (
     schema_version_at_init,
     takes_tables,
 )
-from ..extract import ExtractPlugin, batch_methods, extract_types, field_methods, types_at_init
+from ..extract import ExtractPlugin, batch_methods, declared_fields, extract_types, field_methods, types_at_init
 from ..listen import capture_listen
 from ..metrics import metric_tuples
 from ..parse import ParsePlugin, parse_method, parse_types
@@ -44,6 +44,7 @@ __all__ = [
     "decide_at_init",
     "destroy",
     "embedded",
+    "field_location",
     "field_methods",
     "format_exception",
     "has_progress",
@@ -269,8 +270,6 @@ def field_location(plugin: Plugin, field_id: int) -> str:
     """``at file.py:line in method`` of a field's method, for a failure that names no line of the
     plugin's own (a value of the wrong type, found by the shim)."""
     import inspect
-
-    from .extract import declared_fields
 
     name = declared_fields(type(plugin))[field_id].method
     method = inspect.unwrap(getattr(type(plugin), name))
