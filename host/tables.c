@@ -377,13 +377,6 @@ htable *tables_register_host(const char *name, tschema *s)
 	return t;
 }
 
-void tables_init(void)
-{
-	if (g_nreg)
-		return;
-	threads_init();
-}
-
 void tables_shutdown(void)
 {
 	for (size_t i = 0; i < g_nreg; i++) {

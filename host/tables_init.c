@@ -1,7 +1,15 @@
 /*
- * The tables input of plugin_init (plugin-api.md §3.7): list_tables, get_table, add_table.
+ * The registry's host tables (tables_init), and the tables input of plugin_init
+ * (plugin-api.md §3.7): list_tables, get_table, add_table.
  */
 #include "tables.h"
+
+void tables_init(void)
+{
+	if (g_nreg)
+		return;
+	threads_init();
+}
 
 /* ---- init tables input: list_tables, get_table, add_table ---- */
 
