@@ -404,10 +404,11 @@ int plugin_init(plugin *p, char *err, size_t errlen)
 		}
 		if (!config[0])
 			config = "{}";
-		jval *cj = json_parse(config, NULL, 0);
+		char jerr[256];
+		jval *cj = json_parse(config, jerr, sizeof jerr);
 		if (!cj) {
 			json_free(sj);
-			snprintf(err, errlen, "error in plugin %s: init config is not a valid json", p->name);
+			snprintf(err, errlen, "error in plugin %s: init config is not a valid json: %s", p->name, jerr);
 			return 1;
 		}
 		char verr[HOST_ERRLEN];
