@@ -3,7 +3,7 @@
 The shim imports :mod:`falco_plugin._runtime` once and calls its functions by name
 (``fp_runtime_call("create", ...)``); it also reads a few attributes of other modules and
 calls methods of the objects a plugin gives it. Renaming one of these on the Python side
-breaks plugins at run time only, so they are all listed here, and ``tests/test_contract.py``
+breaks plugins at run time only, so they are all listed here, and ``tests/unit/test_contract.py``
 reads the C sources and fails when the shim looks up a name this module does not list or the
 Python side does not have. :class:`Runtime` types the functions with the arguments the C
 passes; mypy checks :mod:`falco_plugin._runtime` against it.
@@ -41,6 +41,7 @@ RUNTIME_CALLS = (
     "list_open_params",  # plugin_list_open_params
     "field_methods",  # the first extract_fields: the dispatch table by field id
     "batch_methods",  # the same for batch fields
+    "field_location",  # a field's failure found by the shim (a wrong type): the method's file:line
     "parse_method",  # the first parse_event
     "capture_listen",  # capture_open / capture_close
     "metrics",  # get_metrics
@@ -110,6 +111,7 @@ class Runtime(Protocol):
     def list_open_params(self, plugin: SourcePlugin) -> str: ...
     def field_methods(self, plugin: Plugin) -> tuple[Callable[..., Any], ...]: ...
     def batch_methods(self, plugin: Plugin) -> tuple[Callable[..., Any] | None, ...]: ...
+    def field_location(self, plugin: Plugin, field_id: int) -> str: ...
     def parse_method(self, plugin: Plugin) -> Callable[[Any], Any]: ...
     def capture_listen(self, plugin: Any, what: str, pool: Any) -> None: ...
     def metrics(self, plugin: Plugin) -> list[tuple[str, bool, int, int | float]]: ...
