@@ -4,9 +4,11 @@ and how to get one, when no Falco is found ($FALCO, then ``falco`` on PATH)."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tarfile
@@ -18,9 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT
-from k8saudit_cases import POD
-from test_k8saudit_webhook import free_port, post
+from support import ROOT
 
 from falco_plugin._tooling.falco import FalcoRun, PluginSpec, falco_yaml, plugin_spec, rule_sources, run_falco
 from falco_plugin.testing import BuildPlugin, falco_binary
@@ -132,6 +132,33 @@ def test_two_sdk_plugins_in_one_falco(falco_plugin_build: BuildPlugin, tmp_path:
 
 # -- hot reload -----------------------------------------------------------------------------------
 
+AUDIT_EVENT = {
+    "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata", "stage": "ResponseComplete",
+    "requestURI": "/api/v1/namespaces/default/pods", "verb": "create",
+    "user": {"username": "alice@example.com", "groups": ["developers"]},
+    "objectRef": {"resource": "pods", "namespace": "default", "name": "web", "apiVersion": "v1"},
+    "responseStatus": {"metadata": {}, "code": 201},
+    "requestReceivedTimestamp": "2024-03-05T10:11:12.123456Z", "stageTimestamp": "2024-03-05T10:11:12.234567Z",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def post(port: int, body: bytes) -> int:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5.0)
+    try:
+        conn.request("POST", "/k8s-audit", body=body, headers={"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        resp.read()
+        return resp.status
+    finally:
+        conn.close()
+
+
 RELOAD_RULES = """
 - rule: Audit event
   desc: every k8s audit event
@@ -163,7 +190,7 @@ class Poster:
         while not self.stop:
             audit_id = f"event-{n}"
             try:
-                status, _ = post(self.port, json.dumps({**POD, "auditID": audit_id}).encode())
+                status = post(self.port, json.dumps({**AUDIT_EVENT, "auditID": audit_id}).encode())
             except OSError:
                 status = 0
             if status == 200:
