@@ -252,7 +252,7 @@ def plugin_spec(cls: type[Plugin], sys_path: list[str]) -> PluginSpec:
         spec.timeout_pause = float(cls.TIMEOUT_PAUSE)
         spec.has_list_open_params = _overrides(cls, SourcePlugin, "list_open_params")
         spec.has_event_to_string = _overrides(cls, SourcePlugin, "event_to_string")
-        if cls.PLUGIN_ID:  # neither symbol: a syscall-source plugin (plugin-api.md §2.4)
+        if cls.PLUGIN_ID:  # neither symbol: a syscall-source plugin (libsinsp reads no id, no source)
             symbols += ["get_id", "get_event_source"]
         symbols += ["open", "close", "next_batch"]
         if progress_defined(cls, sys_path):
