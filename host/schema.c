@@ -2,9 +2,10 @@
  * JSON Schema validation of init configs: the subset pydantic-generated schemas use.
  * libsinsp validates with valijson and reports the top error as
  * "In <context>, <description>", the context being "<root>" followed by "[property]" or
- * "[index]" segments joined without separators (plugin-api.md §4.2). Our descriptions name
- * the field. Unlike libsinsp, every problem among the config's own keys is reported (one
- * message per key, joined by "; "), so that a user fixes them in one go. Not supported (ignored): pattern, patternProperties, propertyNames, format,
+ * "[index]" segments joined without separators (plugin-api-facts.md, Fields, schemas and
+ * source lists). Our descriptions name the field. Unlike libsinsp, every problem among the
+ * config's own keys is reported (one message per key, joined by "; "), so that a user fixes
+ * them in one go. Not supported (ignored): pattern, patternProperties, propertyNames, format,
  * uniqueItems, dependencies, if/then/else.
  */
 #include "host.h"

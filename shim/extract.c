@@ -2,7 +2,7 @@
  * Field extraction. The field list, event types and sources are baked at build time; at
  * init the shim caches one bound method per field id. extract_fields loops in C over the
  * requested fields, calls the method with the (reused) Event object and the argument, and
- * converts the result in C (plugin-api.md §3.4, §6.4). A method that raises gives "no value"
+ * converts the result in C (plugin-api-facts.md, Field extraction). A method that raises gives "no value"
  * and is logged once.
  *
  * Results are kept per state for the current event: Falco asks for the same field of the
