@@ -4,7 +4,7 @@ The host hands the plugin an :class:`AsyncHandler` when capture starts (``start_
 takes it back when capture stops (``stop_async``, which must stop and join the plugin's
 threads before it returns). ``handler.emit`` may be called from any thread::
 
-    from falco_plugin import AsyncEvent, AsyncEventPlugin, AsyncHandler, BackgroundTask, Plugin
+    from falco_plugin import AsyncEvent, AsyncEventPlugin, AsyncHandler, BackgroundTask, BackgroundThread, Plugin
 
     class SampleAsync(Plugin, AsyncEventPlugin):
         NAME = "sample_async"

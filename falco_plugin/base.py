@@ -270,12 +270,21 @@ class Event(typing.Protocol):
     works on the same event, which is how :func:`~falco_plugin.per_event` caches.
     """
 
-    evtnum: int  #: the host's event number
-    ts: int  #: timestamp, ns since the epoch
-    tid: int  #: thread id (2**64-1: none)
-    type: int  #: event type code (322 for plugin events)
-    source: str  #: the event source name
-    plugin_id: int | None  #: the plugin id of a plugin or async event
-    payload: bytes | None  #: the data of a plugin or async event
-    async_name: str | None  #: the name of an async event
-    raw: bytes  #: the whole event, header included
+    evtnum: int
+    """The host's event number."""
+    ts: int
+    """Timestamp, ns since the epoch."""
+    tid: int
+    """Thread id (2**64-1: none)."""
+    type: int
+    """Event type code (``PPME_PLUGINEVENT_E``: 322, plugin events; ``PPME_ASYNCEVENT_E``: 402, async)."""
+    source: str
+    """The event source name."""
+    plugin_id: int | None
+    """The plugin id of a plugin or async event."""
+    payload: bytes | None
+    """The data of a plugin or async event."""
+    async_name: str | None
+    """The name of an async event."""
+    raw: bytes
+    """The whole event, header included."""

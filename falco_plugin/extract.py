@@ -5,7 +5,7 @@ The field type comes from the return type hint (``int`` → uint64, ``str`` → 
 → ipaddr, ``IPv4Network | IPv6Network`` → ipnet, ``list[...]`` → a list field), or from
 ``type=`` for ints that are times. Returning ``None`` means "no value"::
 
-    from falco_plugin import Event, ExtractPlugin, Index, field
+    from falco_plugin import Event, ExtractPlugin, Index, Plugin, SourcePlugin, field
 
     class Dummy(Plugin, SourcePlugin, ExtractPlugin):
         ...

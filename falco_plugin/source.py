@@ -50,9 +50,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from .base import Event, Plugin, PluginDefinitionError
+
+if TYPE_CHECKING:  # not imported at run time: a plugin without typed events never loads the schema
+    from .event import TypedEvent
 
 __all__ = [
     "BatchItem",
@@ -109,8 +112,11 @@ class OpenParam:
 class SourceInstance:
     """One open stream of events. Subclass it and implement ``next_batch``."""
 
-    def next_batch(self) -> Sequence[BatchItem]:
-        """The next events: a non-empty list, an empty one for "none yet", or raise EndOfStream."""
+    def next_batch(self) -> Sequence[BatchItem | TypedEvent]:
+        """The next events: a non-empty list, an empty one for "none yet", or raise EndOfStream.
+
+        Items are payloads or ``(payload, ts)`` pairs (both may be mixed in one batch); a
+        syscall-source plugin returns typed events instead."""
         raise NotImplementedError
 
     def close(self) -> None:

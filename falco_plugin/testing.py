@@ -46,11 +46,11 @@ from typing import Any
 
 import pytest
 
-from . import _cc
-from .build import build, load_plugin_class
+from ._tooling import cc
+from ._tooling.build import build, load_plugin_class
+from ._tooling.host import host_binary
 from .event import RawEvent, TypedEvent
 from .event.scap import build_capture
-from .host import host_binary
 
 __all__ = [
     "BuildPlugin",
@@ -228,7 +228,7 @@ class BuiltPlugin:
 
     def info(self) -> dict[str, Any]:
         """What ``falco-plugin info --json`` shows (name, capabilities, fields, event types, ...)."""
-        from .cli import host_info
+        from ._tooling.cli import host_info
 
         info, error = host_info(str(self.path))
         if info is None:
@@ -392,7 +392,7 @@ def source_hash(target: str) -> str:
     root = plugin_root(cls.__module__)
     sdk = Path(__file__).resolve().parent
     files = [*(_sources_of(Path(root)) if root else []), *_sources_of(sdk)]
-    files += sorted(_cc.c_source_dir("shim").glob("*"))
+    files += sorted(cc.c_source_dir("shim").glob("*"))
     h = hashlib.sha256(f"{target}\0{sys.executable}\0{sys.version}".encode())
     for path in files:
         h.update(str(path).encode() + b"\0" + path.read_bytes())
@@ -428,7 +428,7 @@ def _idle_source() -> BuiltPlugin:
     """An SDK source that produces nothing, for attaching async plugins (cached like the rest)."""
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "falco-plugin" / "testing"
     cache.mkdir(parents=True, exist_ok=True)
-    return BuildPlugin(cache, Path.cwd())("falco_plugin._idle_source:IdleSource")
+    return BuildPlugin(cache, Path.cwd())("falco_plugin._runtime.idle_source:IdleSource")
 
 
 @pytest.fixture(scope="session")

@@ -387,24 +387,10 @@ static PyTypeObject memo_type = {
 	.tp_new = memo_new,
 };
 
-int fp_event_register(void)
+int fp_event_register(PyObject *module)
 {
 	if (PyType_Ready(&event_type) < 0 || PyType_Ready(&memo_type) < 0)
 		return -1;
-	PyObject *module = PyModule_New("falco_plugin._shim");
-	if (!module)
-		return -1;
 	int rc = PyModule_AddObjectRef(module, "per_event", (PyObject *)&memo_type);
-	if (rc == 0)
-		rc = PyModule_AddObjectRef(module, "Event", (PyObject *)&event_type);
-	if (rc == 0)
-		rc = fp_tables_register(module);
-	if (rc == 0)
-		rc = fp_async_register(module);
-	if (rc == 0) {
-		PyObject *modules = PyImport_GetModuleDict();
-		rc = PyDict_SetItemString(modules, "falco_plugin._shim", module);
-	}
-	Py_DECREF(module);
-	return rc;
+	return rc == 0 ? PyModule_AddObjectRef(module, "Event", (PyObject *)&event_type) : rc;
 }

@@ -16,18 +16,15 @@
  * A field that raises while prefetched is dropped silently and computed again (and logged)
  * only if the host really asks for it; a field the host stops asking is no longer prefetched.
  *
- * Batch fields (@field(batch=True)): when the event lies in the state's current batch (the
- * events the shim framed in its own buffer at the last next_batch), the field is computed for
- * the whole batch by one Python call on its first request, and its values are copied into C
- * arrays indexed by the event's position in the batch. Every other request for an event of
- * that batch is answered from them without the GIL. Other events take the per-event path.
+ * Batch fields (@field(batch=True)) are computed for a whole batch at once: batch_fields.c,
+ * and the hot path that answers them without the GIL in extract.h.
  *
  * Value offsets (API 3.11, plugins with located fields only): a located field's method may
  * return falco_plugin.Located(value, start, length); the offsets are kept with the result and,
  * when the host passes value_offsets, handed over one entry per value of the requested fields
  * in order ({0, 0} for values not from the event). Without value_offsets nothing is done.
  */
-#include "shim.h"
+#include "extract.h"
 
 #if FPY_CAP_EXTRACTION
 
@@ -35,70 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { ARG_NONE = 0, ARG_INDEX = 1, ARG_KEY = 2 };
-
-static const uint8_t field_types[] = FPY_FIELD_TYPES;
-static const uint8_t field_is_list[] = FPY_FIELD_IS_LIST;
-static const uint8_t field_arg[] = FPY_FIELD_ARG;
 static const uint8_t field_located[] = FPY_FIELD_LOCATED;
-#define NFIELDS ((uint32_t)sizeof field_types)
-
-/* One field's result for the current event: its values and the objects they point into. */
-typedef struct {
-	uint32_t fid;
-	ss_plugin_bool arg_present;
-	uint64_t arg_index;
-	char *arg_key; /* a copy, or NULL */
-	PyObject *arg_obj; /* the argument as the method receives it, made on first use */
-	void *buf;     /* the values, reused from event to event */
-	size_t cap;
-	char *data; /* copies of the strings / IP bytes the values point to, also reused */
-	size_t datacap;
-	uint64_t len; /* how many values (0: no value) */
-	uint32_t *offs; /* located fields: start, length per value */
-	size_t offcap;
-	int fresh; /* computed for the current event; else carried over from the last one */
-	int asked; /* the host asked for it during the current event */
-} fp_result;
-
-/* One batch field (and argument): its values for every event of a batch, owned by C. */
-typedef struct {
-	uint32_t fid;
-	ss_plugin_bool arg_present;
-	uint64_t arg_index;
-	char *arg_key;
-	uint64_t gen;   /* the batch they are for (0: none yet) */
-	uint32_t *off;  /* event i's values are [off[i], off[i + 1]) */
-	size_t offcap;
-	void *vals;     /* the values, elem_size each */
-	size_t valcap;
-	char *arena;    /* copies of strings and IP bytes the values point into */
-	size_t arenalen, arenacap;
-} fp_bslot;
-
-struct fp_extract {
-	PyObject *methods; /* tuple of bound methods, by field id */
-	PyObject *batch_methods; /* tuple: the batch method of a batch field, else None */
-	PyObject *batch_func[sizeof field_types]; /* borrowed from batch_methods; NULL: per event */
-	fp_bslot *bslots;
-	uint32_t nbslots, capbslots;
-	/* each method as function and self (self NULL: a plain callable), borrowed from methods,
-	 * so a call skips the bound method's own dispatch */
-	PyObject *func[sizeof field_types], *self[sizeof field_types];
-	PyObject *datetime_ns, *ip_packed; /* _runtime converters, looked up once */
-	PyObject *located_type, *str_value, *str_start, *str_length; /* falco_plugin.Located */
-	uint32_t *ostart, *olen; /* the value_offsets arrays handed to the host */
-	uint64_t ocap;
-	fp_result *results;
-	uint32_t nresults, capresults;
-	/* by field id: where its result or batch slot was found last (a hint, checked on use) */
-	uint32_t result_hint[sizeof field_types], bslot_hint[sizeof field_types];
-	uint8_t elem_size[sizeof field_types]; /* bytes per value, by field id */
-	int have_event; /* which event the results are for */
-	uint64_t evtnum, ts;
-	uint16_t type;
-	uint8_t logged[sizeof field_types];
-};
 
 FP_EXPORT const char *plugin_get_fields(void) { return FPY_FIELDS_JSON; }
 FP_EXPORT const char *plugin_get_extract_event_sources(void) { return FPY_EXTRACT_SOURCES_JSON; }
@@ -113,8 +47,6 @@ FP_EXPORT uint16_t *plugin_get_extract_event_types(uint32_t *numtypes, ss_plugin
 	*numtypes = (uint32_t)(sizeof types / sizeof types[0]);
 	return types;
 }
-
-static size_t elem_size(uint8_t ftype);
 
 int fp_extract_init(fp_state *s)
 {
@@ -185,13 +117,7 @@ void fp_extract_destroy(fp_state *s)
 		free(x->results[i].data);
 	}
 	free(x->results);
-	for (uint32_t i = 0; i < x->nbslots; i++) {
-		free(x->bslots[i].arg_key);
-		free(x->bslots[i].off);
-		free(x->bslots[i].vals);
-		free(x->bslots[i].arena);
-	}
-	free(x->bslots);
+	fp_bslots_free(x);
 	Py_CLEAR(x->batch_methods);
 	free(x->ostart);
 	free(x->olen);
@@ -204,21 +130,6 @@ void fp_extract_destroy(fp_state *s)
 	Py_CLEAR(x->ip_packed);
 	free(x);
 	s->extract = NULL;
-}
-
-static size_t elem_size(uint8_t ftype)
-{
-	switch (ftype) {
-	case FTYPE_STRING:
-		return sizeof(const char *);
-	case FTYPE_BOOL:
-		return sizeof(ss_plugin_bool);
-	case FTYPE_IPADDR:
-	case FTYPE_IPNET:
-		return sizeof(ss_plugin_byte_buffer);
-	default:
-		return sizeof(uint64_t);
-	}
 }
 
 static uint64_t time_ns(const struct fp_extract *x, PyObject *v, uint8_t ftype)
@@ -289,7 +200,7 @@ static int reserve_data(fp_result *r, size_t used, size_t n)
 /* Convert one value into *out. Strings and IP bytes are copied into r->data at *used, and
  * *out holds their offset there until fix_pointers: the shim owns what the host reads, so
  * nothing Python does to the objects afterwards can free it. */
-static int convert_one(const struct fp_extract *x, PyObject *v, uint8_t ftype, void *out, fp_result *r, size_t *used)
+int fp_convert_one(const struct fp_extract *x, PyObject *v, uint8_t ftype, void *out, fp_result *r, size_t *used)
 {
 	switch (ftype) {
 	case FTYPE_UINT64:
@@ -352,7 +263,7 @@ static int convert_one(const struct fp_extract *x, PyObject *v, uint8_t ftype, v
 	}
 }
 
-/* The offsets convert_one stored become pointers into r->data (final once it is filled). */
+/* The offsets fp_convert_one stored become pointers into r->data (final once it is filled). */
 static void fix_pointers(fp_result *r, uint8_t ftype, Py_ssize_t n)
 {
 	if (ftype == FTYPE_STRING) {
@@ -423,7 +334,7 @@ static int store(const struct fp_extract *x, fp_result *r, uint32_t fid, PyObjec
 		PyObject *value = unlocate(x, fid, v, r, 0);
 		if (!value)
 			return -1;
-		int rc = reserve(r, size) < 0 || convert_one(x, value, ftype, r->buf, r, &used) < 0 ? -1 : 0;
+		int rc = reserve(r, size) < 0 || fp_convert_one(x, value, ftype, r->buf, r, &used) < 0 ? -1 : 0;
 		Py_DECREF(value);
 		if (rc < 0)
 			return -1;
@@ -446,7 +357,7 @@ static int store(const struct fp_extract *x, fp_result *r, uint32_t fid, PyObjec
 		}
 		rc = reserve(r, (size_t)(i + 1) * size);
 		if (rc == 0)
-			rc = convert_one(x, item, ftype, (char *)r->buf + (size_t)i * size, r, &used);
+			rc = fp_convert_one(x, item, ftype, (char *)r->buf + (size_t)i * size, r, &used);
 		Py_DECREF(item);
 	}
 	Py_DECREF(fast);
@@ -457,7 +368,7 @@ static int store(const struct fp_extract *x, fp_result *r, uint32_t fid, PyObjec
 	return 0;
 }
 
-static PyObject *field_arg_object(uint32_t fid, const ss_plugin_extract_field *f)
+PyObject *fp_field_arg_object(uint32_t fid, const ss_plugin_extract_field *f)
 {
 	if (!f->arg_present)
 		Py_RETURN_NONE;
@@ -562,7 +473,7 @@ static int compute(struct fp_extract *x, PyObject *event, const ss_plugin_extrac
 	PyObject *args[4] = {NULL, x->self[fid], event, NULL}; /* args[0]: room for a callee's self */
 	size_t nargs = 2;
 	if (field_arg[fid] != ARG_NONE) {
-		if (!r->arg_obj && !(r->arg_obj = field_arg_object(fid, f)))
+		if (!r->arg_obj && !(r->arg_obj = fp_field_arg_object(fid, f)))
 			return -1;
 		args[3] = r->arg_obj;
 		nargs = 3;
@@ -595,351 +506,6 @@ static void prefetch(struct fp_extract *x, PyObject *event)
 			r->len = 0;
 		}
 	}
-}
-
-/* --- batch fields --------------------------------------------------------------------- */
-
-/* The position of ev in the state's current batch, or -1 (no GIL needed). */
-static inline int64_t batch_index(fp_state *s, const ss_plugin_event *ev)
-{
-	fp_batch *b = s->batch; /* NULL for a plugin that does not source events */
-	uintptr_t p = (uintptr_t)ev;
-	if (!b || !b->n || p < (uintptr_t)b->start || p >= (uintptr_t)b->end)
-		return -1;
-	uint32_t h = b->hint; /* the host asks in order: this event or the next */
-	if (h < b->n && b->events[h] == ev)
-		return h;
-	if (h + 1 < b->n && b->events[h + 1] == ev)
-		return b->hint = h + 1;
-	uint32_t lo = 0, hi = b->n; /* the events lie in the buffer in order */
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		if ((uintptr_t)b->events[mid] < p)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo < b->n && b->events[lo] == ev)
-		return b->hint = lo;
-	return -1;
-}
-
-static int bslot_is(const fp_bslot *b, const ss_plugin_extract_field *f)
-{
-	if (b->fid != f->field_id || b->arg_present != f->arg_present || b->arg_index != f->arg_index)
-		return 0;
-	if (!b->arg_key || !f->arg_key)
-		return b->arg_key == f->arg_key;
-	return strcmp(b->arg_key, f->arg_key) == 0;
-}
-
-static fp_bslot *find_bslot(struct fp_extract *x, const ss_plugin_extract_field *f)
-{
-	uint32_t h = x->bslot_hint[f->field_id];
-	if (h < x->nbslots && bslot_is(&x->bslots[h], f))
-		return &x->bslots[h];
-	for (uint32_t i = 0; i < x->nbslots; i++)
-		if (bslot_is(&x->bslots[i], f)) {
-			x->bslot_hint[f->field_id] = i;
-			return &x->bslots[i];
-		}
-	return NULL;
-}
-
-static fp_bslot *add_bslot(struct fp_extract *x, const ss_plugin_extract_field *f)
-{
-	if (x->nbslots == x->capbslots) {
-		uint32_t cap = x->capbslots ? 2 * x->capbslots : 4;
-		fp_bslot *slots = realloc(x->bslots, cap * sizeof *slots);
-		if (!slots)
-			return NULL;
-		memset(slots + x->capbslots, 0, (cap - x->capbslots) * sizeof *slots);
-		x->bslots = slots;
-		x->capbslots = cap;
-	}
-	char *key = f->arg_key ? strdup(f->arg_key) : NULL;
-	if (f->arg_key && !key)
-		return NULL;
-	x->bslot_hint[f->field_id] = x->nbslots;
-	fp_bslot *b = &x->bslots[x->nbslots++];
-	b->fid = f->field_id;
-	b->arg_present = f->arg_present;
-	b->arg_index = f->arg_index;
-	b->arg_key = key;
-	b->gen = 0;
-	return b;
-}
-
-static int grow(void **buf, size_t *cap, size_t need)
-{
-	if (need <= *cap)
-		return 0;
-	size_t cap2 = *cap ? *cap : 256;
-	while (cap2 < need)
-		cap2 *= 2;
-	void *p = realloc(*buf, cap2);
-	if (!p) {
-		PyErr_NoMemory();
-		return -1;
-	}
-	*buf = p;
-	*cap = cap2;
-	return 0;
-}
-
-/* Copy len bytes into the slot's arena; *at is where they start. */
-static int arena_put(fp_bslot *b, const void *data, size_t len, int nul, size_t *at)
-{
-	if (grow((void **)&b->arena, &b->arenacap, b->arenalen + len + 1) < 0)
-		return -1;
-	*at = b->arenalen;
-	memcpy(b->arena + b->arenalen, data, len);
-	b->arenalen += len;
-	if (nul)
-		b->arena[b->arenalen++] = '\0';
-	return 0;
-}
-
-/* Append one converted value to the slot; strings and IP bytes are copied into the arena
- * (their pointers hold arena offsets until fix_batch_pointers). */
-static int put_value(const struct fp_extract *x, fp_bslot *b, uint8_t ftype, PyObject *v, size_t *count)
-{
-	size_t size = elem_size(ftype);
-	if (grow(&b->vals, &b->valcap, (*count + 1) * size) < 0)
-		return -1;
-	char *out = (char *)b->vals + *count * size;
-	size_t at;
-	if (ftype == FTYPE_STRING) {
-		Py_ssize_t len;
-		const char *utf8 = PyUnicode_Check(v) ? PyUnicode_AsUTF8AndSize(v, &len) : NULL;
-		if (!PyUnicode_Check(v))
-			PyErr_Format(PyExc_TypeError, "a string field must return str, not %.80s", Py_TYPE(v)->tp_name);
-		else if (utf8 && memchr(utf8, 0, (size_t)len))
-			PyErr_SetString(PyExc_ValueError, "a string field cannot contain a NUL character ('\\0')");
-		if (!utf8 || PyErr_Occurred() || arena_put(b, utf8, (size_t)len, 1, &at) < 0)
-			return -1;
-		const char *ptr = (const char *)(uintptr_t)at;
-		memcpy(out, &ptr, sizeof ptr);
-	} else if (ftype == FTYPE_IPADDR || ftype == FTYPE_IPNET) {
-		PyObject *packed = PyBytes_Check(v) ? Py_NewRef(v) : PyObject_Vectorcall(x->ip_packed, &v, 1, NULL);
-		if (!packed)
-			return -1;
-		int bad = !PyBytes_Check(packed) || (PyBytes_GET_SIZE(packed) != 4 && PyBytes_GET_SIZE(packed) != 16);
-		if (bad)
-			PyErr_SetString(PyExc_ValueError, "an IP field must be 4 or 16 bytes");
-		if (bad || arena_put(b, PyBytes_AS_STRING(packed), (size_t)PyBytes_GET_SIZE(packed), 0, &at) < 0) {
-			Py_DECREF(packed);
-			return -1;
-		}
-		ss_plugin_byte_buffer bb = {(uint32_t)PyBytes_GET_SIZE(packed), (const void *)(uintptr_t)at};
-		Py_DECREF(packed);
-		memcpy(out, &bb, sizeof bb);
-	} else if (convert_one(x, v, ftype, out, NULL, &at) < 0) { /* numbers: no copies to keep */
-		return -1;
-	}
-	(*count)++;
-	return 0;
-}
-
-static void fix_batch_pointers(fp_bslot *b, uint8_t ftype, size_t count)
-{
-	if (ftype == FTYPE_STRING) {
-		const char **p = b->vals;
-		for (size_t i = 0; i < count; i++)
-			p[i] = b->arena + (uintptr_t)p[i];
-	} else if (ftype == FTYPE_IPADDR || ftype == FTYPE_IPNET) {
-		ss_plugin_byte_buffer *p = b->vals;
-		for (size_t i = 0; i < count; i++)
-			p[i].ptr = b->arena + (uintptr_t)p[i].ptr;
-	}
-}
-
-/* The common case of a single-value uint64 or string field whose values are all exact ints or
- * strs (or None): converted without running any Python code, so the list cannot change under
- * the loop. 0: stored; 1: some value needs the general loop of store_batch (which also reports
- * what is wrong with it); -1: out of memory. */
-static int store_batch_plain(fp_bslot *b, uint8_t ftype, PyObject *fast, uint32_t n)
-{
-	PyObject **items = PySequence_Fast_ITEMS(fast);
-	if (grow(&b->vals, &b->valcap, (size_t)n * sizeof(uint64_t)) < 0)
-		return -1;
-	size_t count = 0;
-	for (uint32_t i = 0; i < n; i++) {
-		PyObject *v = items[i];
-		b->off[i] = (uint32_t)count;
-		if (v == Py_None)
-			continue;
-		if (ftype == FTYPE_UINT64) {
-			if (!PyLong_CheckExact(v))
-				return 1;
-			uint64_t u = PyLong_AsUnsignedLongLong(v);
-			if (u == (uint64_t)-1 && PyErr_Occurred()) {
-				PyErr_Clear();
-				return 1;
-			}
-			((uint64_t *)b->vals)[count++] = u;
-		} else {
-			Py_ssize_t len;
-			const char *utf8 = PyUnicode_CheckExact(v) ? PyUnicode_AsUTF8AndSize(v, &len) : NULL;
-			size_t at;
-			if (!utf8 || memchr(utf8, 0, (size_t)len)) {
-				PyErr_Clear();
-				return 1;
-			}
-			if (arena_put(b, utf8, (size_t)len, 1, &at) < 0)
-				return -1;
-			((const char **)b->vals)[count++] = (const char *)(uintptr_t)at;
-		}
-	}
-	b->off[n] = (uint32_t)count;
-	fix_batch_pointers(b, ftype, count);
-	return 0;
-}
-
-/* Convert what the batch method returned (one value, list or None per event) into the slot. */
-static int store_batch(const struct fp_extract *x, fp_bslot *b, uint32_t fid, PyObject *values, uint32_t n)
-{
-	uint8_t ftype = field_types[fid];
-	PyObject *fast = PySequence_Fast(values, "a batch field must return a list of one value per event");
-	if (!fast)
-		return -1;
-	if (PySequence_Fast_GET_SIZE(fast) != (Py_ssize_t)n) {
-		PyErr_Format(PyExc_ValueError, "a batch field must return one value per event: got %zd for %u events",
-			     PySequence_Fast_GET_SIZE(fast), n);
-		Py_DECREF(fast);
-		return -1;
-	}
-	b->arenalen = 0;
-	if (!field_is_list[fid] && (ftype == FTYPE_UINT64 || ftype == FTYPE_STRING)) {
-		int rc = store_batch_plain(b, ftype, fast, n);
-		if (rc <= 0) {
-			Py_DECREF(fast);
-			return rc;
-		}
-		b->arenalen = 0;
-	}
-	size_t count = 0;
-	/* converting a value can run Python code (__index__, __bool__...) that changes the lists:
-	 * hold each item and read the sizes again at each step, as store() does */
-	for (uint32_t i = 0; i < n; i++) {
-		b->off[i] = (uint32_t)count;
-		if (PySequence_Fast_GET_SIZE(fast) != (Py_ssize_t)n) {
-			PyErr_SetString(PyExc_RuntimeError, "the batch's list of values changed while it was converted");
-			Py_DECREF(fast);
-			return -1;
-		}
-		PyObject *v = Py_NewRef(PySequence_Fast_GET_ITEM(fast, i));
-		int rc = 0;
-		if (v == Py_None) {
-			Py_DECREF(v);
-			continue;
-		}
-		if (field_is_list[fid]) {
-			PyObject *list = PySequence_Fast(v, "a list field must return a list");
-			for (Py_ssize_t k = 0; list && rc == 0 && k < PySequence_Fast_GET_SIZE(list); k++) {
-				PyObject *item = Py_NewRef(PySequence_Fast_GET_ITEM(list, k));
-				rc = put_value(x, b, ftype, item, &count);
-				Py_DECREF(item);
-			}
-			if (!list)
-				rc = -1;
-			Py_XDECREF(list);
-		} else {
-			rc = put_value(x, b, ftype, v, &count);
-		}
-		Py_DECREF(v);
-		if (rc < 0) {
-			PyObject *exc = fp_take_exception();
-			PyErr_Format(PyExc_ValueError, "value %u of the batch: %S", i, exc ? exc : Py_None);
-			Py_XDECREF(exc);
-			Py_DECREF(fast);
-			return -1;
-		}
-	}
-	b->off[n] = (uint32_t)count;
-	fix_batch_pointers(b, ftype, count);
-	Py_DECREF(fast);
-	return 0;
-}
-
-/* The payloads of the batch's events, the list every batch field of the batch receives. */
-static PyObject *batch_payloads(fp_batch *bt)
-{
-	if (bt->payloads)
-		return bt->payloads;
-	if (!bt->items || PySequence_Fast_GET_SIZE(bt->items) != (Py_ssize_t)bt->n) {
-		PyErr_SetString(PyExc_RuntimeError, "the batch's events are gone (next_batch failed or the instance was closed)");
-		return NULL;
-	}
-	PyObject *list = PyList_New(bt->n);
-	for (uint32_t i = 0; list && i < bt->n; i++) {
-		PyObject *item = PySequence_Fast_GET_ITEM(bt->items, i);
-		PyList_SET_ITEM(list, i, Py_NewRef(PyTuple_Check(item) ? PyTuple_GET_ITEM(item, 0) : item));
-	}
-	return bt->payloads = list;
-}
-
-/* Call the batch method for every event of the current batch and keep the values in b. On
- * failure the batch has no values for it (-1 with the Python error set). */
-static int compute_batch(struct fp_extract *x, fp_state *s, fp_bslot *b, const ss_plugin_extract_field *f)
-{
-	uint32_t fid = f->field_id, n = 0;
-	int rc = -1;
-	fp_batch *bt = s->batch;
-	n = bt->n;
-	if (grow((void **)&b->off, &b->offcap, (n + 1) * sizeof *b->off) < 0)
-		return -1;
-	memset(b->off, 0, (n + 1) * sizeof *b->off);
-	b->gen = bt->gen; /* computed once per batch, even if it fails */
-	PyObject *payloads = batch_payloads(bt);
-	if (!payloads)
-		return -1;
-	PyObject *args[3] = {NULL, payloads, NULL}; /* args[0]: room for a callee's self */
-	size_t nargs = 1;
-	if (field_arg[fid] != ARG_NONE) {
-		if (!(args[2] = field_arg_object(fid, f)))
-			return -1;
-		nargs = 2;
-	}
-	PyObject *values = PyObject_Vectorcall(x->batch_func[fid], args + 1, nargs | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
-	Py_XDECREF(args[2]);
-	if (values) {
-		rc = store_batch(x, b, fid, values, n);
-		Py_DECREF(values);
-	}
-	if (rc < 0)
-		memset(b->off, 0, (n + 1) * sizeof *b->off);
-	if (rc < 0 && values) {
-		/* a value that does not convert was refused in C, without a traceback: say where the
-		 * method is (_checked_batch records it) */
-		PyObject *exc = fp_take_exception();
-		PyObject *where = PyObject_GetAttrString(x->batch_func[fid], "__falco_where__");
-		if (!where)
-			PyErr_Clear();
-		PyErr_Format(PyExc_ValueError, "%S%S", exc ? exc : Py_None, where ? where : Py_None);
-		Py_XDECREF(where);
-		Py_XDECREF(exc);
-	}
-	return rc;
-}
-
-/* The payload object the shim framed event idx of the batch from, if it is a bytes (borrowed;
- * NULL: a bytearray, copied as any other event's payload). */
-static PyObject *batch_payload(const fp_batch *bt, int64_t idx)
-{
-	if (idx < 0 || !bt->items || idx >= PySequence_Fast_GET_SIZE(bt->items))
-		return NULL;
-	PyObject *item = PySequence_Fast_GET_ITEM(bt->items, idx);
-	PyObject *payload = PyTuple_Check(item) ? PyTuple_GET_ITEM(item, 0) : item;
-	return PyBytes_CheckExact(payload) ? payload : NULL;
-}
-
-static inline void answer_batch(const struct fp_extract *x, ss_plugin_extract_field *f, const fp_bslot *b,
-				int64_t idx)
-{
-	size_t size = x->elem_size[f->field_id];
-	f->res.u64 = (uint64_t *)((char *)b->vals + (size_t)b->off[idx] * size);
-	f->res_len = b->off[idx + 1] - b->off[idx];
 }
 
 /* Answer f from C if it can be: a batch field already computed for this batch, or a field
@@ -1011,29 +577,6 @@ static void give_offsets(struct fp_extract *x, const ss_plugin_field_extract_inp
 }
 #endif
 
-/* The hot path of batch fields, as libsinsp calls: one field, of an event of the current batch
- * (the one asked last or the next), already computed for the batch. 1: answered. */
-static inline int answer_batch_fast(struct fp_extract *x, fp_state *s, const ss_plugin_event *ev,
-				    ss_plugin_extract_field *f)
-{
-	uint32_t fid = f->field_id;
-	if (fid >= NFIELDS || !x->batch_func[fid])
-		return 0;
-	int64_t h = batch_index(s, ev);
-	if (h < 0)
-		return 0;
-	uint32_t k = x->bslot_hint[fid];
-	if (k >= x->nbslots)
-		return 0;
-	const fp_bslot *slot = &x->bslots[k];
-	if (slot->fid != fid || slot->gen != s->batch->gen || slot->arg_present != f->arg_present)
-		return 0;
-	if (f->arg_present && !bslot_is(slot, f))
-		return 0;
-	answer_batch(x, f, slot, h);
-	return 1;
-}
-
 static ss_plugin_rc extract_fields(fp_state *s, const ss_plugin_event_input *evt,
 				   const ss_plugin_field_extract_input *in) __attribute__((noinline));
 
@@ -1083,7 +626,7 @@ static ss_plugin_rc extract_fields(fp_state *s, const ss_plugin_event_input *evt
 	fp_gil g = fp_enter();
 	if (!same_event)
 		start_event(x, evt);
-	PyObject *event = fp_event_bind_payload(&s->event, evt, FPY_CAP_SOURCING ? batch_payload(s->batch, idx) : NULL);
+	PyObject *event = fp_event_bind_payload(&s->event, evt, FPY_CAP_SOURCING ? fp_batch_payload(s->batch, idx) : NULL);
 	for (uint32_t i = first; event && i < in->num_fields; i++) {
 		ss_plugin_extract_field *f = &in->fields[i];
 		uint32_t fid = f->field_id;
@@ -1091,12 +634,12 @@ static ss_plugin_rc extract_fields(fp_state *s, const ss_plugin_event_input *evt
 			continue;
 		if (x->batch_func[fid] && idx >= 0) {
 			fp_bslot *b = find_bslot(x, f);
-			if (!b && !(b = add_bslot(x, f))) {
+			if (!b && !(b = fp_bslot_add(x, f))) {
 				PyErr_NoMemory();
 				field_failed(s, x, f, report);
 				continue;
 			}
-			if (b->gen != s->batch->gen && compute_batch(x, s, b, f) < 0)
+			if (b->gen != s->batch->gen && fp_batch_compute(x, s, b, f) < 0)
 				field_failed(s, x, f, report);
 			if (b->gen == s->batch->gen)
 				answer_batch(x, f, b, idx);

@@ -121,9 +121,13 @@ extern PyObject *fp_runtime;
 extern PyObject *fp_exc_end_of_stream;
 extern PyObject *fp_exc_timeout;
 
+/* --- errors.c ---------------------------------------------------------------------- */
+
 /* Store the pending Python exception as "<what>: <type>: <msg> (at file:line in fn)" in
  * s->last_error and clear it. Needs the GIL. */
 void fp_set_error_from_python(fp_state *s, const char *what);
+/* "<type>: <msg> (at file:line in fn)" of exc into out (never fails; needs the GIL). */
+void fp_describe_exception(PyObject *exc, char *out, size_t outlen);
 /* Take the pending exception (new reference, NULL if none) and clear it. */
 PyObject *fp_take_exception(void);
 void fp_set_error(fp_state *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -141,8 +145,14 @@ PyObject *fp_event_bind(PyObject **slot, const ss_plugin_event_input *in);
 PyObject *fp_event_bind_payload(PyObject **slot, const ss_plugin_event_input *in, PyObject *payload);
 /* After the call: the host's memory must not be read any more. */
 void fp_event_unbind(PyObject *event);
-/* Before the plugin is imported: sys.modules["falco_plugin._shim"] with the C per_event. */
-int fp_event_register(void);
+/* Adds per_event (the C form of falco_plugin.per_event) and Event to _shim. */
+int fp_event_register(PyObject *module);
+
+/* --- module.c ---------------------------------------------------------------------- */
+
+/* Before the plugin is imported: sys.modules["falco_plugin._shim"], with the types of
+ * event.c, tables.c and async.c. */
+int fp_module_register(void);
 
 /* --- extract.c --------------------------------------------------------------------- */
 
@@ -153,7 +163,7 @@ void fp_extract_destroy(fp_state *s); /* with the GIL */
 
 /* --- async.c ----------------------------------------------------------------------- */
 
-/* Adds the C AsyncEvent to falco_plugin._shim (every plugin; called by fp_event_register). */
+/* Adds the C AsyncEvent to falco_plugin._shim (every plugin; called by fp_module_register). */
 int fp_async_register(PyObject *module);
 #if FPY_CAP_ASYNC
 int fp_async_destroy(fp_state *s); /* with the GIL: stop_async if capture is still on; -1 on error */

@@ -21,7 +21,7 @@ import urllib.parse
 from typing import Any
 
 from k8saudit_events import DEFAULT_MAX_EVENT_SIZE, JSON_LIBRARY
-from k8saudit_fields import AuditFields
+from k8saudit_fields import AuditFields, Corrections
 from k8saudit_sources import FileSource, FileWatch, Webhook, file_paths
 from pydantic import BaseModel, Field
 
@@ -49,6 +49,13 @@ class K8sAuditConfig(BaseModel):
                                      description="Maximum size of incoming webhook POST request bodies "
                                      "(Default: 12582912)")
     customFieldsHeaders: list[CustomFieldsHeader] = Field(default_factory=list)
+    # not upstream's keys (upstream ignores them): every field gives upstream's value unless switched
+    corrections: Corrections = Field(default_factory=Corrections, description=(
+        "Fields where upstream's value is plainly wrong: each switch gives the correct value instead "
+        "(all off by default: upstream's values)"))
+    hostPathFirstVolumeOnly: bool = Field(default=False, description=(
+        "ka.req.volume.hostpath looks at the first volume only, as upstream does under libsinsp "
+        "before 0.24 (by default every volume, as upstream under later libsinsp)"))
 
 
 class K8sAudit(Plugin, SourcePlugin, AuditFields):
@@ -61,6 +68,8 @@ class K8sAudit(Plugin, SourcePlugin, AuditFields):
 
     def __init__(self, config: K8sAuditConfig) -> None:
         self.config = config
+        self.corrections = config.corrections
+        self.hostpath_first_volume = config.hostPathFirstVolumeOnly
         self.handoff: dict[bytes, Any] = {}
         if config.useAsync:
             log.info("useAsync is accepted and ignored: the Python SDK extracts synchronously")

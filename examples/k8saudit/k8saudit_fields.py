@@ -3,8 +3,9 @@
 Every field is a string or a list of strings, read from the audit event's JSON, which is
 decoded once per event (:meth:`AuditFields.audit`, a ``per_event`` memo). Values that are not
 JSON strings are given as compact JSON (``true``, ``200``, ``{"k":"v"}``), as upstream does.
-A missing value gives no value; so does an empty list. Where upstream's value is plainly
-wrong this module gives the correct one; ``examples/k8saudit/README.md`` lists each difference.
+A missing value gives no value; so does an empty list. By default every field gives upstream's
+value, even where it is plainly wrong; each correction is a switch of :class:`Corrections`
+(``examples/k8saudit/README.md`` lists them).
 
     >>> pod = {"requestObject": {"spec": {"containers": [{"image": "nginx:1.25"}, {"name": "no-image"}]}}}
     >>> values_at(pod, None, ("requestObject", "spec", "containers", "image"))
@@ -15,15 +16,42 @@ wrong this module gives the correct one; ``examples/k8saudit/README.md`` lists e
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from k8saudit_events import dumps_text, loads
+from pydantic import BaseModel, Field
 
 from falco_plugin import Event, ExtractPlugin, Index, Key, field, per_event
 
-__all__ = ["CONTAINER_LISTS", "AuditFields", "image_repository"]
+__all__ = ["CONTAINER_LISTS", "AuditFields", "Corrections", "image_repository", "upstream_image_repository"]
+
+
+class Corrections(BaseModel):
+    """Where upstream's value is plainly wrong, the correct one instead: each switch off (upstream's
+    value) by default, so that alert text is what SIEM parsers of the Go plugin's output expect.
+
+    >>> Corrections(sourceIPs=True).sourceIPs
+    True
+    """
+
+    sourceIPs: bool = Field(default=False, description=(
+        "ka.sourceips: the event's sourceIPs (an index picks one). Upstream reads "
+        "requestObject.rules[].sourceIPs, which real events never have: no value"))
+    imageRepository: bool = Field(default=False, description=(
+        "*.image.repository: drop the digest, and the tag only after the last '/' "
+        "(registry:5000/app:1 gives registry:5000/app). Upstream cuts at the first ':' (registry)"))
+    effectiveRunAs: bool = Field(default=False, description=(
+        "*.eff_run_as_user/group: the container's securityContext value, else the pod's, else 0. "
+        "Upstream reads spec.runAsUser and containers[].runAsUser (outside securityContext): 0"))
+    addCapabilities: bool = Field(default=False, description=(
+        "*.add_capabilities: the capability names, flattened (NET_ADMIN). Upstream gives one JSON "
+        'array string per container (["NET_ADMIN"])'))
+    servicePorts: bool = Field(default=False, description=(
+        "ka.req.service.ports: one JSON object string per port (an index picks one). Upstream gives "
+        "the whole array as one string and ignores the index"))
 
 class _Missing:
     def __repr__(self) -> str:
@@ -108,6 +136,15 @@ def image_repository(image: str) -> str:
     return image[:colon] if colon > image.rfind("/") else image
 
 
+def upstream_image_repository(image: str) -> str:
+    """Upstream's cut: before the first ``:``, then before any ``@``.
+
+    >>> upstream_image_repository("registry.example.com:5000/falco:0.38")
+    'registry.example.com'
+    """
+    return image.split(":", 1)[0].split("@", 1)[0]
+
+
 def _none_if_empty(values: list[str] | None) -> list[str] | None:
     return values or None
 
@@ -119,18 +156,26 @@ CONTAINER_LISTS = (
     ("ephemeralContainers", "ka.req.pod.ephemeralContainers", "ephemeral containers"),
 )
 
-def _list_field(name: str, desc: str, compute: Callable[[dict[str, Any], int | None], list[str] | None]) -> Any:
-    """A ``string (list)`` field with an optional index, computed from the decoded event."""
+Compute = Callable[[dict[str, Any], int | None], list[str] | None]
+
+
+def _list_field(name: str, desc: str, compute: Compute, fixed: Compute | None = None, fix: str = "") -> Any:
+    """A ``string (list)`` field with an optional index, computed from the decoded event: by
+    ``fixed`` instead of ``compute`` when the plugin's correction ``fix`` is switched on."""
 
     def extract(self: AuditFields, event: Event, index: int | None) -> list[str] | None:
         audit = self.audit(event)
-        return None if audit is None else _none_if_empty(compute(audit, index))
+        if audit is None:
+            return None
+        if fixed is not None and getattr(self.corrections, fix):
+            return _none_if_empty(fixed(audit, index))
+        return _none_if_empty(compute(audit, index))
 
     extract.__name__ = extract.__qualname__ = "f_" + name.replace(".", "_")
     return field(name, desc=desc, arg=Index())(extract)
 
 
-def _security(lst: str, *keys: str) -> Callable[[dict[str, Any], int | None], list[str] | None]:
+def _security(lst: str, *keys: str) -> Compute:
     def compute(audit: dict[str, Any], index: int | None) -> list[str] | None:
         found = values_at(audit, index, ("requestObject", "spec", lst, "securityContext", *keys))
         return None if found is None else strings_skip_missing(found)
@@ -138,10 +183,30 @@ def _security(lst: str, *keys: str) -> Callable[[dict[str, Any], int | None], li
     return compute
 
 
-def _flat(lst: str, *keys: str) -> Callable[[dict[str, Any], int | None], list[str] | None]:
+def _flat(lst: str, *keys: str) -> Compute:
     def compute(audit: dict[str, Any], index: int | None) -> list[str] | None:
         found = values_at(audit, index, ("requestObject", "spec", lst, *keys))
         return None if found is None else flatten(found)
+
+    return compute
+
+
+def _joined(lst: str, key: str) -> Compute:
+    """Upstream's ``command`` / ``args``: each container's strings joined by spaces, one entry per
+    container that has the list; no value if a list is not an array of strings."""
+
+    def compute(audit: dict[str, Any], index: int | None) -> list[str] | None:
+        found = values_at(audit, index, ("requestObject", "spec", lst, key))
+        if found is None:
+            return None
+        out = []
+        for words in found:
+            if words is MISSING:
+                continue
+            if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
+                return None
+            out.append(" ".join(words))
+        return out
 
     return compute
 
@@ -151,7 +216,9 @@ def _images(lst: str, index: int | None, audit: dict[str, Any]) -> list[str] | N
     return None if found is None else strings_all(found)
 
 
-def _effective(lst: str, key: str) -> Callable[[dict[str, Any], int | None], list[str] | None]:
+def _effective(lst: str, key: str) -> Compute:
+    """The corrected ``eff_run_as_*``: the container's securityContext, else the pod's, else 0."""
+
     def compute(audit: dict[str, Any], index: int | None) -> list[str] | None:
         pod = get(audit, "requestObject", "spec", "securityContext", key)
         default = "0" if pod is MISSING else as_str(pod)
@@ -166,7 +233,20 @@ def _effective(lst: str, key: str) -> Callable[[dict[str, Any], int | None], lis
     return compute
 
 
-def _host_ports(lst: str) -> Callable[[dict[str, Any], int | None], list[str] | None]:
+def _upstream_effective(lst: str, key: str) -> Compute:
+    """Upstream's ``eff_run_as_*``: ``spec.<key>`` (else 0) as the default of each container's
+    ``<key>``, both read outside ``securityContext``, so 0 on real pods."""
+
+    def compute(audit: dict[str, Any], index: int | None) -> list[str] | None:
+        pod = get(audit, "requestObject", "spec", key)
+        default = "0" if pod is MISSING else as_str(pod)
+        found = values_at(audit, index, ("requestObject", "spec", lst, key))
+        return None if found is None else [default if v is MISSING else as_str(v) for v in found]
+
+    return compute
+
+
+def _host_ports(lst: str) -> Compute:
     def compute(audit: dict[str, Any], index: int | None) -> list[str] | None:
         found = values_at(audit, index, ("requestObject", "spec", lst, "ports"))
         if found is None:
@@ -193,53 +273,60 @@ def _container_family(lst: str, prefix: str, what: str, *, host_port: bool) -> I
 
     def names(audit: dict[str, Any], index: int | None) -> list[str] | None:
         found = values_at(audit, index, ("requestObject", "spec", lst, "name"))
-        return None if found is None else strings_skip_missing(found)
+        return None if found is None else strings_all(found)
 
     def images(audit: dict[str, Any], index: int | None) -> list[str] | None:
         return _images(lst, index, audit)
 
     def repositories(audit: dict[str, Any], index: int | None) -> list[str] | None:
         found = _images(lst, index, audit)
+        return None if found is None else [upstream_image_repository(i) for i in found]
+
+    def fixed_repositories(audit: dict[str, Any], index: int | None) -> list[str] | None:
+        found = _images(lst, index, audit)
         return None if found is None else [image_repository(i) for i in found]
 
-    specs: list[tuple[str, str, Callable[[dict[str, Any], int | None], list[str] | None]]] = [
-        ("name", f"When the request object refers to a pod, the {what} names.", names),
-        ("image", f"When the request object refers to a pod, the {what} images.", images),
+    # (suffix, description, upstream's computation, the corrected one or None, its switch)
+    specs: list[tuple[str, str, Compute, Compute | None, str]] = [
+        ("name", f"When the request object refers to a pod, the {what} names.", names, None, ""),
+        ("image", f"When the request object refers to a pod, the {what} images.", images, None, ""),
         ("image.repository", f"The same as {prefix}.image, but only the repository part (e.g. falcosecurity/falco).",
-         repositories),
-        ("command", f"When the request object refers to a pod, the {what} commands.", _flat(lst, "command")),
-        ("args", f"When the request object refers to a pod, the {what} args.", _flat(lst, "args")),
+         repositories, fixed_repositories, "imageRepository"),
+        ("command", f"When the request object refers to a pod, the {what} commands.", _joined(lst, "command"),
+         None, ""),
+        ("args", f"When the request object refers to a pod, the {what} args.", _joined(lst, "args"), None, ""),
         ("privileged", f"When the request object refers to a pod, the value of the privileged flag for all {what}.",
-         _security(lst, "privileged")),
+         _security(lst, "privileged"), None, ""),
         ("allow_privilege_escalation",
          f"When the request object refers to a pod, the value of the allowPrivilegeEscalation flag for all {what}.",
-         _security(lst, "allowPrivilegeEscalation")),
+         _security(lst, "allowPrivilegeEscalation"), None, ""),
         ("read_only_fs",
          f"When the request object refers to a pod, the value of the readOnlyRootFilesystem flag for all {what}.",
-         _security(lst, "readOnlyRootFilesystem")),
+         _security(lst, "readOnlyRootFilesystem"), None, ""),
         ("run_as_user", f"When the request object refers to a pod, the runAsUser uid for all {what}.",
-         _security(lst, "runAsUser")),
+         _security(lst, "runAsUser"), None, ""),
         ("eff_run_as_user",
          f"When the request object refers to a pod, the initial uid that will be used for all {what}. This combines "
          "information from both the pod and container security contexts and uses 0 if no uid is specified.",
-         _effective(lst, "runAsUser")),
+         _upstream_effective(lst, "runAsUser"), _effective(lst, "runAsUser"), "effectiveRunAs"),
         ("run_as_group", f"When the request object refers to a pod, the runAsGroup gid for all {what}.",
-         _security(lst, "runAsGroup")),
+         _security(lst, "runAsGroup"), None, ""),
         ("eff_run_as_group",
          f"When the request object refers to a pod, the initial gid that will be used for all {what}. This combines "
          "information from both the pod and container security contexts and uses 0 if no gid is specified.",
-         _effective(lst, "runAsGroup")),
+         _upstream_effective(lst, "runAsGroup"), _effective(lst, "runAsGroup"), "effectiveRunAs"),
         ("proc_mount", f"When the request object refers to a pod, the procMount type for all {what}.",
-         _security(lst, "procMount")),
+         _security(lst, "procMount"), None, ""),
         ("add_capabilities", f"When the request object refers to a pod, the capabilities added for all {what}.",
-         _flat(lst, "securityContext", "capabilities", "add")),
+         _security(lst, "capabilities", "add"), _flat(lst, "securityContext", "capabilities", "add"),
+         "addCapabilities"),
     ]
     if host_port:
         specs.append(("host_port", f"When the request object refers to a pod, all {what} hostPort values.",
-                      _host_ports(lst)))
-    for suffix, desc, compute in specs:
+                      _host_ports(lst), None, ""))
+    for suffix, desc, compute, fixed, fix in specs:
         name = f"{prefix}.{suffix}"
-        yield "f_" + name.replace(".", "_"), _list_field(name, desc, compute)
+        yield "f_" + name.replace(".", "_"), _list_field(name, desc, compute, fixed, fix)
 
 
 def _str_field(name: str, desc: str, *keys: str) -> Any:
@@ -274,6 +361,9 @@ def _strlist_field(name: str, desc: str, *keys: str) -> Any:
 
 
 def _subjects_field(name: str, desc: str, kind: str, namespaced: bool = False) -> Any:
+    """Upstream's subject names: of the subjects with a ``kind`` and a ``name``, those of ``kind``
+    (values that are not strings as JSON text); ``namespace:name`` skips subjects without namespace."""
+
     def extract(self: AuditFields, event: Event) -> list[str] | None:
         audit = self.audit(event)
         subjects = MISSING if audit is None else get(audit, "requestObject", "subjects")
@@ -281,19 +371,27 @@ def _subjects_field(name: str, desc: str, kind: str, namespaced: bool = False) -
             return None
         out = []
         for s in subjects:
-            if get(s, "kind") != kind or not isinstance(get(s, "name"), str):
+            if not isinstance(s, dict) or "kind" not in s or "name" not in s or as_str(s["kind"]) != kind:
                 continue
-            out.append(f"{as_str(get(s, 'namespace'))}:{s['name']}" if namespaced and "namespace" in s else s["name"])
+            if not namespaced:
+                out.append(as_str(s["name"]))
+            elif "namespace" in s:
+                out.append(f"{as_str(s['namespace'])}:{as_str(s['name'])}")
         return _none_if_empty(out)
 
     extract.__name__ = extract.__qualname__ = "f_" + name.replace(".", "_")
     return field(name, desc=desc)(extract)
 
 
+def _rules_values(audit: dict[str, Any], index: int | None, key: str) -> list[str] | None:
+    """The strings of ``requestObject.rules[].<key>`` (or of rule ``index``), flattened."""
+    found = values_at(audit, index, ("requestObject", "rules", key))
+    return None if found is None else flatten(found)
+
+
 def _rules_field(key: str, what: str) -> Any:
     def compute(audit: dict[str, Any], index: int | None) -> list[str] | None:
-        found = values_at(audit, index, ("requestObject", "rules", key))
-        return None if found is None else flatten(found)
+        return _rules_values(audit, index, key)
 
     return _list_field(f"ka.req.role.rules.{key}",
                        f"When the request object refers to a role/cluster role, the {what} associated with the "
@@ -315,6 +413,11 @@ def _volume_types(audit: dict[str, Any], index: int | None) -> list[str] | None:
     return [k for v in found if isinstance(v, dict) for k in v if k != "name"]
 
 
+def _upstream_service_ports(audit: dict[str, Any], index: int | None) -> list[str] | None:
+    ports = get(audit, "requestObject", "spec", "ports")  # no array on the way: the index changes nothing
+    return None if ports is MISSING else [as_str(ports)]
+
+
 def _service_ports(audit: dict[str, Any], index: int | None) -> list[str] | None:
     ports = get(audit, "requestObject", "spec", "ports")
     if not isinstance(ports, list):
@@ -322,6 +425,10 @@ def _service_ports(audit: dict[str, Any], index: int | None) -> list[str] | None
     if index is not None:
         ports = ports[index:index + 1]
     return [as_str(p) for p in ports]
+
+
+def _upstream_source_ips(audit: dict[str, Any], index: int | None) -> list[str] | None:
+    return _rules_values(audit, index, "sourceIPs")
 
 
 def _source_ips(audit: dict[str, Any], index: int | None) -> list[str] | None:
@@ -333,6 +440,33 @@ def _source_ips(audit: dict[str, Any], index: int | None) -> list[str] | None:
     return [as_str(ip) for ip in ips]
 
 
+_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def go_query_param(uri: str, key: str) -> str | None:
+    """The first value of ``key`` in the URI's query, or None where Go's ``url.Parse`` or
+    ``url.ParseQuery`` (upstream's parsers) fail: a control character, a bad ``%`` escape in the
+    path or query, a ``;`` in a key=value pair.
+
+    >>> go_query_param("/api/v1/pods?limit=500&watch", "watch"), go_query_param("/p?a=1;b=2", "a")
+    ('', None)
+    """
+    if any(c < " " or c == "\x7f" for c in uri):
+        return None
+    path, _, query = uri.partition("#")[0].partition("?")
+    if _ESCAPE.search(path):
+        return None
+    found = None
+    for pair in query.split("&"):
+        if ";" in pair or _ESCAPE.search(pair):
+            return None
+        if pair and found is None:
+            k, _, v = pair.partition("=")
+            if urllib.parse.unquote_plus(k) == key:
+                found = urllib.parse.unquote_plus(v)
+    return found
+
+
 class AuditFields(ExtractPlugin):
     """Mixin with the k8saudit fields; the plugin class adds the source (see ``k8saudit.py``)."""
 
@@ -340,6 +474,10 @@ class AuditFields(ExtractPlugin):
     handoff: dict[bytes, Any] = {}  # noqa: RUF012 - the plugin sets its own in __init__
     #: How often ``audit`` decoded a payload itself, and how often it took the source's decode.
     decodes = shared_decodes = 0
+    #: The corrections switched on (the plugin sets its config's); all off: upstream's values.
+    corrections = Corrections()
+    #: ``ka.req.volume.hostpath`` looks at the first volume only, as upstream under libsinsp < 0.24.
+    hostpath_first_volume = False
 
     @per_event
     def audit(self, event: Event) -> dict[str, Any] | None:
@@ -390,14 +528,7 @@ class AuditFields(ExtractPlugin):
     def f_ka_uri_param(self, event: Event, key: str) -> str | None:
         audit = self.audit(event)
         uri = MISSING if audit is None else get(audit, "requestURI")
-        if uri is MISSING:
-            return None
-        try:
-            query = urllib.parse.parse_qs(urllib.parse.urlsplit(as_str(uri)).query, keep_blank_values=True)
-        except ValueError:
-            return None
-        values = query.get(key)
-        return values[0] if values else None
+        return None if uri is MISSING else go_query_param(as_str(uri), key)
 
     f_ka_target_name = _str_field("ka.target.name", "The target object name", "objectRef", "name")
     f_ka_target_namespace = _str_field("ka.target.namespace", "The target object namespace",
@@ -408,10 +539,13 @@ class AuditFields(ExtractPlugin):
 
     @field("ka.target.pod.name", desc="The target pod name")
     def f_ka_target_pod_name(self, event: Event) -> str | None:
+        # upstream: the response object's name, for the pods resource itself (no subresource)
         audit = self.audit(event)
         if audit is None or get(audit, "objectRef", "resource") != "pods":
             return None
-        name = get(audit, "objectRef", "name")
+        if get(audit, "objectRef", "subresource") not in (MISSING, ""):
+            return None
+        name = get(audit, "responseObject", "metadata", "name")
         return None if name is MISSING else as_str(name)
 
     f_ka_req_binding_subjects = _strlist_field(
@@ -464,7 +598,9 @@ class AuditFields(ExtractPlugin):
            "Returns the repository of the first container only")
     def f_ka_req_container_image_repository(self, event: Event) -> str | None:
         image = self.f_ka_req_container_image(event)
-        return None if image is None else image_repository(image)
+        if image is None:
+            return None
+        return image_repository(image) if self.corrections.imageRepository else upstream_image_repository(image)
 
     f_ka_req_pod_host_ipc = _str_field("ka.req.pod.host_ipc",
                                        "When the request object refers to a pod, the value of the hostIPC flag.",
@@ -518,7 +654,7 @@ class AuditFields(ExtractPlugin):
                                        "requestObject", "spec", "type")
     f_ka_req_service_ports = _list_field("ka.req.service.ports",
                                          "When the request object refers to a service, the service's ports",
-                                         _service_ports)
+                                         _upstream_service_ports, _service_ports, "servicePorts")
     f_ka_req_pod_volumes_hostpath = _list_field(
         "ka.req.pod.volumes.hostpath",
         "When the request object refers to a pod, all hostPath paths specified for all volumes",
@@ -528,7 +664,10 @@ class AuditFields(ExtractPlugin):
            "(host) path prefix is used by any volume", arg=Key(required=True))
     def f_ka_req_volume_hostpath(self, event: Event, key: str) -> str | None:
         audit = self.audit(event)
-        paths = None if audit is None else _volumes("hostPath", "path")(audit, None)
+        # upstream takes the argument's arg_index as a volume index: libsinsp before 0.24 passes 0 for
+        # a key argument (the first volume only), later ones pass none (every volume)
+        volume = 0 if self.hostpath_first_volume else None
+        paths = None if audit is None else _volumes("hostPath", "path")(audit, volume)
         if paths is None:
             return None
         prefix = key[:-1] if key.endswith("*") else None  # "/etc*": a prefix; "/etc": that path
@@ -549,7 +688,7 @@ class AuditFields(ExtractPlugin):
     f_ka_useragent = _str_field("ka.useragent", "The useragent of the client who made the request to the apiserver",
                                 "userAgent")
     f_ka_sourceips = _list_field("ka.sourceips", "The IP addresses of the client who made the request to the "
-                                 "apiserver", _source_ips)
+                                 "apiserver", _upstream_source_ips, _source_ips, "sourceIPs")
     f_ka_cluster_name = _str_field("ka.cluster.name", "The name of the k8s cluster", "annotations", "cluster_name")
 
 
