@@ -33,6 +33,7 @@ for ``falco-plugin run``; the JSON it prints is cheap next to the cost of a buil
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import os
 import re
@@ -346,7 +347,34 @@ class BuiltPlugin:
         proc = subprocess.run([str(host_binary()), *argv], capture_output=True, text=True, timeout=timeout,
                               input=stdin, stdin=None if stdin is not None else subprocess.DEVNULL)
         run = Run.parse(proc)
+        libraries = [argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg == "-p"]
+        _typed_addresses(run, libraries)
         return run.check() if check else run
+
+
+_FIELD_TYPES: dict[str, dict[str, str]] = {}
+
+
+def _typed_addresses(run: Run, libraries: Sequence[str]) -> None:
+    """ipaddr values become ``ipaddress`` objects, as the plugin returned them (the host prints
+    text). ipnet values stay text: the plugin API passes a network's address without its prefix."""
+    types: dict[str, str] = {}
+    for path in libraries:
+        library = f"{path}@{os.stat(path).st_mtime_ns}"  # a rebuilt library may have other fields
+        if library not in _FIELD_TYPES:
+            try:
+                fields = BuiltPlugin(Path(path)).info().get("fields") or []
+            except PluginError:
+                fields = []
+            _FIELD_TYPES[library] = {f["name"]: f["type"] for f in fields if f["type"] == "ipaddr"}
+        types.update(_FIELD_TYPES[library])
+    if not types:
+        return
+    for event in run.events:
+        for name, value in event.fields.items():
+            if value is not None and name.split("[", 1)[0] in types:
+                address = ipaddress.ip_address
+                event.fields[name] = [address(v) for v in value] if isinstance(value, list) else address(value)
 
 
 def _config_text(config: str | dict[str, Any] | None) -> str | None:
