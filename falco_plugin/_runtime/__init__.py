@@ -71,6 +71,27 @@ __all__ = [
 def embedded() -> None:
     """Called by the shim once it has started (or joined) the interpreter of a host process."""
     signals.guard()
+    if os.environ.get("COVERAGE_PROCESS_CONFIG") or os.environ.get("COVERAGE_PROCESS_START"):
+        start_coverage()
+
+
+def start_coverage() -> None:
+    """Measure the plugin's code in this interpreter when coverage.py measures subprocesses
+    (pytest-cov with ``patch = ["subprocess"]``, or ``COVERAGE_PROCESS_START``): the data go to
+    a file per process, which ``coverage combine`` (pytest-cov does) merges with the tests'.
+    The interpreter is never finalized, so :func:`save_coverage` writes it at ``destroy``."""
+    try:
+        import coverage
+    except ImportError:
+        return
+    coverage.process_startup()  # does nothing if a .pth file of coverage has started it already
+
+
+def save_coverage() -> None:
+    coverage = sys.modules.get("coverage")
+    current = coverage.Coverage.current() if coverage is not None else None
+    if current is not None:
+        current.save()
 
 
 def metrics(plugin: Plugin) -> list[tuple[str, bool, int, int | float]]:
@@ -180,6 +201,7 @@ def destroy(plugin: Plugin, link: log.HostLink) -> None:
         plugin.destroy()
     finally:
         log.detach(type(plugin).__module__, link)
+        save_coverage()
 
 
 def set_config(plugin: Plugin, config: str) -> None:
