@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 FP     := $(VENV)/bin/falco-plugin
 OUT    := build
 
-.PHONY: setup demo test lint bench docs sanitize pythons clean
+.PHONY: setup demo test test-falco lint bench docs sanitize pythons clean
 
 setup: $(VENV)/.installed
 
@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $@
 
-$(OUT)/libdummy_py.so: setup examples/dummy/dummy_plugin.py $(wildcard shim/*.c shim/*.h falco_plugin/*.py)
+$(OUT)/libdummy_py.so: setup examples/dummy/dummy_plugin.py $(wildcard shim/*.c shim/*.h falco_plugin/*.py falco_plugin/*/*.py)
 	@mkdir -p $(OUT)
 	$(FP) build examples/dummy/dummy_plugin.py:DummyPlugin -o $@
 
@@ -35,12 +35,20 @@ lint: setup
 test: setup lint
 	$(PY) -m pytest -q
 
+# The real-Falco tier (tests/falco): SDK plugins loaded by a real Falco binary ($$FALCO,
+# else falco on PATH) with rules; without one every test is skipped and says why. `make test`
+# runs them too, so they are skipped there the same way when there is no Falco.
+test-falco: setup
+	@$(PY) -c 'from falco_plugin._tooling.falco import find_falco; print("Falco:", find_falco())' 2>/dev/null || \
+		echo "make test-falco: no Falco binary (FALCO=PATH, or falco on PATH): every test below is skipped"
+	$(PY) -m pytest -q -ra tests/falco
+
 # build, package and run examples/dummy with each pyenv CPython 3.10-3.13 found (says which are skipped)
 pythons: setup
 	$(PY) tools/pythons.py
 
 # the API reference from the docstrings (mkdocs + mkdocstrings, offline); strict: a broken
-# reference fails. The test suite builds it too (tests/test_docs.py).
+# reference fails. The test suite builds it too (tests/tooling/test_docs.py).
 docs: setup
 	$(VENV)/bin/mkdocs build --strict -d $(OUT)/docs
 	@echo "API reference: $(OUT)/docs/index.html"
@@ -51,8 +59,8 @@ docs: setup
 # async, tables and sourcing; tests marked no_sanitize (a .so loaded into pytest, LD_PRELOAD,
 # start-up timing) are left out.
 SAN_CFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g
-SAN_TESTS  := tests/test_reliability.py tests/test_fuzz_plugins.py tests/test_extract.py tests/test_async.py tests/test_state.py \
-	tests/test_source.py tests/test_batch_fields.py
+SAN_TESTS  := tests/sdk/test_reliability.py tests/sdk/test_fuzz_plugins.py tests/sdk/test_extract.py tests/sdk/test_async.py \
+	tests/sdk/test_state.py tests/sdk/test_source.py tests/sdk/test_batch_fields.py
 
 sanitize: setup
 	FALCO_PLUGIN_CFLAGS="$(SAN_CFLAGS)" FALCO_PLUGIN_CACHE="$(CURDIR)/$(OUT)/sanitize-cache" \

@@ -43,9 +43,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from falco_plugin.build import build  # noqa: E402
-from falco_plugin.host import compile_c_plugin, run_host  # noqa: E402
-from falco_plugin.package import package  # noqa: E402
+from falco_plugin._tooling.build import build  # noqa: E402
+from falco_plugin._tooling.host import compile_c_plugin, run_host  # noqa: E402
+from falco_plugin._tooling.package import package  # noqa: E402
 
 EVENTS = int(os.environ.get("BENCH_EVENTS", "2000000"))
 # S1/S2/S3 figures are the host process's CPU time per event (every thread): on a shared
@@ -103,7 +103,7 @@ def instructions_per_event(lib: Path, config: str, *extra: str) -> float:
     import re
     import shutil
 
-    from falco_plugin.host import host_binary
+    from falco_plugin._tooling.host import host_binary
 
     valgrind = shutil.which("valgrind")
     if valgrind is None:
@@ -220,7 +220,7 @@ def parse_instructions(lib: Path, ops: int | None, capture: Path) -> float:
     import re
     import shutil
 
-    from falco_plugin.host import host_binary
+    from falco_plugin._tooling.host import host_binary
 
     valgrind = shutil.which("valgrind")
     if valgrind is None:

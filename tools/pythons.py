@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from falco_plugin.host import run_host  # noqa: E402
+from falco_plugin._tooling.host import run_host  # noqa: E402
 
 WANTED = ("3.10", "3.11", "3.12", "3.13")
 DUMMY = f"{ROOT}/examples/dummy/dummy_plugin.py:DummyPlugin"
