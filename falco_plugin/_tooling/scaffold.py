@@ -73,7 +73,7 @@ build-backend = "hatchling.build"
 name = "{name}"
 version = "0.1.0"
 description = "The {name} Falco plugin, written with falco-plugin"
-requires-python = ">=3.10"
+requires-python = ">=3.11"
 dependencies = ["falco-plugin", "pydantic>=2,<3"]
 
 [project.optional-dependencies]
