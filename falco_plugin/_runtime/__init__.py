@@ -13,21 +13,15 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
-from ..base import (
-    ConfigError,
-    Plugin,
-    PluginDefinitionError,
-    check_metadata,
-    parse_config,
-    schema_version_at_init,
-    takes_tables,
-)
-from ..extract import ExtractPlugin, batch_methods, extract_types, field_methods, types_at_init
-from ..listen import capture_listen
-from ..metrics import metric_tuples
-from ..parse import ParsePlugin, parse_method, parse_types
+from .._spec.fields import extract_types
+from .._spec.parse import parse_types
+from .._spec.plugin import check_metadata, parse_config, schema_version_at_init, takes_tables
+from ..base import ConfigError, Plugin, PluginDefinitionError
+from ..extract import ExtractPlugin
+from ..parse import ParsePlugin
 from ..source import EndOfStream, SourceInstance, SourcePlugin, Timeout
 from . import environment, log, signals
+from .dispatch import batch_methods, capture_listen, field_methods, metric_tuples, parse_method, types_at_init
 
 if TYPE_CHECKING:  # what only some plugins need is imported where it is used
     import datetime
