@@ -16,13 +16,13 @@ from typing import Any, Union
 
 from ..base import Plugin, PluginDefinitionError
 from ..extract import Field, Located
+from .plugin import PLUGIN_EVENT, event_sources
 
 FIELD_TYPES = ("uint64", "string", "reltime", "abstime", "bool", "ipaddr", "ipnet")
 # ss_plugin_field_type codes, in the order of FIELD_TYPES
 FIELD_TYPE_CODES = {"uint64": 8, "string": 9, "reltime": 20, "abstime": 21, "bool": 25, "ipaddr": 40, "ipnet": 41}
 FIELD_NAME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]*(\.[a-zA-Z0-9_]+)+$")
 PROPERTIES = ("hidden", "info", "conversation")
-PLUGIN_EVENT = 322
 _TYPE_BY_NAME = {
     "builtins.int": "uint64",
     "builtins.str": "string",
@@ -156,16 +156,9 @@ def fields_json(fields: Sequence[Field]) -> str:
 
 def extract_sources(cls: type[Plugin]) -> list[str]:
     """The extract event sources: explicit, else the plugin's own source."""
-    explicit = getattr(cls, "EXTRACT_EVENT_SOURCES", None)
-    if explicit is not None:
-        if isinstance(explicit, str) or not all(isinstance(s, str) and s for s in explicit):
-            raise PluginDefinitionError(f"{cls.__qualname__}.EXTRACT_EVENT_SOURCES must be a list of names")
-        return list(explicit)
-    own = getattr(cls, "EVENT_SOURCE", None)
-    if getattr(cls, "PLUGIN_ID", None) == 0 and own is not None:  # a syscall-source plugin
-        return ["syscall"]
-    if own:
-        return [own]
+    sources = event_sources(cls, "EXTRACT_EVENT_SOURCES")
+    if sources is not None:
+        return sources
     raise PluginDefinitionError(
         f"{cls.__qualname__}: an extract-only plugin must set EXTRACT_EVENT_SOURCES to the sources whose "
         "events it understands (e.g. ['dummy']); an empty list means every source"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ..base import Plugin, PluginDefinitionError
 from ..parse import ParsePlugin
-from .fields import PLUGIN_EVENT, event_codes, typed_event_classes
+from .fields import event_codes, typed_event_classes
+from .plugin import PLUGIN_EVENT, event_sources
 
 ASYNC_EVENT = 402
 
@@ -25,16 +26,11 @@ def parse_types(cls: type[Plugin]) -> list[int]:
 
 
 def parse_sources(cls: type[Plugin]) -> list[str]:
-    explicit = getattr(cls, "PARSE_EVENT_SOURCES", None)
-    if explicit is not None:
-        if isinstance(explicit, str) or not all(isinstance(s, str) and s for s in explicit):
-            raise PluginDefinitionError(f"{cls.__qualname__}.PARSE_EVENT_SOURCES must be a list of names")
-        return list(explicit)
-    own = getattr(cls, "EVENT_SOURCE", "")
-    if getattr(cls, "PLUGIN_ID", None) == 0:  # a syscall-source plugin
-        return ["syscall"]
-    if own:
-        return [own]
+    """The parse event sources: explicit, else the plugin's own source, else syscall for
+    syscall events."""
+    sources = event_sources(cls, "PARSE_EVENT_SOURCES")
+    if sources is not None:
+        return sources
     if all(code not in (PLUGIN_EVENT, ASYNC_EVENT) for code in parse_types(cls)):
         return ["syscall"]
     raise PluginDefinitionError(

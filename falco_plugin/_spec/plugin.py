@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..base import ConfigError, Plugin, PluginDefinitionError
-from .fields import PLUGIN_EVENT
 
 if TYPE_CHECKING:  # pydantic is imported only by plugins that have a configuration model
     import pydantic
@@ -115,6 +114,8 @@ def describe_validation_error(name: str, exc: pydantic.ValidationError) -> str:
 #: of the libs schema 4.x (falco_plugin.event), and a 4.x driver refuses "3.0.0" (the default
 #: when the symbol is missing). The schema data has no per-event version to derive a lower one.
 DEFAULT_EVENT_SCHEMA_VERSION = "4.0.0"
+#: The event type code of plugin events (PPME_PLUGINEVENT_E).
+PLUGIN_EVENT = 322
 UNSET: Any = object()
 
 
@@ -154,6 +155,26 @@ def schema_version_at_init(plugin: Plugin, codes: Iterable[int]) -> str | None:
         )
     declared = declared_schema_version(cls)
     return derived_schema_version(codes) if declared is UNSET else declared
+
+
+def event_sources(cls: type[Plugin], attr: str) -> list[str] | None:
+    """The event sources a capability takes: ``attr`` as declared (checked), else the plugin's
+    own source ("syscall" for a syscall-source plugin), else None.
+
+    >>> class P(Plugin):
+    ...     EVENT_SOURCE = "dummy"
+    >>> event_sources(P, "PARSE_EVENT_SOURCES")
+    ['dummy']
+    """
+    explicit = getattr(cls, attr, None)
+    if explicit is not None:
+        if isinstance(explicit, str) or not all(isinstance(s, str) and s for s in explicit):
+            raise PluginDefinitionError(f"{cls.__qualname__}.{attr} must be a list of names")
+        return list(explicit)
+    own = getattr(cls, "EVENT_SOURCE", None)
+    if getattr(cls, "PLUGIN_ID", None) == 0 and own is not None:  # a syscall-source plugin
+        return ["syscall"]
+    return [own] if own else None
 
 
 def check_metadata(cls: type[Plugin]) -> None:
