@@ -1,4 +1,7 @@
-"""The adapter between the C shim and a plugin class. Only the shim calls these.
+"""The in-plugin runtime, the Python counterpart of ``shim/interpreter.c``: the adapter between
+the C shim and a plugin class. Only the shim calls these; every name it looks up is listed and
+typed in :mod:`.contract`. Beside it: ``dispatch`` (what the shim calls per event), ``log``,
+``signals``, ``environment`` (can this plugin join the interpreter), ``on_import``.
 
 Every function here runs with the GIL held, on whichever host thread the shim entered
 from. Exceptions propagate to the shim, which turns them into ``SS_PLUGIN_FAILURE`` with
