@@ -40,7 +40,7 @@ pythons: setup
 	$(PY) tools/pythons.py
 
 # the API reference from the docstrings (mkdocs + mkdocstrings, offline); strict: a broken
-# reference fails. The test suite builds it too (tests/test_docs.py).
+# reference fails. The test suite builds it too (tests/tooling/test_docs.py).
 docs: setup
 	$(VENV)/bin/mkdocs build --strict -d $(OUT)/docs
 	@echo "API reference: $(OUT)/docs/index.html"
@@ -51,8 +51,8 @@ docs: setup
 # async, tables and sourcing; tests marked no_sanitize (a .so loaded into pytest, LD_PRELOAD,
 # start-up timing) are left out.
 SAN_CFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g
-SAN_TESTS  := tests/test_reliability.py tests/test_fuzz_plugins.py tests/test_extract.py tests/test_async.py tests/test_state.py \
-	tests/test_source.py tests/test_batch_fields.py
+SAN_TESTS  := tests/sdk/test_reliability.py tests/sdk/test_fuzz_plugins.py tests/sdk/test_extract.py tests/sdk/test_async.py \
+	tests/sdk/test_state.py tests/sdk/test_source.py tests/sdk/test_batch_fields.py
 
 sanitize: setup
 	FALCO_PLUGIN_CFLAGS="$(SAN_CFLAGS)" FALCO_PLUGIN_CACHE="$(CURDIR)/$(OUT)/sanitize-cache" \

@@ -2,7 +2,7 @@
 host, sourcing alone and with every ``ka.*`` field that upstream's rules use extracted from every
 event (each field in its own extract_fields call, as libsinsp asks).
 
-The file repeats the realistic events of tests/k8saudit_cases.py (Pods, bindings, roles,
+The file repeats the realistic events of tests/examples/k8saudit_cases.py (Pods, bindings, roles,
 configmaps, exec, anonymous requests, services), stamped apart, ``BENCH_K8S_EVENTS`` of them.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "examples"))
 
 from k8saudit_cases import CASES  # noqa: E402
 

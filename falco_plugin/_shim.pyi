@@ -1,7 +1,7 @@
 # falco_plugin._shim: the module the C shim registers in sys.modules before it imports any
 # Python (shim/event.c, fp_event_register), so it exists only inside a built plugin.
 # The Python side finds it with sys.modules.get("falco_plugin._shim") and falls back to its
-# own implementations elsewhere. tests/test_contract.py checks these names against the C.
+# own implementations elsewhere. tests/unit/test_contract.py checks these names against the C.
 
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar, Generic, TypeVar

@@ -133,7 +133,7 @@ typedef struct plugin {
 
 int plugin_load(plugin *p, const char *path, char *err);
 void plugin_unload(plugin *p);
-const char *plugin_last_error(plugin *p); /* get_last_error(state), "" when NULL */
+const char *plugin_last_error(plugin *p); /* get_last_error(state), "" when NULL (util.c) */
 const char *cap_name(uint32_t cap);
 int source_compatible(const plugin *p, const char *source); /* extraction sources */
 const field_def *plugin_find_field(const plugin *p, const char *name, uint32_t *index);
@@ -273,8 +273,9 @@ int metrics_print_all(plugin **plugins, size_t np, int json, const char *when);
 void metrics_thread_start(plugin **plugins, size_t np, double interval, int json);
 int metrics_thread_stop(void); /* -1 if a periodic collection saw a violation */
 
-/* ---- output / logging (main.c) ---- */
+/* ---- output / logging (util.c) ---- */
 extern pthread_mutex_t g_io_lock;
+extern volatile sig_atomic_t g_interrupted; /* SIGINT/SIGTERM: sessions and benches stop */
 void host_log_fn(ss_plugin_owner_t *o, const char *component, const char *msg, ss_plugin_log_severity sev);
 const char *host_get_owner_last_error(ss_plugin_owner_t *o);
 void errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -354,7 +355,6 @@ void session_loop(session *s);  /* next_batch loop until an end reason */
 void session_close(session *s); /* main thread; also after a failed open */
 /* One session runs on the calling thread; several run on one thread each, released together. */
 void sessions_run(session **ss, size_t n);
-extern volatile sig_atomic_t g_interrupted;
 
 /* ---- async events (async.c) ---- */
 /* §5.5: the host's handler, thread-safe; the owner is the plugin. */
@@ -417,6 +417,8 @@ typedef struct {
  * that parses, listens or used tables. */
 void print_plugin_summaries(plugin **plugins, size_t np, int json);
 
+/* The usage text of every command (cli.c). */
+extern const char cli_usage[];
 /* Parses the arguments after the command; prints usage errors; 0 ok, -1 error. */
 enum { CLI_RUN = 0, CLI_BENCH = 1, CLI_REPLAY = 2, CLI_BENCH_PARSE = 3 };
 int parse_cli(int argc, char **argv, int mode, cli_opts *o);

@@ -385,14 +385,6 @@ const field_def *plugin_find_field(const plugin *p, const char *name, uint32_t *
 	return NULL;
 }
 
-const char *plugin_last_error(plugin *p)
-{
-	if (!p->state)
-		return "plugin handle or 'get_last_error' function not defined";
-	const char *e = p->api.get_last_error(p->state);
-	return e ? e : "";
-}
-
 int plugin_init(plugin *p, char *err, size_t errlen)
 {
 	ss_plugin_schema_type stype = SS_PLUGIN_SCHEMA_NONE;

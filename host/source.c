@@ -8,8 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-volatile sig_atomic_t g_interrupted;
-
 const char *end_name(end_reason e)
 {
 	switch (e) {

@@ -3,7 +3,7 @@
 The shim imports :mod:`falco_plugin._runtime` once and calls its functions by name
 (``fp_runtime_call("create", ...)``); it also reads a few attributes of other modules and
 calls methods of the objects a plugin gives it. Renaming one of these on the Python side
-breaks plugins at run time only, so they are all listed here, and ``tests/test_contract.py``
+breaks plugins at run time only, so they are all listed here, and ``tests/unit/test_contract.py``
 reads the C sources and fails when the shim looks up a name this module does not list or the
 Python side does not have. :class:`Runtime` types the functions with the arguments the C
 passes; mypy checks :mod:`falco_plugin._runtime` against it.
