@@ -161,11 +161,11 @@ def shim_types() -> dict[str, set[str]]:
     PyMethodDef, PyGetSetDef and PyMemberDef tables, dunders left out)."""
     text = "\n".join(strip_comments(p.read_text()) for p in c_sources())
     entry = r'\{\s*"(\w+)"|^\s*[A-Z_]+\((\w+),'  # {"name", ...} or a macro: FIELD(name, ...)
-    array = r"static (?:PyMethodDef|PyGetSetDef|PyMemberDef) (\w+)\[\]\s*=\s*\{(.*?)\n\};"
+    array = r"^(?:static )?(?:PyMethodDef|PyGetSetDef|PyMemberDef) (\w+)\[\]\s*=\s*\{(.*?)\n\};"
     tables = {m.group(1): {a or b for a, b in re.findall(entry, m.group(2), re.M)}
-              for m in re.finditer(array, text, re.S)}
+              for m in re.finditer(array, text, re.S | re.M)}
     types = {}
-    for m in re.finditer(r"static PyTypeObject (\w+)\s*=\s*\{(.*?)\n\};", text, re.S):
+    for m in re.finditer(r"^(?:static )?PyTypeObject (\w+)\s*=\s*\{(.*?)\n\};", text, re.S | re.M):
         slots = re.findall(r"\.tp_(?:methods|getset|members)\s*=\s*(\w+)", m.group(2))
         types[m.group(1)] = {n for slot in slots for n in tables.get(slot, ()) if not n.startswith("__")}
     for var, name in re.findall(r'PyDict_SetItemString\((\w+)\.tp_dict,\s*"(\w+)"', text):  # class attributes
