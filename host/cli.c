@@ -201,7 +201,7 @@ int load_specs(const cli_opts *o, plugin **plugins)
 	return 0;
 }
 
-/* destroy every state in load order, then dlclose (§6.2 teardown) */
+/* destroy every state in load order, then dlclose (plugin-api-facts.md, Event sourcing: teardown) */
 void unload_all(plugin **plugins, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {

@@ -134,14 +134,14 @@ static int run_on_event(session *s, const ss_plugin_event_input *in)
 	sb_puts(&c->offsets, "");
 	extract_offsets_to(o->offsets ? &c->offsets : NULL, o->json);
 	/* a syscall-source plugin's events are parsed into the thread state like driver events
-	 * (§5.4 point 4), before the plugins parse them */
+	 * (source_plugin.c, next), before the plugins parse them */
 	int syscall_state = s->p->id == 0 && e->type != FPA_EVT_ASYNCEVENT;
 	if (syscall_state) {
 		tables_lock();
 		threads_before_parse(e);
 		tables_unlock();
 	}
-	parse_all(c->plugins, c->np, in, s->lock); /* before extraction (§6.2) */
+	parse_all(c->plugins, c->np, in, s->lock); /* before extraction (sinsp::next) */
 	if (e->type == FPA_EVT_ASYNCEVENT)
 		async_name = async_event_parts(e, &data, &len); /* checked by the handler */
 	if (!async_name)
@@ -383,7 +383,7 @@ int cmd_run(int argc, char **argv)
 			run_on_end(s);
 		}
 	}
-	/* capture listening once the capture is open and the async handlers set (§6.2) */
+	/* capture listening once the capture is open and the async handlers set (sinsp::open_plugin) */
 	for (size_t i = 0; i < o.nspecs; i++)
 		if (plugins[i]->caps & CAP_CAPTURE_LISTENING)
 			listening = 1;
@@ -404,7 +404,7 @@ int cmd_run(int argc, char **argv)
 		sessions_run(running, nrun);
 	if (metrics_thread_stop())
 		status = 1;
-	/* as when a capture dump is opened while capturing: before close (§2.5 dump_state) */
+	/* as when a capture dump is opened while capturing: before close (sinsp_dumper::open) */
 	if (o.dump_state && nrun && async_dump_all(plugins, o.nspecs, o.json, nsess > 1, "end"))
 		status = 1;
 	free(running);
@@ -419,7 +419,7 @@ int cmd_run(int argc, char **argv)
 	}
 	if (listen_close_all(plugins, o.nspecs))
 		status = 1;
-	pool_stop(); /* purge: queued routines dropped, running ones waited for (§6.2 step 5) */
+	pool_stop(); /* purge: queued routines dropped, running ones waited for (sinsp::close) */
 	print_plugin_summaries(plugins, o.nspecs, o.json);
 	if (o.metrics && metrics_print_all(plugins, o.nspecs, o.json, "end"))
 		status = 1;

@@ -331,7 +331,7 @@ def c_string(text: str) -> str:
 
 
 def meta_header(spec: PluginSpec, python_executable: str, build_info: dict[str, Any] | None = None,
-                packaged: bool = False) -> str:
+                packaged: bool = False, runtime_dir: str = "") -> str:
     caps = set(spec.capabilities)
     py = f"{sys.version_info[0]}.{sys.version_info[1]}"
     lines = [
@@ -350,7 +350,7 @@ def meta_header(spec: PluginSpec, python_executable: str, build_info: dict[str, 
         f"#define FPY_PY_VERSION {c_string(py)}",
         f"#define FPY_PY_NODOT {c_string(py.replace('.', ''))}",
         f"#define FPY_PACKAGED {int(packaged)}",
-        f"#define FPY_RUNTIME_DIR {c_string(runtime_dir_name(spec.name))}",
+        f"#define FPY_RUNTIME_DIR {c_string(runtime_dir or runtime_dir_name(spec.name))}",
         f"#define FPY_BUILD_JSON {c_string(json.dumps(build_info or {}))}",
         f"#define FPY_SYS_PATH {c_string(chr(10).join(spec.sys_path))}",
         f"#define FPY_CAP_SOURCING {int('sourcing' in caps)}",
@@ -538,20 +538,24 @@ def build(
 
 
 def compile_plugin(
-    spec: PluginSpec, out: Path, info: dict[str, Any], packaged: bool, cflags: Sequence[str] = ()
+    spec: PluginSpec, out: Path, info: dict[str, Any], packaged: bool, cflags: Sequence[str] = (),
+    runtime_dir: str = "",
 ) -> Path:
     """Generate the metadata header and compile the shim into ``out``. A packaged plugin finds its
     libpython through an RPATH relative to itself (``$ORIGIN/NAME.python/lib``), which the
-    loader searches before LD_LIBRARY_PATH and the system's libraries."""
+    loader searches before LD_LIBRARY_PATH and the system's libraries. Several plugins packaged
+    together share one ``runtime_dir``."""
     shim = cc.c_source_dir("shim")
     lib = libpython()
     if packaged:
-        rpath = ["-Wl,--disable-new-dtags", f"-Wl,-rpath,$ORIGIN/{runtime_dir_name(spec.name)}/lib"]
+        runtime_dir = runtime_dir or runtime_dir_name(spec.name)
+        rpath = ["-Wl,--disable-new-dtags", f"-Wl,-rpath,$ORIGIN/{runtime_dir}/lib"]
     else:
         rpath = [f"-Wl,-rpath,{lib.parent}"]
     with tempfile.TemporaryDirectory(prefix="falco-plugin-build-") as tmp:
         gen = Path(tmp)
-        (gen / "plugin_meta.h").write_text(meta_header(spec, "" if packaged else sys.executable, info, packaged))
+        (gen / "plugin_meta.h").write_text(meta_header(spec, "" if packaged else sys.executable, info, packaged,
+                                                             runtime_dir))
         (gen / "exports.map").write_text(version_script(spec.symbols))
         (gen / "fp_meta_section.c").write_text(meta_section_c(spec))
         tmp_out = gen / out.name
