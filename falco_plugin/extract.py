@@ -82,6 +82,7 @@ from dataclasses import field as dataclass_field
 from typing import Any, ClassVar, Generic, TypeVar
 
 __all__ = [
+    "HOST_DEFAULT_EVENT_TYPES",
     "PLUGIN_EVENT_PAYLOAD_OFFSET",
     "ExtractPlugin",
     "Field",
@@ -263,6 +264,20 @@ def per_batch(method: F) -> F:
     return cached  # type: ignore[return-value]
 
 
+class _HostDefaultTypes(tuple[int, ...]):
+    """The type of :data:`HOST_DEFAULT_EVENT_TYPES`: an empty tuple that is not ``()``."""
+
+    def __repr__(self) -> str:
+        return "HOST_DEFAULT_EVENT_TYPES"
+
+
+#: Declares zero event types (``get_*_event_types`` answers an empty list), which the host reads
+#: as its default set: plugin events (322) for sources other than ``syscall``. ``()`` instead
+#: means every event type. For a plugin whose sources include ``syscall`` (or every source) the
+#: host's default is every type: say ``()``. Example: ``EXTRACT_EVENT_TYPES = HOST_DEFAULT_EVENT_TYPES``.
+HOST_DEFAULT_EVENT_TYPES: Sequence[int] = _HostDefaultTypes()
+
+
 class ExtractPlugin:
     """Capability mixin: the plugin extracts fields (declared with :func:`field`)."""
 
@@ -271,13 +286,14 @@ class ExtractPlugin:
     EXTRACT_EVENT_SOURCES: ClassVar[Sequence[str] | None] = None
     #: Event type codes the host sends to the plugin. Default: the codes of the typed events
     #: the field methods take, and plugin events (322) for fields that take a plain Event.
-    #: ``()`` means every event type.
+    #: ``()`` means every event type; :data:`HOST_DEFAULT_EVENT_TYPES` declares none, so that
+    #: the host applies its default (plugin events, 322, for sources other than ``syscall``).
     EXTRACT_EVENT_TYPES: ClassVar[Sequence[int] | None] = None
 
     def extract_event_types(self) -> Sequence[int] | None:
         """Override to decide the event types once the plugin is initialized, e.g. from its
         configuration (the host asks right after ``__init__``). ``None``: the class default
-        above; ``()``: every event type::
+        above; ``()``: every event type; :data:`HOST_DEFAULT_EVENT_TYPES`: none declared::
 
             def extract_event_types(self) -> list[int]:
                 return self.config.event_types    # e.g. [322, 402]

@@ -39,7 +39,8 @@ class ParsePlugin:
     #: ``["syscall"]``. An empty list means every source.
     PARSE_EVENT_SOURCES: ClassVar[Sequence[str] | None] = None
     #: Event type codes to parse. Default: derived from the typed events ``parse_event`` takes.
-    #: ``()`` means every event type.
+    #: ``()`` means every event type; ``HOST_DEFAULT_EVENT_TYPES`` declares none (the host's
+    #: default: plugin events, 322, for sources other than ``syscall``).
     PARSE_EVENT_TYPES: ClassVar[Sequence[int] | None] = None
 
     def parse_event_types(self) -> Sequence[int] | None:

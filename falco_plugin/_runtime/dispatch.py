@@ -15,7 +15,8 @@ from ..listen import CaptureListen
 from ..metrics import Metric
 
 
-def types_at_init(plugin: Any, base: type, method: str, default: Callable[[Any], list[int]]) -> list[int] | None:
+def types_at_init(plugin: Any, base: type, method: str, default: Callable[[Any], list[int]],
+                  sources: Callable[[Any], list[str]]) -> list[int] | None:
     """What the overridden ``method`` of an initialized plugin decides (None: not overridden).
 
     A method that returns None keeps the class default; one that returns something that is not
@@ -27,7 +28,7 @@ def types_at_init(plugin: Any, base: type, method: str, default: Callable[[Any],
     value = getattr(plugin, method)()
     if value is None:
         return default(type(plugin))
-    return event_codes(f"{type(plugin).__qualname__}.{method}() (at {where(fn)})", value)
+    return event_codes(f"{type(plugin).__qualname__}.{method}() (at {where(fn)})", value, sources(type(plugin)))
 
 
 def field_methods(plugin: Plugin) -> tuple[Callable[..., Any], ...]:

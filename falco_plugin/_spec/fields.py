@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Union
 
 from ..base import Plugin, PluginDefinitionError
-from ..extract import Field, Located
+from ..extract import Field, Located, _HostDefaultTypes
 from .plugin import PLUGIN_EVENT, event_sources
 
 FIELD_TYPES = ("uint64", "string", "reltime", "abstime", "bool", "ipaddr", "ipnet")
@@ -192,14 +192,23 @@ def all_event_types() -> list[int]:
     return list(range(EVENT_MAX))
 
 
-def event_codes(what: str, value: Any) -> list[int]:
-    """Check a list of event type codes (``what`` names it in the message); ``()`` is every type.
+def event_codes(what: str, value: Any, sources: Sequence[str] = ()) -> list[int]:
+    """Check a list of event type codes (``what`` names it in the message); ``()`` is every type,
+    :data:`HOST_DEFAULT_EVENT_TYPES` none (allowed only when ``sources`` are named, without ``syscall``).
 
+    >>> from falco_plugin import HOST_DEFAULT_EVENT_TYPES
     >>> event_codes("X.TYPES", [402, 322, 322])
     [322, 402]
-    >>> len(event_codes("X.TYPES", ())) > 400
-    True
+    >>> len(event_codes("X.TYPES", ())) > 400, event_codes("X.TYPES", HOST_DEFAULT_EVENT_TYPES, ["k8s_audit"])
+    (True, [])
     """
+    if isinstance(value, _HostDefaultTypes):
+        if not sources or "syscall" in sources:
+            raise PluginDefinitionError(
+                f"{what} is HOST_DEFAULT_EVENT_TYPES, but the sources are {list(sources) or 'every source'}: the "
+                "host's default there is every event type, which () says; HOST_DEFAULT_EVENT_TYPES is for "
+                "sources other than syscall (the host's default: plugin events, 322)")
+        return []
     if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, set, frozenset)):
         raise PluginDefinitionError(f"{what} must be a list of event type codes, got {value!r}")
     codes = list(value)
@@ -219,7 +228,7 @@ def extract_types(cls: type[Plugin]) -> list[int]:
     """The event types of ``get_extract_event_types``: explicit, else derived from the fields."""
     explicit = getattr(cls, "EXTRACT_EVENT_TYPES", None)
     if explicit is not None:
-        return event_codes(f"{cls.__qualname__}.EXTRACT_EVENT_TYPES", explicit)
+        return event_codes(f"{cls.__qualname__}.EXTRACT_EVENT_TYPES", explicit, extract_sources(cls))
     codes: set[int] = set()
     for f in declared_fields(cls):
         classes = typed_event_classes(getattr(cls, f.method))

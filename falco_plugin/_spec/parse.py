@@ -13,7 +13,12 @@ ASYNC_EVENT = 402
 def parse_types(cls: type[Plugin]) -> list[int]:
     explicit = getattr(cls, "PARSE_EVENT_TYPES", None)
     if explicit is not None:
-        return event_codes(f"{cls.__qualname__}.PARSE_EVENT_TYPES", explicit)
+        # the sources as declared (parse_sources would derive them from these types)
+        named = getattr(cls, "PARSE_EVENT_SOURCES", None)
+        if named is None:
+            own = getattr(cls, "EVENT_SOURCE", "")
+            named = ["syscall"] if getattr(cls, "PLUGIN_ID", None) == 0 else [own] if own else []
+        return event_codes(f"{cls.__qualname__}.PARSE_EVENT_TYPES", explicit, named)
     classes = typed_event_classes(cls.parse_event)  # type: ignore[attr-defined]
     if classes:
         return sorted({c.CODE for c in classes})  # type: ignore[attr-defined]
