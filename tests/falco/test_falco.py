@@ -243,7 +243,7 @@ def test_hot_reload_keeps_every_event(falco_plugin_build: BuildPlugin, tmp_path:
             proc.send_signal(signal.SIGINT)
 
     run = run_falco([k8s, sample], [rules], falco=falco, watch=True, during=drive, timeout=150)
-    restarts = run.stderr.count("restarting")
+    restarts = run.stderr.count("SIGHUP received, restarting")  # also what a watched file change logs
     audit_ids = [a["output_fields"]["ka.auditid"] for a in run.alerts if a["rule"] == "Audit event"]
     context = fail_with(run, f"log: {log}; accepted {len(poster.accepted)}, refused {poster.refused}; "
                              f"restarts {restarts}")
