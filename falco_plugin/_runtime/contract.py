@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     import datetime
 
+    from .. import _shim
     from ..base import Plugin
     from ..source import SourceInstance, SourcePlugin
     from .log import HostLink
@@ -99,8 +100,8 @@ class Runtime(Protocol):
     def embedded(self) -> None: ...
     def format_exception(self, exc: BaseException) -> str: ...
     def create(
-        self, module: str, qualname: str, config: str, link: HostLink, tables: Any, sys_path: str = "",
-        build: str = "{}",
+        self, module: str, qualname: str, config: str, link: HostLink, tables: _shim.HostTables | None,
+        sys_path: str = "", build: str = "{}",
     ) -> Plugin: ...
     def decide_at_init(self, plugin: Plugin) -> tuple[list[int] | None, list[int] | None, str | None]: ...
     def set_config(self, plugin: Plugin, config: str) -> None: ...
