@@ -158,7 +158,7 @@ def _types_text(types: list[dict[str, Any]] | None) -> str:
     if types is None:
         return "unknown (asked after init)"
     if not types:
-        return "all"
+        return "none declared (the host's default: plugin events, 322)"
     return ", ".join(f"{t['name']} ({t['code']})" if t["name"] else str(t["code"]) for t in types)
 
 
@@ -199,6 +199,7 @@ def format_info(info: dict[str, Any]) -> str:
         elif cap == "async":
             lines.append(f"    events: {', '.join(info.get('async_events') or []) or 'none'}")
             lines.append(f"    into sources: {_sources_text(info.get('async_event_sources'), 'all')}")
+    lines.append(f"Symbols: {', '.join(info.get('symbols') or [])}")
     schema = info.get("init_schema")
     lines.append(f"Init config schema type: {'JSON' if schema else 'none'}")
     if schema:
