@@ -1,4 +1,7 @@
-"""The adapter between the C shim and a plugin class. Only the shim calls these.
+"""The in-plugin runtime, the Python counterpart of ``shim/interpreter.c``: the adapter between
+the C shim and a plugin class. Only the shim calls these; every name it looks up is listed and
+typed in :mod:`.contract`. Beside it: ``dispatch`` (what the shim calls per event), ``log``,
+``signals``, ``environment`` (can this plugin join the interpreter), ``on_import``.
 
 Every function here runs with the GIL held, on whichever host thread the shim entered
 from. Exceptions propagate to the shim, which turns them into ``SS_PLUGIN_FAILURE`` with
@@ -13,29 +16,15 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
-from ..base import (
-    ConfigError,
-    Plugin,
-    PluginDefinitionError,
-    check_metadata,
-    parse_config,
-    schema_version_at_init,
-    takes_tables,
-)
-from ..extract import (
-    ExtractPlugin,
-    batch_methods,
-    declared_fields,
-    extract_sources,
-    extract_types,
-    field_methods,
-    types_at_init,
-)
-from ..listen import capture_listen
-from ..metrics import metric_tuples
-from ..parse import ParsePlugin, parse_method, parse_sources, parse_types
+from .._spec.fields import declared_fields, extract_sources, extract_types
+from .._spec.parse import parse_sources, parse_types
+from .._spec.plugin import check_metadata, parse_config, schema_version_at_init, takes_tables
+from ..base import ConfigError, Plugin, PluginDefinitionError
+from ..extract import ExtractPlugin
+from ..parse import ParsePlugin
 from ..source import EndOfStream, SourceInstance, SourcePlugin, Timeout
 from . import environment, log, signals
+from .dispatch import batch_methods, capture_listen, field_methods, metric_tuples, parse_method, types_at_init
 
 if TYPE_CHECKING:  # what only some plugins need is imported where it is used
     import datetime
