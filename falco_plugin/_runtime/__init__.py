@@ -120,7 +120,7 @@ def create(
 
     ``tables`` is the shim's HostTables (None when the host gives none); a plugin whose
     ``__init__`` takes a ``tables`` parameter gets it as a :class:`TablesInput`. ``build`` is the
-    JSON of :func:`falco_plugin.environment.build_info` baked into the ``.so``.
+    JSON of :func:`.environment.build_info` baked into the ``.so``.
     """
     info = json.loads(build)
     if info:

@@ -324,12 +324,13 @@ def _falco_yaml(name: str, caps: set[str]) -> str:
     if "async" in caps:
         config.append("interval: 5")
     open_params = '\n    open_params: ""' if "source" in caps else ""
+    # never an empty map: Falco turns `init_config: {}` into JSON null, which the schema refuses
+    init_config = f"\n    init_config: {{{', '.join(config)}}}" if config else ""
     return f'''# Merge into /etc/falco/falco.yaml (or a file in /etc/falco/config.d/).
 load_plugins: [{name}]
 plugins:
   - name: {name}
-    library_path: /usr/share/falco/plugins/lib{name}.so
-    init_config: {{{", ".join(config)}}}{open_params}
+    library_path: /usr/share/falco/plugins/lib{name}.so{init_config}{open_params}
 rules_files:
   - /etc/falco/rules.d/{name.replace("-", "_")}_rules.yaml
 '''

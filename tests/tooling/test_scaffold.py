@@ -86,6 +86,9 @@ def test_generated_falco_yaml_and_rules(projects: dict[str, tuple[Path, subproce
     assert conf["load_plugins"] == ["allcaps"]
     assert conf["plugins"][0]["library_path"].endswith("/liballcaps.so")
     assert conf["plugins"][0]["init_config"] == {"count": 100, "interval": 5}
+    # no options: no init_config at all (Falco reads `init_config: {}` as null, which a schema refuses)
+    plain = yaml.safe_load((projects["counter"][0] / "falco.yaml").read_text())
+    assert "init_config" not in plain["plugins"][0]
     rules = yaml.safe_load((root / "rules" / "allcaps_rules.yaml").read_text())
     assert rules[0]["source"] == "allcaps" and "allcaps.n" in rules[0]["condition"]
     opens = yaml.safe_load((projects["opens"][0] / "rules" / "opens_rules.yaml").read_text())
