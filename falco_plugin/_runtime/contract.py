@@ -85,6 +85,7 @@ OBJECT_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     # an exported table: its name and key type at add_table, then the host's vtable calls
     "falco_plugin.tables.ExportedTable": (
         "name", "key_type", "_get", "_read", "_write", "_entries_list", "_create", "_add", "_fields", "_add_field",
+        "_schema",  # its fields as handed out, shared by the nested tables of one field
     ),
 }
 
