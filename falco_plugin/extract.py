@@ -65,6 +65,26 @@ fields::
         def value(self, payloads: Sequence[bytes]) -> list[int]:
             return self.values(payloads)
 
+Vectorized batch fields. The payloads a batch method receives are a :class:`Payloads`: a list
+of ``bytes`` that also holds the whole batch as one buffer (``payloads.buffer``) with the
+offsets of each payload in it (``payloads.offsets``), for decoders that take many values at
+once (``struct.iter_unpack``, ``array``, ``numpy.frombuffer``). And a batch method may return
+its values packed, with no Python object per value, when every event has a value (declare
+``type=``; the shim checks the length, the item type and that the buffer is contiguous):
+
+- uint64, reltime, abstime and bool fields: one 8-byte integer per event, in any buffer
+  (``array.array("Q")``, a numpy ``uint64``/``int64`` array, a ``memoryview``, or ``bytes``
+  of native-endian uint64s); a bool field also takes a numpy ``bool`` array;
+- string fields: the strings joined by NUL, as ``str`` or bytes (``"\\0".join(values)``), or a
+  list of ``bytes``.
+
+For example (stdlib only; with numpy, ``numpy.frombuffer(payloads.buffer, "<u8")[::8]``)::
+
+        @field("bench.value", desc="the counter", type="uint64", batch=True)
+        def value(self, payloads: Payloads) -> bytes:
+            # the first 8 bytes of every 64-byte payload, copied out without an int per event
+            return memoryview(payloads.buffer).cast("Q")[::8].tobytes()
+
 Use it when the plugin sources the events it extracts from and the fields are asked for most
 events (a rule condition): the per-event cost drops to a lookup in C. An event that is not
 part of the plugin's current batch (another source's, a capture replay, an async event) is
@@ -76,11 +96,13 @@ from __future__ import annotations
 
 import functools
 import inspect
+import itertools
 import json
 import re
 import sys
 import types
 import typing
+from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
@@ -95,6 +117,7 @@ __all__ = [
     "Index",
     "Key",
     "Located",
+    "Payloads",
     "field",
     "per_batch",
     "per_event",
@@ -274,6 +297,43 @@ def per_event(method: F) -> F:
     return cached  # type: ignore[return-value]
 
 
+class Payloads(list[bytes]):
+    """The payloads of a batch, in order, as a batch field method receives them: a ``list`` of
+    ``bytes`` that also offers the whole batch as one buffer, for decoders that work on many
+    values at once. Both are computed on first use and shared by every batch field of the
+    batch; do not modify the list.
+
+    >>> p = Payloads([b"ab", b"", b"cde"])
+    >>> p.buffer, p.offsets.tolist()
+    (b'abcde', [0, 2, 2, 5])
+    >>> p.buffer[p.offsets[2]:p.offsets[3]]
+    b'cde'
+    """
+
+    # the shim sets both to None when it makes the list, so that the first use raises nothing
+    __slots__ = ("_buffer", "_offsets")
+    _buffer: bytes | None
+    _offsets: memoryview | None
+
+    @property
+    def buffer(self) -> bytes:
+        """Every payload of the batch, end to end (payload ``i`` is
+        ``buffer[offsets[i]:offsets[i + 1]]``)."""
+        buffer = getattr(self, "_buffer", None)
+        if buffer is None:
+            buffer = self._buffer = b"".join(self)
+        return buffer
+
+    @property
+    def offsets(self) -> memoryview:
+        """``len(self) + 1`` offsets into :attr:`buffer`, read-only, as uint64 (format ``"Q"``)."""
+        offsets = getattr(self, "_offsets", None)
+        if offsets is None:
+            counts = array("Q", itertools.accumulate(map(len, self), initial=0))
+            offsets = self._offsets = memoryview(counts).toreadonly()
+        return offsets
+
+
 def per_batch(method: F) -> F:
     """Memoize ``method(self, payloads)`` for the batch being extracted.
 
@@ -359,16 +419,15 @@ def _type_from_hint(owner: str, hint: Any) -> tuple[str, bool]:
 
 def declared_fields(cls: type[Plugin]) -> list[Field]:
     """The fields of a plugin class, in declaration order, with types resolved and checked."""
-    found: list[Field] = []
-    seen_methods: set[str] = set()
+    specs: dict[str, Field] = {}
     for klass in reversed(cls.__mro__):
         for attr, value in vars(klass).items():
             spec = getattr(value, "__falco_field__", None)
             if isinstance(spec, Field):
-                if attr in seen_methods:
-                    found = [f for f in found if f.method != attr]
-                seen_methods.add(attr)
-                found.append(_resolve(cls, attr, spec))
+                specs.pop(attr, None)  # an override takes the place of its own declaration
+                specs[attr] = spec
+    # resolved once overrides are known: a base class's spec never meets a subclass's method
+    found = [_resolve(cls, attr, spec) for attr, spec in specs.items()]
     names = [f.name for f in found]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -406,12 +465,14 @@ def _resolve(cls: type, attr: str, spec: Field) -> Field:
             raise PluginDefinitionError(f"{owner}: a batch field cannot be located (value offsets are per event)")
         if typed_event_classes(method):
             raise PluginDefinitionError(f"{owner}: a batch field takes the batch's payloads, not typed events")
-        if hint is not None:
-            if typing.get_origin(hint) not in (list, Sequence, typing.Sequence):
+        if hint is not None and typing.get_origin(hint) not in (list, Sequence, typing.Sequence):
+            if not spec.type:  # values packed in a buffer (or joined strings): the hint cannot say the type
                 raise PluginDefinitionError(
                     f"{owner}: a batch field returns one value per event: annotate it as list[...], "
-                    f"not {hint!r}"
+                    f"or pass type= when it returns them packed in a buffer (not {hint!r})"
                 )
+            hint = None
+        elif hint is not None:
             hint = typing.get_args(hint)[0] if typing.get_args(hint) else None
     if spec.type:
         if spec.type not in FIELD_TYPES:
@@ -541,7 +602,7 @@ def field_methods(plugin: Plugin) -> tuple[Callable[..., Any], ...]:
     for f in declared_fields(type(plugin)):
         method = getattr(plugin, f.method)
         if f.batch:
-            methods.append(_one_event_caller(_checked_batch(method, f)))
+            methods.append(_one_event_caller(_checked_batch(method, f), f.type))
             continue
         classes = typed_event_classes(method)
         call = _typed_caller(method, classes) if classes else method
@@ -567,24 +628,51 @@ def _checked_batch(method: Callable[..., Any], spec: Field) -> Callable[..., Any
 
     def call(payloads: Sequence[Any], *arg: Any) -> Any:
         values = method(payloads, *arg)
-        if not isinstance(values, (list, tuple)) or len(values) != len(payloads):
-            got = f"{len(values)} values" if isinstance(values, (list, tuple)) else type(values).__name__
-            raise ValueError(
-                f"{qualname} (batch field {spec.name}) must return a list of one value per event: "
-                f"got {got} for {len(payloads)} events{_where(method)}"
-            )
-        return values
+        if isinstance(values, (list, tuple)):
+            if len(values) == len(payloads):
+                return values
+            got = f"{len(values)} values"
+        elif (spec.type == "string" and isinstance(values, str)) or _is_buffer(values):
+            return values  # packed: the shim checks the length and the item type
+        else:
+            got = type(values).__name__
+        raise ValueError(
+            f"{qualname} (batch field {spec.name}) must return a list of one value per event"
+            f"{'' if spec.is_list else ' or a buffer of them'}: got {got} for {len(payloads)} events{_where(method)}"
+        )
 
     call.__qualname__ = qualname
     call.__falco_where__ = f" (in {qualname}{_where(method)})"  # type: ignore[attr-defined]
     return call
 
 
-def _one_event_caller(batch: Callable[..., Any]) -> Callable[..., Any]:
+def _is_buffer(values: object) -> bool:
+    try:
+        memoryview(values)  # type: ignore[arg-type]
+    except TypeError:
+        return False
+    return True
+
+
+def _only_value(values: Any, ftype: str) -> Any:
+    """The one value of a batch of one, as the batch method returned it (a list, or packed)."""
+    if isinstance(values, (list, tuple)):
+        return values[0]
+    if ftype == "string":
+        return values if isinstance(values, str) else bytes(values)
+    view = memoryview(values)
+    if view.ndim == 1 and view.format in ("B", "b", "c") and view.nbytes == 8:  # bytes of one uint64
+        return int.from_bytes(view, sys.byteorder)
+    if view.ndim != 1 or len(view) != 1:
+        raise ValueError(f"a batch field must return one value per event: got {len(view)} for 1 event")
+    return view[0]
+
+
+def _one_event_caller(batch: Callable[..., Any], ftype: str) -> Callable[..., Any]:
     """A batch field asked for an event outside the current batch: a batch of one."""
 
     def call(event: Any, *arg: Any) -> Any:
-        return batch([event.payload], *arg)[0]
+        return _only_value(batch(Payloads([event.payload]), *arg), ftype)
 
     call.__qualname__ = batch.__qualname__
     return call

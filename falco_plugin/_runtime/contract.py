@@ -56,7 +56,10 @@ MODULE_ATTRIBUTES: dict[str, tuple[str, ...]] = {
         "ip_packed",  # an ipaddr / ipnet field's value to bytes
         *RUNTIME_CALLS,
     ),
-    "falco_plugin.extract": ("Located",),  # a field value with its offsets
+    "falco_plugin.extract": (
+        "Located",  # a field value with its offsets
+        "Payloads",  # the list a batch field method receives (the shim sets its _buffer, _offsets)
+    ),
     "falco_plugin.tables": (
         "TableError",  # raised for a failed table operation
         "state_type",  # a key or field type hint to its state type code
