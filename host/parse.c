@@ -1,5 +1,5 @@
 /*
- * Event parsing (plugin-api.md §2.5, §3.5, §6.5): after init, each CAP_PARSING plugin's parse
+ * Event parsing (plugin-api-facts.md, Parsing): after init, each CAP_PARSING plugin's parse
  * event types (get_parse_event_types; NULL or empty: every type if its parse sources include
  * "syscall", else only 322, as for extraction) and parse sources (get_parse_event_sources; a
  * sourcing plugin with an ID gets its own source; empty means all). For each event, before

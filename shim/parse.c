@@ -1,5 +1,5 @@
 /*
- * Event parsing (plugin-api.md §2.5 "Event parsing", §6.5): parse_event is called once per
+ * Event parsing (plugin-api-facts.md, Parsing): parse_event is called once per
  * event of the baked types and sources, after libsinsp's own parsing and before any
  * extraction, with write access to tables. Mirrors falco_plugin/parse.py.
  *

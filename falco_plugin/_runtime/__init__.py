@@ -22,7 +22,7 @@ from ..base import (
     schema_version_at_init,
     takes_tables,
 )
-from ..extract import ExtractPlugin, batch_methods, extract_types, field_methods, types_at_init
+from ..extract import ExtractPlugin, batch_methods, declared_fields, extract_types, field_methods, types_at_init
 from ..listen import capture_listen
 from ..metrics import metric_tuples
 from ..parse import ParsePlugin, parse_method, parse_types
@@ -44,6 +44,7 @@ __all__ = [
     "decide_at_init",
     "destroy",
     "embedded",
+    "field_location",
     "field_methods",
     "format_exception",
     "has_progress",
@@ -263,6 +264,18 @@ def where(frames: traceback.StackSummary, roots: set[str]) -> str:
     if chosen is not last:
         text += f"; raised in {short(last)}"
     return text + ")"
+
+
+def field_location(plugin: Plugin, field_id: int) -> str:
+    """``at file.py:line in method`` of a field's method, for a failure that names no line of the
+    plugin's own (a value of the wrong type, found by the shim)."""
+    import inspect
+
+    name = declared_fields(type(plugin))[field_id].method
+    method = inspect.unwrap(getattr(type(plugin), name))
+    code = getattr(method, "__code__", None)
+    at = f"at {os.path.basename(code.co_filename)}:{code.co_firstlineno} " if code else ""
+    return f"{at}in {type(plugin).__qualname__}.{name}"
 
 
 def datetime_ns(value: datetime.datetime) -> int:

@@ -5,6 +5,7 @@
     falco-plugin info libdummy_py.so
     falco-plugin run libdummy_py.so --open-params '{"maxEvents": 5}'
     falco-plugin events capture.scap --json -n 10
+    falco-plugin falco libdummy_py.so --rules dummy_rules.yaml --open-params '{"maxEvents": 5}'
 """
 
 from __future__ import annotations
@@ -259,6 +260,28 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return subprocess.call([str(host_binary()), *host_run_args(args)])
 
 
+def _cmd_falco(args: argparse.Namespace) -> int:
+    from .falco import FalcoNotFound, check_docker, find_falco, plugin_spec, run_interactive
+
+    configs, params = args.config or [], args.open_params or []
+    if len(configs) > len(args.libraries) or len(params) > len(args.libraries):
+        print("falco-plugin falco: error: more --config/--open-params than libraries (the i-th goes to the "
+              "i-th library)", file=sys.stderr)
+        return 2
+    try:
+        falco = None if args.docker else find_falco(args.falco)
+        if args.docker:
+            check_docker(args.docker)
+        specs = [plugin_spec(library_path(lib), configs[i] if i < len(configs) else None,
+                             params[i] if i < len(params) else None)
+                 for i, lib in enumerate(args.libraries)]
+        return run_interactive(specs, args.rules, falco=falco, docker=args.docker, json_output=args.json,
+                               watch=not args.no_watch, extra=args.falco_args)
+    except (FalcoNotFound, ValueError, FileNotFoundError) as exc:
+        print(f"falco-plugin falco: {exc}", file=sys.stderr)
+        return 2
+
+
 def _cmd_new(args: argparse.Namespace) -> int:
     from .scaffold import ScaffoldError, new_project
 
@@ -337,6 +360,26 @@ def parser() -> argparse.ArgumentParser:
 
     sub.add_parser("events", help="print the events of a scap capture file", add_help=False)
 
+    f = sub.add_parser("falco", help="run plugin .so files in a real Falco with rules, print its alerts",
+                       usage="falco-plugin falco LIB.so [LIB.so ...] --rules FILE [options] [-- FALCO_ARGS]",
+                       description="Run plugin libraries in a real Falco (found with --falco, then $FALCO, then "
+                       "`falco` on PATH; or --docker IMAGE) with a falco.yaml written for them: the nodriver "
+                       "engine, the plugins, the rules, alerts on stdout. Falco's exit code is passed on; "
+                       "arguments after -- go to Falco (e.g. -- -M 10 to stop after 10 s).")
+    f.add_argument("libraries", nargs="+", metavar="LIB.so", help="plugin libraries (a bare name is in the "
+                   "current directory)")
+    f.add_argument("--rules", "-r", action="append", required=True, metavar="FILE", help="a rules file (repeatable)")
+    f.add_argument("--config", action="append", metavar="JSON",
+                   help="init config; repeat for each library, in order (the first goes to the first library)")
+    f.add_argument("--open-params", action="append", metavar="P",
+                   help="open params; repeat for each library, in order")
+    f.add_argument("--falco", metavar="PATH", help="the Falco binary (default: $FALCO, then falco on PATH)")
+    f.add_argument("--docker", metavar="IMAGE", help="run Falco in this container image (e.g. "
+                   "falcosecurity/falco:latest) with Docker")
+    f.add_argument("--json", action="store_true", help="alerts as JSON lines (json_output)")
+    f.add_argument("--no-watch", action="store_true",
+                   help="do not restart Falco when a rules file changes (watch_config_files: false)")
+
     n = sub.add_parser("new", help="create a plugin project (plugin, tests, Makefile, falco.yaml, rules)")
     n.add_argument("name", help="the plugin's name (lowercase, e.g. myplugin)")
     n.add_argument("--capabilities", default="source,extract",
@@ -349,9 +392,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["events"]:
         return _cmd_events(argparse.Namespace(), argv[1:])
+    falco_args: list[str] = []
+    if argv[:1] == ["falco"] and "--" in argv:  # what follows -- is Falco's, whatever it looks like
+        cut = argv.index("--")
+        argv, falco_args = argv[:cut], argv[cut + 1:]
     args = parser().parse_args(argv)
+    args.falco_args = falco_args
     commands = {"build": _cmd_build, "package": _cmd_package, "info": _cmd_info, "run": _cmd_run, "replay": _cmd_run,
-                "new": _cmd_new}
+                "new": _cmd_new, "falco": _cmd_falco}
     try:
         return commands[args.command](args)
     except BrokenPipeError:  # `falco-plugin info x.so | head`: the reader left, not an error of ours

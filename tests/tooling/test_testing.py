@@ -6,6 +6,7 @@ pytest gets from the ``pytest11`` entry point (no import of it in conftest).
 
 from __future__ import annotations
 
+import ipaddress
 import subprocess
 import sys
 import textwrap
@@ -31,6 +32,15 @@ def test_source_events_and_fields_with_arguments(falco_plugin_build: BuildPlugin
     assert all(e.source == "dummy" and e.type == 322 and e.plugin_id == 4 for e in events)
     assert events[0].payload == values[0].to_bytes(8, "little")
     assert events[0].info == f"value={values[0]}"
+
+
+def test_address_fields_come_back_as_ipaddress_objects(falco_plugin_build: BuildPlugin) -> None:
+    typed = falco_plugin_build(str(ROOT / "tests" / "plugins" / "fields.py") + ":Typed")
+    events = typed.events(open_params="2", fields=["typed.ip", "typed.net", "typed.n"])
+    assert [e.fields["typed.ip"] for e in events] == [ipaddress.ip_address("10.0.0.1"),
+                                                       ipaddress.ip_address("2001:db8::2")]
+    assert events[1].fields["typed.net"] == "192.168.2.0"  # the plugin API passes no prefix length
+    assert events[1].fields["typed.n"] == 2
 
 
 def test_the_build_is_cached_by_source_hash(falco_plugin_build: BuildPlugin, tmp_path: Path) -> None:
