@@ -26,8 +26,8 @@ def run_fields(host: Host, built: Built, fields: str, params: str = f"{N},4") ->
     return fields_of(run)
 
 
-@pytest.mark.parametrize("form", ["array", "bytes", "memoryview",
-                                  pytest.param("numpy", marks=needs_numpy), pytest.param("numpy_i64", marks=needs_numpy)])
+@pytest.mark.parametrize("form", ["array", "bytes", "memoryview", pytest.param("numpy", marks=needs_numpy),
+                                  pytest.param("numpy_i64", marks=needs_numpy)])
 def test_packed_uint64_values(host: Host, built: Built, form: str) -> None:
     got = run_fields(host, built, f"packed.n[{form}]")
     assert [f[f"packed.n[{form}]"] for f in got] == list(range(1, N + 1))
