@@ -632,13 +632,13 @@ def _checked_batch(method: Callable[..., Any], spec: Field) -> Callable[..., Any
             if len(values) == len(payloads):
                 return values
             got = f"{len(values)} values"
-        elif (spec.type == "string" and isinstance(values, str)) or _is_buffer(values):
+        elif not spec.is_list and ((spec.type == "string" and isinstance(values, str)) or _is_buffer(values)):
             return values  # packed: the shim checks the length and the item type
         else:
-            got = type(values).__name__
+            got = type(values).__name__ + ("" if spec.is_list else " (packed values come in a buffer)")
         raise ValueError(
-            f"{qualname} (batch field {spec.name}) must return a list of one value per event"
-            f"{'' if spec.is_list else ' or a buffer of them'}: got {got} for {len(payloads)} events{_where(method)}"
+            f"{qualname} (batch field {spec.name}) must return a list of one value per event: "
+            f"got {got} for {len(payloads)} events{_where(method)}"
         )
 
     call.__qualname__ = qualname
