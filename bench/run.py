@@ -9,7 +9,7 @@ S2  one field per event (bench.value), S3 four fields per event (bench.value, be
     bench.div[3], bench.value again as Falco's output does), each field asked in its own
     extract_fields call as libsinsp does: for the C plugin, bench_py (per-event fields) and
     bench_batch_py (the same fields with batch=True), payloads prebuilt, batch 64, with the
-    ratio to C and the cost per extraction (S3 - S1) / 4 as the issue tracker counts it. Twice:
+    ratio to C and the cost per extraction (S3 - S1) / 4 (S3 asks four fields). Twice:
     in a tight loop, and with --work-kib (the host writes a few KiB per event between events,
     as Falco's own work evicts the caches a tight loop keeps warm).
 I   instructions: the S1/S2/S3 runs of the C plugin, bench_py and bench_batch_py counted by

@@ -75,8 +75,10 @@ __all__ = [
     "LogLine",
     "PluginError",
     "Run",
+    "UnitEvent",
     "falco_binary",
     "falco_plugin_build",
+    "make_event",
 ]
 
 DEFAULT_TIMEOUT = 120.0
@@ -479,6 +481,64 @@ def _plugin_args(specs: Sequence[Any], open_params: str | None) -> list[str]:
         if i == 0 and open_params is not None:
             argv += ["-o", open_params]
     return argv
+
+
+# -- in-process unit tests -----------------------------------------------------------------------
+
+
+@dataclass
+class UnitEvent:
+    """An event for calling a field, ``parse_event`` or ``event_to_string`` method directly, in
+    the test's own process (a debugger and ``breakpoint()`` work there). It has every attribute
+    of :class:`falco_plugin.Event`; ``raw`` holds the event's real bytes, framed as the host
+    frames them, and attributes set on it (``per_event``'s cache) live with it. Make one with
+    :func:`make_event`."""
+
+    ts: int
+    source: str
+    type: int
+    payload: bytes | None
+    async_name: str | None
+    plugin_id: int | None
+    raw: bytes
+    tid: int = 2**64 - 1
+    evtnum: int = 1
+
+
+def make_event(
+    payload: bytes = b"",
+    ts: int = 0,
+    *,
+    source: str = "",
+    plugin_id: int = 999,
+    async_name: str | None = None,
+    tid: int | None = None,
+    evtnum: int = 1,
+) -> UnitEvent:
+    """A plugin event (``PPME_PLUGINEVENT_E``) of ``payload`` at ``ts`` (ns since the epoch),
+    or, with ``async_name``, an async event (``PPME_ASYNCEVENT_E``) of that name::
+
+        plugin = MyPlugin(Config())
+        assert plugin.value(make_event((7).to_bytes(8, "little"), ts=1, source="countdown")) == 7
+
+    >>> event = make_event(b"hello", ts=5, source="lines")
+    >>> event.type, event.payload, event.ts, len(event.raw)
+    (322, b'hello', 5, 43)
+    >>> make_event(b"x", async_name="alert").type
+    402
+
+    A method that takes a typed event takes a typed event of :mod:`falco_plugin.event` as it is.
+    """
+    from .event import AsyncEvent, PluginEvent
+
+    framed: AsyncEvent | PluginEvent
+    if async_name is not None:
+        framed = AsyncEvent(async_name, payload, plugin_id=plugin_id, ts=ts, tid=tid)
+    else:
+        framed = PluginEvent(plugin_id, payload, ts=ts, tid=tid)
+    return UnitEvent(ts=ts, source=source, type=framed.CODE, payload=bytes(payload), async_name=async_name,
+                     plugin_id=plugin_id, raw=framed.to_bytes(), tid=2**64 - 1 if tid is None else tid,
+                     evtnum=evtnum)
 
 
 # -- building, cached by source hash -------------------------------------------------------------

@@ -110,6 +110,8 @@ typedef struct plugin {
 	const char *open_params; /* -o */
 	ss_plugin_t *state;
 	uint8_t *extract_types; /* bitmap of 65536 event codes, after init */
+	/* how many types get_{extract,parse}_event_types declared (0: the host's default), -1: no answer */
+	int64_t extract_types_declared, parse_types_declared;
 	char owner_err[HOST_ERRLEN];
 	pthread_mutex_t lock; /* serializes calls into this state when several sessions run */
 	/* async (async.c): the queue of the session the plugin is attached to, and whether the

@@ -449,6 +449,7 @@ int plugin_init(plugin *p, char *err, size_t errlen)
 		p->extract_types = calloc(65536 / 8, 1);
 		uint32_t n = 0;
 		uint16_t *types = p->api.get_extract_event_types ? p->api.get_extract_event_types(&n, p->state) : NULL;
+		p->extract_types_declared = types ? (int64_t)n : -1;
 		if (types)
 			for (uint32_t i = 0; i < n; i++)
 				p->extract_types[types[i] / 8] |= (uint8_t)(1u << (types[i] % 8));
@@ -516,6 +517,10 @@ void print_plugin_init(plugin *p, int json)
 		sb_codes(&b, p->extract_types, 1);
 		sb_puts(&b, ",\"parse_event_types\":");
 		sb_codes(&b, p->parse_types, 1);
+		/* what the plugin answered, before the host's default for an empty answer */
+		sb_printf(&b, ",\"extract_event_types_declared\":%lld,\"parse_event_types_declared\":%lld",
+			  (long long)(p->extract_types ? p->extract_types_declared : -1),
+			  (long long)(p->parse_types ? p->parse_types_declared : -1));
 		sb_printf(&b, ",\"has_required_event_schema_version\":%s,\"required_event_schema_version\":",
 			  p->api.get_required_event_schema_version ? "true" : "false");
 		if (esv)

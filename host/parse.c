@@ -38,6 +38,7 @@ void parse_setup(plugin *p)
 		abort();
 	uint32_t n = 0;
 	uint16_t *types = p->api.get_parse_event_types ? p->api.get_parse_event_types(&n, p->state) : NULL;
+	p->parse_types_declared = types ? (int64_t)n : -1;
 	if (types)
 		for (uint32_t i = 0; i < n; i++)
 			p->parse_types[types[i] / 8] |= (uint8_t)(1u << (types[i] % 8));

@@ -372,7 +372,9 @@ static int validate(vstate *vs, const jval *schema, const jval *v)
 			ok = 1;
 		}
 		if (!ok)
-			r = fail(vs, "%s must be of type %s, got %s", lbl, want.p ? want.p : "?", json_type_name(v));
+			/* libsinsp (valijson) says only the part in parentheses; Falco users grep for it */
+			r = fail(vs, "%s must be of type %s, got %s (libsinsp: Value type not permitted by 'type' constraint.)",
+				 lbl, want.p ? want.p : "?", json_type_name(v));
 		sb_free(&want);
 		if (r)
 			goto out;

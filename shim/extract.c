@@ -43,8 +43,8 @@ FP_EXPORT uint16_t *plugin_get_extract_event_types(uint32_t *numtypes, ss_plugin
 		*numtypes = ((fp_state *)s)->ntypes[0];
 		return ((fp_state *)s)->types[0];
 	}
-	static uint16_t types[] = FPY_EXTRACT_TYPES;
-	*numtypes = (uint32_t)(sizeof types / sizeof types[0]);
+	static uint16_t types[] = FPY_EXTRACT_TYPES; /* {0} when none are declared: FPY_EXTRACT_NTYPES is 0 */
+	*numtypes = FPY_EXTRACT_NTYPES;
 	return types;
 }
 

@@ -69,8 +69,10 @@ FP_EXPORT ss_instance_t *plugin_open(ss_plugin_t *st, const char *params, ss_plu
 	}
 	if (instance)
 		next_batch = PyObject_GetAttrString(instance, "next_batch");
-	if (next_batch)
-		has_progress = fp_runtime_call("has_progress", &instance, 1);
+	if (next_batch) {
+		PyObject *args[] = {instance, FPY_HAS_PROGRESS ? Py_True : Py_False};
+		has_progress = fp_runtime_call("has_progress", args, 2);
+	}
 	if (has_progress && (in = calloc(1, sizeof *in)) != NULL) {
 		in->instance = Py_NewRef(instance);
 		in->next_batch = Py_NewRef(next_batch);

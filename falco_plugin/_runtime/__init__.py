@@ -1,4 +1,7 @@
-"""The adapter between the C shim and a plugin class. Only the shim calls these.
+"""The in-plugin runtime, the Python counterpart of ``shim/interpreter.c``: the adapter between
+the C shim and a plugin class. Only the shim calls these; every name it looks up is listed and
+typed in :mod:`.contract`. Beside it: ``dispatch`` (what the shim calls per event), ``log``,
+``signals``, ``environment`` (can this plugin join the interpreter), ``on_import``.
 
 Every function here runs with the GIL held, on whichever host thread the shim entered
 from. Exceptions propagate to the shim, which turns them into ``SS_PLUGIN_FAILURE`` with
@@ -13,21 +16,15 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
-from ..base import (
-    ConfigError,
-    Plugin,
-    PluginDefinitionError,
-    check_metadata,
-    parse_config,
-    schema_version_at_init,
-    takes_tables,
-)
-from ..extract import ExtractPlugin, batch_methods, declared_fields, extract_types, field_methods, types_at_init
-from ..listen import capture_listen
-from ..metrics import metric_tuples
-from ..parse import ParsePlugin, parse_method, parse_types
+from .._spec.fields import declared_fields, extract_sources, extract_types
+from .._spec.parse import parse_sources, parse_types
+from .._spec.plugin import check_metadata, parse_config, schema_version_at_init, takes_tables
+from ..base import ConfigError, Plugin, PluginDefinitionError
+from ..extract import ExtractPlugin
+from ..parse import ParsePlugin
 from ..source import EndOfStream, SourceInstance, SourcePlugin, Timeout
 from . import environment, log, signals
+from .dispatch import batch_methods, capture_listen, field_methods, metric_tuples, parse_method, types_at_init
 
 if TYPE_CHECKING:  # what only some plugins need is imported where it is used
     import datetime
@@ -63,6 +60,27 @@ __all__ = [
 def embedded() -> None:
     """Called by the shim once it has started (or joined) the interpreter of a host process."""
     signals.guard()
+    if os.environ.get("COVERAGE_PROCESS_CONFIG") or os.environ.get("COVERAGE_PROCESS_START"):
+        start_coverage()
+
+
+def start_coverage() -> None:
+    """Measure the plugin's code in this interpreter when coverage.py measures subprocesses
+    (pytest-cov with ``patch = ["subprocess"]``, or ``COVERAGE_PROCESS_START``): the data go to
+    a file per process, which ``coverage combine`` (pytest-cov does) merges with the tests'.
+    The interpreter is never finalized, so :func:`save_coverage` writes it at ``destroy``."""
+    try:
+        import coverage
+    except ImportError:
+        return
+    coverage.process_startup()  # does nothing if a .pth file of coverage has started it already
+
+
+def save_coverage() -> None:
+    coverage = sys.modules.get("coverage")
+    current = coverage.Coverage.current() if coverage is not None else None
+    if current is not None:
+        current.save()
 
 
 def metrics(plugin: Plugin) -> list[tuple[str, bool, int, int | float]]:
@@ -159,10 +177,10 @@ def decide_at_init(plugin: Plugin) -> tuple[list[int] | None, list[int] | None, 
     extract = parse = None
     codes: list[int] = []
     if isinstance(plugin, ExtractPlugin):
-        extract = types_at_init(plugin, ExtractPlugin, "extract_event_types", extract_types)
+        extract = types_at_init(plugin, ExtractPlugin, "extract_event_types", extract_types, extract_sources)
         codes += extract if extract is not None else extract_types(type(plugin))
     if isinstance(plugin, ParsePlugin):
-        parse = types_at_init(plugin, ParsePlugin, "parse_event_types", parse_types)
+        parse = types_at_init(plugin, ParsePlugin, "parse_event_types", parse_types, parse_sources)
         codes += parse if parse is not None else parse_types(type(plugin))
     return extract, parse, schema_version_at_init(plugin, codes)
 
@@ -172,6 +190,7 @@ def destroy(plugin: Plugin, link: log.HostLink) -> None:
         plugin.destroy()
     finally:
         log.detach(type(plugin).__module__, link)
+        save_coverage()
 
 
 def set_config(plugin: Plugin, config: str) -> None:
@@ -187,8 +206,23 @@ def open_instance(plugin: SourcePlugin, params: str) -> SourceInstance:
     return instance
 
 
-def has_progress(instance: object) -> bool:
-    return getattr(type(instance), "progress", SourceInstance.progress) is not SourceInstance.progress
+_PROGRESS_WARNED: set[type] = set()
+
+
+def has_progress(instance: object, exported: bool) -> bool:
+    """Whether the instance defines ``progress()``; if it does but the build did not export
+    ``get_progress`` (it could not tell from ``open``), say so once per class."""
+    cls = type(instance)
+    defined = getattr(cls, "progress", SourceInstance.progress) is not SourceInstance.progress
+    if defined and not exported and cls not in _PROGRESS_WARNED:
+        import logging  # only here: a plugin that never logs never imports it
+
+        _PROGRESS_WARNED.add(cls)
+        logging.getLogger(cls.__module__).warning(
+            "%s.progress() is never called: the plugin does not export get_progress, because open() is not "
+            "annotated to return %s and it is not defined in the plugin's own modules", cls.__qualname__,
+            cls.__qualname__)
+    return defined
 
 
 def list_open_params(plugin: SourcePlugin) -> str:

@@ -15,7 +15,7 @@ import re
 import sys
 from pathlib import Path
 
-from ..base import PLUGIN_NAME_RE
+from .._spec.plugin import PLUGIN_NAME_RE
 
 __all__ = ["CAPABILITIES", "ScaffoldError", "new_project"]
 

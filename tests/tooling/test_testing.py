@@ -64,7 +64,7 @@ def test_log_lines_and_the_plugins_error_text(falco_plugin_build: BuildPlugin) -
     failed = dummy.run(config={"jitter": "often"}, check=False)  # the host checks the schema, as libsinsp
     assert failed.returncode != 0 and failed.events == []
     assert failed.errors == ["error in plugin dummy_py init config: In <root>[jitter], field 'jitter' must be of "
-                             "type integer, got string"]
+                             "type integer, got string (libsinsp: Value type not permitted by 'type' constraint.)"]
 
 
 def test_synthetic_events_through_parsing_extraction_and_tables(falco_plugin_build: BuildPlugin) -> None:
