@@ -30,6 +30,8 @@ if TYPE_CHECKING:  # what only some plugins need is imported where it is used
     import datetime
     import traceback
 
+    from .. import _shim
+
 # What the shim looks up by name (listed and typed in .contract), and what the build uses.
 __all__ = [
     "EndOfStream",
@@ -113,14 +115,15 @@ def add_sys_path(paths: str) -> None:
 
 
 def create(
-    module: str, qualname: str, config: str, link: log.HostLink, tables: Any, sys_path: str = "", build: str = "{}"
+    module: str, qualname: str, config: str, link: log.HostLink, tables: _shim.HostTables | None,
+    sys_path: str = "", build: str = "{}"
 ) -> Plugin:
     """``plugin_init``: check that the plugin's environment can join this interpreter, import the
     class, validate the config, construct the plugin.
 
     ``tables`` is the shim's HostTables (None when the host gives none); a plugin whose
     ``__init__`` takes a ``tables`` parameter gets it as a :class:`TablesInput`. ``build`` is the
-    JSON of :func:`falco_plugin.environment.build_info` baked into the ``.so``.
+    JSON of :func:`.environment.build_info` baked into the ``.so``.
     """
     info = json.loads(build)
     if info:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     import datetime
 
+    from .. import _shim
     from ..base import Plugin
     from ..source import SourceInstance, SourcePlugin
     from .log import HostLink
@@ -88,6 +89,7 @@ OBJECT_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     # an exported table: its name and key type at add_table, then the host's vtable calls
     "falco_plugin.tables.ExportedTable": (
         "name", "key_type", "_get", "_read", "_write", "_entries_list", "_create", "_add", "_fields", "_add_field",
+        "_schema",  # its fields as handed out, shared by the nested tables of one field
     ),
 }
 
@@ -103,8 +105,8 @@ class Runtime(Protocol):
     def embedded(self) -> None: ...
     def format_exception(self, exc: BaseException) -> str: ...
     def create(
-        self, module: str, qualname: str, config: str, link: HostLink, tables: Any, sys_path: str = "",
-        build: str = "{}",
+        self, module: str, qualname: str, config: str, link: HostLink, tables: _shim.HostTables | None,
+        sys_path: str = "", build: str = "{}",
     ) -> Plugin: ...
     def decide_at_init(self, plugin: Plugin) -> tuple[list[int] | None, list[int] | None, str | None]: ...
     def set_config(self, plugin: Plugin, config: str) -> None: ...

@@ -14,10 +14,7 @@ def parse_types(cls: type[Plugin]) -> list[int]:
     explicit = getattr(cls, "PARSE_EVENT_TYPES", None)
     if explicit is not None:
         # the sources as declared (parse_sources would derive them from these types)
-        named = getattr(cls, "PARSE_EVENT_SOURCES", None)
-        if named is None:
-            own = getattr(cls, "EVENT_SOURCE", "")
-            named = ["syscall"] if getattr(cls, "PLUGIN_ID", None) == 0 else [own] if own else []
+        named = event_sources(cls, "PARSE_EVENT_SOURCES") or []
         return event_codes(f"{cls.__qualname__}.PARSE_EVENT_TYPES", explicit, named)
     classes = typed_event_classes(cls.parse_event)  # type: ignore[attr-defined]
     if classes:
