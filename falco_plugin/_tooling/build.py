@@ -28,29 +28,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..async_event import AsyncEventPlugin
-from ..base import (
-    _UNSET,
-    Plugin,
-    PluginDefinitionError,
+from .._spec.fields import FIELD_TYPE_CODES, check_extract, extract_sources, extract_types
+from .._spec.parse import check_parse, parse_sources, parse_types
+from .._spec.plugin import (
+    UNSET,
     check_metadata,
     declared_schema_version,
     derived_schema_version,
     init_schema,
     takes_tables,
 )
-from ..extract import (
-    FIELD_TYPE_CODES,
-    ExtractPlugin,
-    Field,
-    Index,
-    check_extract,
-    extract_sources,
-    extract_types,
-)
+from .._spec.source import check_source
+from ..async_event import AsyncEventPlugin
+from ..base import Plugin, PluginDefinitionError
+from ..extract import ExtractPlugin, Field, Index
 from ..listen import CaptureListenPlugin
-from ..parse import ParsePlugin, check_parse, parse_sources, parse_types
-from ..source import SourceInstance, SourcePlugin, check_source
+from ..parse import ParsePlugin
+from ..source import SourceInstance, SourcePlugin
 from . import cc
 
 __all__ = ["BuildError", "PluginSpec", "build", "exported_symbols", "load_plugin_class", "plugin_spec", "read_meta"]
@@ -71,10 +65,11 @@ BASE_API_VERSION = (3, 3, 0)
 SHIM_API_VERSION = (3, 12, 0)
 
 # The plugin API version that brought each exported symbol and each feature of the input
-# structs or JSON the shim uses (plugin-api.md §1). The required version of a plugin is the
-# maximum over what its .so exports and uses: declaring less makes libsinsp drop or shift
-# what it does not expect (a static vtable below 3.10 loses dump_state). Symbols not listed
-# date from 3.0. Add a row when the shim starts to use something new.
+# structs or JSON the shim uses (from the history of userspace/plugin/plugin_api.h in
+# falcosecurity/libs). The required version of a plugin is the maximum over what its .so
+# exports and uses: declaring less makes libsinsp drop or shift what it does not expect (a
+# static vtable below 3.10 loses dump_state). Symbols not listed date from 3.0. Add a row when
+# the shim starts to use something new.
 SYMBOL_API: dict[str, tuple[int, int, int]] = {
     "plugin_set_config": (3, 4, 0),
     "plugin_get_metrics": (3, 6, 0),  # in 3.5 already, but with other enum values
@@ -283,15 +278,16 @@ def plugin_spec(cls: type[Plugin], sys_path: list[str]) -> PluginSpec:
     if issubclass(cls, CaptureListenPlugin):
         symbols += ["capture_open", "capture_close"]
     # Falco checks the event schema of a plugin that takes other events than plugin events
-    # against the driver's (plugin-api.md §6.9); without this symbol it assumes 3.0.0, which a
-    # 4.x driver refuses. Declared (a constant, or a method asked at init), else derived from
-    # the event types (at init too when those are decided at init).
+    # against the driver's (check_required_schema_version in libsinsp's plugin.cpp); without
+    # this symbol it assumes 3.0.0, which a 4.x driver refuses. Declared (a constant, or a
+    # method asked at init), else derived from the event types (at init too when those are
+    # decided at init).
     declared = declared_schema_version(cls)
     if _overrides(cls, Plugin, "required_event_schema_version") or (
-        declared is _UNSET and (spec.extract_types_at_init or spec.parse_types_at_init)
+        declared is UNSET and (spec.extract_types_at_init or spec.parse_types_at_init)
     ):
         spec.schema_version_at_init = True
-    elif declared is _UNSET:
+    elif declared is UNSET:
         spec.event_schema_version = derived_schema_version(spec.extract_types + spec.parse_types) or ""
     else:
         spec.event_schema_version = declared or ""
