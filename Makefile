@@ -60,7 +60,8 @@ docs: setup
 # start-up timing) are left out.
 SAN_CFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g
 SAN_TESTS  := tests/sdk/test_reliability.py tests/sdk/test_fuzz_plugins.py tests/sdk/test_extract.py tests/sdk/test_async.py \
-	tests/sdk/test_state.py tests/sdk/test_source.py tests/sdk/test_batch_fields.py
+	tests/sdk/test_state.py tests/sdk/test_source.py tests/sdk/test_batch_fields.py \
+	tests/sdk/test_subtables.py::test_the_records_of_nested_tables_no_entry_holds_are_swept
 
 sanitize: setup
 	FALCO_PLUGIN_CFLAGS="$(SAN_CFLAGS)" FALCO_PLUGIN_CACHE="$(CURDIR)/$(OUT)/sanitize-cache" \
