@@ -49,7 +49,10 @@ import sys
 import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, TypeVar
+
+if TYPE_CHECKING:  # the C module, present only inside a plugin (typed by _shim.pyi)
+    from . import _shim
 
 __all__ = [
     "Custom",
@@ -266,7 +269,7 @@ def entry_fields(cls: type[TableEntry]) -> tuple[FieldSpec, ...]:
 # -- imported tables (runs inside the shim) -------------------------------------------------
 
 
-def _bind(ref: Any, cls: type[TableEntry]) -> None:
+def _bind(ref: _shim.Table, cls: type[TableEntry]) -> None:
     """Look up (or add) the declared fields on the host table; entries get their attributes."""
     shim = sys.modules["falco_plugin._shim"]
     namespace: dict[str, Any] = {"_bound": True, "__module__": cls.__module__}
@@ -296,7 +299,7 @@ _PYTHON_TABLES: set[str] = set()
 class TablesInput:
     """The host's tables, as ``__init__(self, config, tables)`` receives them."""
 
-    def __init__(self, host: Any) -> None:
+    def __init__(self, host: _shim.HostTables) -> None:
         self._host = host
 
     def list_tables(self) -> list[tuple[str, StateType]]:

@@ -30,6 +30,8 @@ if TYPE_CHECKING:  # what only some plugins need is imported where it is used
     import datetime
     import traceback
 
+    from .. import _shim
+
 # What the shim looks up by name (listed and typed in .contract), and what the build uses.
 __all__ = [
     "EndOfStream",
@@ -113,7 +115,8 @@ def add_sys_path(paths: str) -> None:
 
 
 def create(
-    module: str, qualname: str, config: str, link: log.HostLink, tables: Any, sys_path: str = "", build: str = "{}"
+    module: str, qualname: str, config: str, link: log.HostLink, tables: _shim.HostTables | None,
+    sys_path: str = "", build: str = "{}"
 ) -> Plugin:
     """``plugin_init``: check that the plugin's environment can join this interpreter, import the
     class, validate the config, construct the plugin.

@@ -224,7 +224,8 @@ def falco_yaml(plugins: list[SnippetPlugin]) -> str:
         if p.sourcing:
             doc = f": {p.open_doc}" if p.open_doc else ""
             lines.append(f"    # open_params: the string the plugin's open() receives{doc}")
-            lines.append(f"    open_params: {json.dumps(p.open_example)}")
+            quoted = f"'{p.open_example}'" if "'" not in p.open_example else json.dumps(p.open_example)
+            lines.append(f"    open_params: {quoted}")
     return "\n".join(lines) + "\n"
 
 
