@@ -123,7 +123,8 @@ static inline void fp_leave(fp_gil g)
 		PyGILState_Release(g.gstate);
 }
 
-/* The imported falco_plugin._runtime module and its helpers (borrowed, process-wide). */
+/* The imported falco_plugin._runtime module and its helpers (borrowed, process-wide; defined
+ * in errors.c, set by interpreter.c). */
 extern PyObject *fp_runtime;
 extern PyObject *fp_exc_end_of_stream;
 extern PyObject *fp_exc_timeout;

@@ -58,7 +58,10 @@ MODULE_ATTRIBUTES: dict[str, tuple[str, ...]] = {
         "ip_packed",  # an ipaddr / ipnet field's value to bytes
         *RUNTIME_CALLS,
     ),
-    "falco_plugin.extract": ("Located",),  # a field value with its offsets
+    "falco_plugin.extract": (
+        "Located",  # a field value with its offsets
+        "Payloads",  # the list a batch field method receives
+    ),
     "falco_plugin.tables": (
         "TableError",  # raised for a failed table operation
         "state_type",  # a key or field type hint to its state type code
@@ -82,6 +85,7 @@ OBJECT_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     # the C AsyncEvent another plugin's shim registered first: used if its layout is this one's
     "falco_plugin._shim.AsyncEvent": ("_fp_abi",),
     "falco_plugin.extract.Located": ("value", "start", "length"),
+    "falco_plugin.extract.Payloads": ("_buffer", "_offsets"),  # set to None when the shim makes one
     # an exported table: its name and key type at add_table, then the host's vtable calls
     "falco_plugin.tables.ExportedTable": (
         "name", "key_type", "_get", "_read", "_write", "_entries_list", "_create", "_add", "_fields", "_add_field",

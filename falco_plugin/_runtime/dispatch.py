@@ -5,12 +5,13 @@ parse method, the capture listeners, the metrics."""
 from __future__ import annotations
 
 import inspect
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from .._spec.fields import declared_fields, event_codes, typed_event_classes, where
 from ..base import Plugin
-from ..extract import Field, Located
+from ..extract import Field, Located, Payloads
 from ..listen import CaptureListen
 from ..metrics import Metric
 
@@ -37,7 +38,7 @@ def field_methods(plugin: Plugin) -> tuple[Callable[..., Any], ...]:
     for f in declared_fields(type(plugin)):
         method = getattr(plugin, f.method)
         if f.batch:
-            methods.append(_one_event_caller(_checked_batch(method, f)))
+            methods.append(_one_event_caller(_checked_batch(method, f), f.type))
             continue
         classes = typed_event_classes(method)
         call = _typed_caller(method, classes) if classes else method
@@ -63,24 +64,51 @@ def _checked_batch(method: Callable[..., Any], spec: Field) -> Callable[..., Any
 
     def call(payloads: Sequence[Any], *arg: Any) -> Any:
         values = method(payloads, *arg)
-        if not isinstance(values, (list, tuple)) or len(values) != len(payloads):
-            got = f"{len(values)} values" if isinstance(values, (list, tuple)) else type(values).__name__
-            raise ValueError(
-                f"{qualname} (batch field {spec.name}) must return a list of one value per event: "
-                f"got {got} for {len(payloads)} events{_where(method)}"
-            )
-        return values
+        if isinstance(values, (list, tuple)):
+            if len(values) == len(payloads):
+                return values
+            got = f"{len(values)} values"
+        elif not spec.is_list and ((spec.type == "string" and isinstance(values, str)) or _is_buffer(values)):
+            return values  # packed: the shim checks the length and the item type
+        else:
+            got = type(values).__name__ + ("" if spec.is_list else " (packed values come in a buffer)")
+        raise ValueError(
+            f"{qualname} (batch field {spec.name}) must return a list of one value per event: "
+            f"got {got} for {len(payloads)} events{_where(method)}"
+        )
 
     call.__qualname__ = qualname
     call.__falco_where__ = f" (in {qualname}{_where(method)})"  # type: ignore[attr-defined]
     return call
 
 
-def _one_event_caller(batch: Callable[..., Any]) -> Callable[..., Any]:
+def _is_buffer(values: object) -> bool:
+    try:
+        memoryview(values)  # type: ignore[arg-type]
+    except TypeError:
+        return False
+    return True
+
+
+def _only_value(values: Any, ftype: str) -> Any:
+    """The one value of a batch of one, as the batch method returned it (a list, or packed)."""
+    if isinstance(values, (list, tuple)):
+        return values[0]
+    if ftype == "string":
+        return values if isinstance(values, str) else bytes(values)
+    view = memoryview(values)
+    if view.ndim == 1 and view.format in ("B", "b", "c") and view.nbytes == 8:  # bytes of one uint64
+        return int.from_bytes(view, sys.byteorder)
+    if view.ndim != 1 or len(view) != 1:
+        raise ValueError(f"a batch field must return one value per event: got {len(view)} for 1 event")
+    return view[0]
+
+
+def _one_event_caller(batch: Callable[..., Any], ftype: str) -> Callable[..., Any]:
     """A batch field asked for an event outside the current batch: a batch of one."""
 
     def call(event: Any, *arg: Any) -> Any:
-        return batch([event.payload], *arg)[0]
+        return _only_value(batch(Payloads([event.payload]), *arg), ftype)
 
     call.__qualname__ = batch.__qualname__
     return call

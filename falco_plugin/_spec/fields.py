@@ -85,16 +85,15 @@ def _type_from_hint(owner: str, hint: Any) -> tuple[str, bool]:
 
 def declared_fields(cls: type[Plugin]) -> list[Field]:
     """The fields of a plugin class, in declaration order, with types resolved and checked."""
-    found: list[Field] = []
-    seen_methods: set[str] = set()
+    specs: dict[str, Field] = {}
     for klass in reversed(cls.__mro__):
         for attr, value in vars(klass).items():
             spec = getattr(value, "__falco_field__", None)
             if isinstance(spec, Field):
-                if attr in seen_methods:
-                    found = [f for f in found if f.method != attr]
-                seen_methods.add(attr)
-                found.append(_resolve(cls, attr, spec))
+                specs.pop(attr, None)  # an override takes the place of its own declaration
+                specs[attr] = spec
+    # resolved once overrides are known: a base class's spec never meets a subclass's method
+    found = [_resolve(cls, attr, spec) for attr, spec in specs.items()]
     names = [f.name for f in found]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -132,12 +131,14 @@ def _resolve(cls: type, attr: str, spec: Field) -> Field:
             raise PluginDefinitionError(f"{owner}: a batch field cannot be located (value offsets are per event)")
         if typed_event_classes(method):
             raise PluginDefinitionError(f"{owner}: a batch field takes the batch's payloads, not typed events")
-        if hint is not None:
-            if typing.get_origin(hint) not in (list, Sequence, typing.Sequence):
+        if hint is not None and typing.get_origin(hint) not in (list, Sequence, typing.Sequence):
+            if not spec.type:  # values packed in a buffer (or joined strings): the hint cannot say the type
                 raise PluginDefinitionError(
                     f"{owner}: a batch field returns one value per event: annotate it as list[...], "
-                    f"not {hint!r}"
+                    f"or pass type= when it returns them packed in a buffer (not {hint!r})"
                 )
+            hint = None
+        elif hint is not None:
             hint = typing.get_args(hint)[0] if typing.get_args(hint) else None
     if spec.type:
         if spec.type not in FIELD_TYPES:
