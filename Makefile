@@ -63,11 +63,12 @@ docs: setup
 # The host, every plugin the tests build (shims and C plugins) and the C drivers, compiled with
 # AddressSanitizer + UBSan (their own cache); Python's objects on malloc so that ASan sees
 # them; no leak check (the interpreter is never finalized). The subset covers extraction,
-# async, tables and sourcing; tests marked no_sanitize (a .so loaded into pytest, LD_PRELOAD,
+# async, tables (with nested tables swept), sourcing; tests marked no_sanitize (a .so loaded into pytest, LD_PRELOAD,
 # start-up timing) are left out.
 SAN_CFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g
 SAN_TESTS  := tests/sdk/test_reliability.py tests/sdk/test_fuzz_plugins.py tests/sdk/test_extract.py tests/sdk/test_async.py \
-	tests/sdk/test_state.py tests/sdk/test_source.py tests/sdk/test_batch_fields.py
+	tests/sdk/test_state.py tests/sdk/test_source.py tests/sdk/test_batch_fields.py \
+	tests/sdk/test_subtables.py::test_the_records_of_nested_tables_no_entry_holds_are_swept
 
 sanitize: setup
 	FALCO_PLUGIN_CFLAGS="$(SAN_CFLAGS)" FALCO_PLUGIN_CACHE="$(CURDIR)/$(OUT)/sanitize-cache" \

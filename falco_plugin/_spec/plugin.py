@@ -194,3 +194,8 @@ def check_metadata(cls: type[Plugin]) -> None:
         )
     config_type(cls)
     declared_schema_version(cls)
+
+
+def overrides(cls: type, base: type, name: str) -> bool:
+    """Whether ``cls`` defines ``name`` otherwise than ``base`` does."""
+    return getattr(cls, name, None) is not getattr(base, name, None)

@@ -84,3 +84,54 @@ class WritesTheTable(Plugin, ParsePlugin):
             proc.file_descriptors = fds
         except TableError as exc:
             self.logger.warning("writing the table field: %s", exc)
+
+
+class ChurnExporter(Plugin, ParsePlugin):
+    """Replaces all 300 entries of table "churn" (each with a one-entry nested table) on every
+    event, so that the records of the old nested tables must be swept."""
+
+    NAME = "churn_exporter"
+    PLUGIN_VERSION = "0.1.0"
+    DESCRIPTION = "churns nested tables"
+    CONTACT = "https://example.com"
+    PARSE_EVENT_SOURCES = ("syscall",)
+
+    def __init__(self, config: None, tables: TablesInput) -> None:
+        self.procs: ExportedTable[int, Proc] = ExportedTable("churn", Int64, Proc)
+        tables.add_table(self.procs)
+        self.generation = 0
+
+    def parse_event(self, event: PPME_SYSCALL_OPEN_X) -> None:
+        self.generation += 1
+        self.procs.clear()
+        for key in range(300):
+            proc = self.procs.setdefault(key)
+            proc.file_descriptors[self.generation] = Fd(name=f"/gen/{self.generation}", pid=key)
+
+
+class ChurnReader(Plugin, ParsePlugin, ExtractPlugin):
+    """Reads every nested table of "churn" on every event."""
+
+    NAME = "churn_reader"
+    PLUGIN_VERSION = "0.1.0"
+    DESCRIPTION = "reads churned nested tables"
+    CONTACT = "https://example.com"
+    PARSE_EVENT_SOURCES = ("syscall",)
+    EXTRACT_EVENT_SOURCES = ("syscall",)
+    EXTRACT_EVENT_TYPES = (PPME_SYSCALL_OPEN_X.CODE,)
+
+    def __init__(self, config: None, tables: TablesInput) -> None:
+        self.procs = tables.get_table("churn", Int64, PyProc)
+        self.names: set[str] = set()
+        self.count = 0
+
+    def parse_event(self, event: PPME_SYSCALL_OPEN_X) -> None:
+        self.names, self.count = set(), 0
+        for proc in self.procs:
+            for fd in proc.file_descriptors:
+                self.names.add(fd.name)
+                self.count += 1
+
+    @field("churn.seen", desc="nested entries read in the last event, and their distinct names")
+    def seen(self, event: Event) -> list[str]:
+        return [str(self.count), *sorted(self.names)]
