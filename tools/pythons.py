@@ -237,6 +237,8 @@ def host_lane(host: dict[str, Path], core: bool) -> tuple[int, dict[str, Path], 
         except Failed as exc:
             failures += 1
             print(f"Python {minor}: FAILED: {exc}", flush=True)
+            if (WORK / minor / "bundle" / "libdummy_py.so").exists():  # built and packaged: still usable below
+                bundles[minor] = WORK / minor
     return failures, bundles, pythons
 
 
