@@ -76,7 +76,11 @@ MAX_PLUGIN_ID = 2**31 - 1
 class EndOfStream(Exception):
     """Raise from ``next_batch`` when the stream is over, optionally with its last events.
 
-    >>> raise EndOfStream([b"last"])  # doctest: +SKIP
+    >>> try:
+    ...     raise EndOfStream([b"last"])
+    ... except EndOfStream as end:
+    ...     end.events
+    [b'last']
     """
 
     def __init__(self, events: Sequence[BatchItem] = ()) -> None:

@@ -6,6 +6,7 @@ import json
 import os
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ def jsonl(falco_plugin_build: BuildPlugin) -> BuiltPlugin:
     return falco_plugin_build("examples/jsonl/jsonl.py:JsonLines")
 
 
-def write_lines(path: Path, lines: list[object], mode: str = "w") -> None:
+def write_lines(path: Path, lines: Sequence[object], mode: str = "w") -> None:
     with path.open(mode) as f:
         for line in lines:
             f.write((line if isinstance(line, str) else json.dumps(line)) + "\n")

@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import support
 import yaml
 from k8saudit_cases import ARG_FORMS, CASES, POD, SWITCHED
 from k8saudit_upstream_fields import UPSTREAM_FIELDS
-from support import ROOT, Built, Host, HostRun, fields_of
+from support import ROOT, Built, Host, fields_of, metric_snapshots
 
-from falco_plugin._tooling.host import host_binary, run_host
+from falco_plugin._tooling.host import host_binary
 
 K8SAUDIT = str(ROOT / "examples" / "k8saudit" / "k8saudit.py") + ":K8sAudit"
 RULES = ROOT.parent / "shared" / "k8saudit" / "k8s_audit_rules.yaml"
@@ -71,13 +72,12 @@ def test_version_satisfies_the_rules_requirement() -> None:
 @pytest.fixture(scope="module")
 def case_run(built: Built, tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     path = write_jsonl(tmp_path_factory.mktemp("k8s") / "cases.jsonl", [event for _, event, _ in CASES])
-    run = HostRun(run_host(["run", "--json", "--metrics", "--fields", ",".join(ASKED), "-p", str(built(K8SAUDIT)),
-                            "-o", str(path)]))
+    run = support.host("run", "--json", "--metrics", "--fields", ",".join(ASKED), "-p", built(K8SAUDIT), "-o", path)
     assert run.returncode == 0, run
     got = fields_of(run)
     assert len(got) == len(CASES)
     # one JSON parse per event for all its fields: the source's, handed over to the fields
-    (metrics,) = [e["metrics"] for e in run.events if "metrics" in e]
+    (metrics,) = metric_snapshots(run)
     by_name = {m["name"]: m["value"] for m in metrics["metrics"]}
     assert by_name == {"json_decodes": 0, "shared_decodes": len(CASES)}
     return got
@@ -102,8 +102,8 @@ def test_each_switch_changes_its_fields_only(built: Built, tmp_path: Path, case_
     """With one switch on, its fields give the corrected values and every other field upstream's
     (the run with every switch off is ``case_run``, checked against upstream's values above)."""
     path = write_jsonl(tmp_path / "cases.jsonl", [event for _, event, _ in CASES])
-    run = HostRun(run_host(["run", "--json", "--fields", ",".join(ASKED), "-p", str(built(K8SAUDIT)),
-                            "-c", json.dumps(switch_config(switch)), "-o", str(path)]))
+    run = support.host("run", "--json", "--fields", ",".join(ASKED), "-p", built(K8SAUDIT),
+                       "-c", json.dumps(switch_config(switch)), "-o", path)
     assert run.returncode == 0, run
     got = fields_of(run)
     changed = 0
@@ -171,7 +171,7 @@ def test_plain_file_event_lists_bad_lines_size_limit_and_timestamps(host: Host, 
     run = run_fields(host, built, str(path), ["ka.auditid"], "-c", json.dumps({"maxEventSize": 4096}))
     assert [f["ka.auditid"] for f in fields_of(run)] == ["one", "two", "three"]
     # stageTimestamp, to the ns; "+01:00" is an hour before the same clock time in UTC
-    assert [e["ts"] for e in run.events] == [1709633472123456789, 1709633472000000000, 1709633472234567000]
+    assert [e.ts for e in run.events] == [1709633472123456789, 1709633472000000000, 1709633472234567000]
     assert run.summaries[0]["end"] == "eof"
     log = run.stderr
     assert "useAsync is accepted and ignored" in log  # upstream's default is true

@@ -12,10 +12,11 @@ import sys
 import time
 
 import pytest
-from support import PLUGINS, Built, Host, HostRun, fields_of
+from support import PLUGINS, Built, Host, fields_of
 
 from falco_plugin._tooling.build import SYMBOL_API, exported_symbols, plugin_spec
 from falco_plugin._tooling.host import host_binary
+from falco_plugin.testing import Run
 
 RELY = "reliability.py"
 
@@ -65,7 +66,7 @@ def _async_run(host: Host, built: Built, mode: str) -> list[tuple[str, bytes]]:
                "-p", built(f"{RELY}:Reentrant"), "-c", mode)
     assert run.returncode == 0, run
     assert errors(run.stderr, "reentrant") == []
-    return [(str(e["async_name"]), bytes.fromhex(str(e["payload_hex"]))) for e in run.events if e["type"] == 402]
+    return [(str(e.async_name), e.payload) for e in run.events if e.type == 402]
 
 
 def _expected_inner(i: int) -> tuple[str, bytes]:
@@ -99,7 +100,7 @@ def test_entries_added_to_a_plugin_owned_table_stay_alive_for_iteration(host: Ho
 # -- wrong values instead of errors, leaked exceptions ----------------------------------------
 
 
-def odd(host: Host, built: Built, mode: str, *extra: str) -> HostRun:
+def odd(host: Host, built: Built, mode: str, *extra: str) -> Run:
     return host("run", "--json", *extra, "-p", built(f"{RELY}:Odd"), "-c", mode)
 
 
@@ -168,7 +169,7 @@ def test_plugin_code_cannot_take_signals_from_the_host(built: Built) -> None:
     cmd = [str(host_binary()), "run", "--duration", "60", "-p", str(lib), "-c", "signal"]
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
         assert proc.stderr is not None
-        warnings = []
+        warnings: list[str] = []
         deadline = time.monotonic() + 60
         while len(warnings) < 3 and time.monotonic() < deadline:  # init has run: the three were refused
             line = proc.stderr.readline()

@@ -148,7 +148,7 @@ def test_clashing_parameter_is_renamed_everywhere(built: Built) -> None:
     run = fp("replay", CAPTURES / "curl_google.scap", built("rough.py:Execs"), "--fields", "execs.tid", "--json")
     assert run.returncode == 0, run.stderr
     values = [json.loads(line)["fields"]["execs.tid"] for line in run.stdout.splitlines() if '"evtnum"' in line]
-    expected = [int(e.tid_) for c in read_capture(CAPTURES / "curl_google.scap")
+    expected = [e.tid_ for c in read_capture(CAPTURES / "curl_google.scap")
                 if isinstance(e := c.event.load_any(), PPME_SYSCALL_EXECVE_16_X)]
     assert expected == [17497]
     assert [v for v in values if v is not None] == expected

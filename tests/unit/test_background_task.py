@@ -56,7 +56,12 @@ def test_join_reraises_what_the_function_raised() -> None:
 
 def test_returning_false_ends_the_loop() -> None:
     task, calls = BackgroundTask(), []
-    thread = task.spawn(0.001, lambda: calls.append(1) or len(calls) < 4)
+
+    def work() -> bool:
+        calls.append(1)
+        return len(calls) < 4
+
+    thread = task.spawn(0.001, work)
     thread.join(timeout=5)
     assert len(calls) == 4
 
