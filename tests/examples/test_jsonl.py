@@ -76,6 +76,7 @@ def test_many_lines_in_batches(jsonl: BuiltPlugin, tmp_path: Path) -> None:
     assert [e.fields["jsonl.value[/n]"] for e in events] == [str(i) for i in range(1000)]
 
 
+@pytest.mark.timing
 def test_follow_mode_reads_appended_lines_and_a_truncated_file(jsonl: BuiltPlugin, tmp_path: Path) -> None:
     path = tmp_path / "growing.jsonl"
     write_lines(path, [{"n": 0}])

@@ -147,6 +147,7 @@ def test_webhook_tls_with_upstream_pem(built: Built, tmp_path: Path) -> None:
     assert "connection from 127.0.0.1 failed" in err
 
 
+@pytest.mark.timing
 def test_close_frees_the_port(tmp_path: Path) -> None:
     # The source object as the shim drives it: open twice on one port in one process.
     sys.path.insert(0, str(ROOT / "examples" / "k8saudit"))

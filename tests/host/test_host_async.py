@@ -26,6 +26,7 @@ def test_info_of_async_plugins(lib: Lib) -> None:
     assert (info["id"], info["event_source"], info["async_event_sources"]) == (996, "asrc", ["test"])
 
 
+@pytest.mark.timing
 def test_async_events_are_delivered_before_the_first_fetch(lib: Lib) -> None:
     run = host(
         "run",
@@ -88,6 +89,7 @@ def test_async_text_format(lib: Lib) -> None:
     assert lines[2].endswith(" events=2 timeouts=0 end=eof async_events=1 async_dropped=0")
 
 
+@pytest.mark.timing
 def test_async_events_in_timestamp_order_and_future_ones_dropped(lib: Lib) -> None:
     run = host(
         "run", "--json", "-p", lib("test_src"), "-o", "count:1", "-p", lib("async_src"), "-c", async_cfg("order")
@@ -130,6 +132,7 @@ def test_async_events_between_source_events_on_timeouts(lib: Lib) -> None:
     }
 
 
+@pytest.mark.timing
 def test_async_events_from_a_thread_beside_an_idle_source(lib: Lib) -> None:
     run = host(
         "run", "--json", "-n", "5", "--duration", "20", "-p", lib("async_both"), "-o", "idle",
@@ -143,6 +146,7 @@ def test_async_events_from_a_thread_beside_an_idle_source(lib: Lib) -> None:
     assert err.index("async_src: set handler=null") < err.index("async_src: joined emitter: 5 accepted, 0 failed")
 
 
+@pytest.mark.timing
 def test_reset_stops_and_joins_a_running_emitter(lib: Lib) -> None:
     run = host(
         "run", "-n", "3", "--duration", "20", "-p", lib("nodriver"), "-p", lib("async_src"), "-c", async_cfg("forever")
@@ -216,6 +220,7 @@ def test_async_event_rejections(lib: Lib, mode: str, source: str, messages: list
         assert run.stderr.index("set handler=null") < run.stderr.index("emit failed")
 
 
+@pytest.mark.timing
 def test_a_thread_is_allowed_with_the_syscall_source(lib: Lib) -> None:
     run = host(
         "run", "--json", "-n", "1", "--duration", "20", "-p", lib("nodriver"), "-p", lib("async_src"),

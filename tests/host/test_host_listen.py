@@ -144,6 +144,7 @@ def test_metrics_at_the_end(lib: Lib) -> None:
     assert line.startswith("metrics: plugin=listen_c when=end runs=") and " ratio=0.5 level=-3 small=7 f=1.5 " in line
 
 
+@pytest.mark.timing
 def test_metrics_periodically_while_the_event_loop_runs(lib: Lib) -> None:
     run = host("run", "--json", "-p", lib("test_src"), "-o", "slow:10", "-p", lib("listen_c"), "-c",
                "routines=1", "--metrics-interval", "0.02", "--metrics")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import time
 
+import pytest
 from support import TEXT_TS, UINT64_MAX, Lib, host
 
 # -- sessions: next_batch semantics ------------------------------------------------------
@@ -36,6 +37,7 @@ def test_binary_payload_is_escaped_in_text_and_hex_in_json(lib: Lib) -> None:
     assert run.events[0].info is None  # bench_c has no event_to_string
 
 
+@pytest.mark.timing
 def test_json_event_shape_and_host_patches(lib: Lib) -> None:
     run = host("run", "--json", "-p", lib("test_src"), "-o", "count:1")
     assert run.returncode == 0, run
@@ -153,6 +155,7 @@ def test_event_limit(lib: Lib) -> None:
     assert run.summaries[0]["end"] == "limit"
 
 
+@pytest.mark.timing
 def test_duration(lib: Lib) -> None:
     run = host("run", "--json", "--duration", "0.15", "-p", lib("test_src"), "-o", "slow:100")
     assert run.returncode == 0, run
@@ -175,6 +178,7 @@ def test_nothing_to_run_without_a_source(lib: Lib) -> None:
 # -- several sessions ------------------------------------------------------------------
 
 
+@pytest.mark.timing
 def test_sessions_run_at_once_on_their_own_threads(lib: Lib) -> None:
     src = lib("test_src")
     run = host(

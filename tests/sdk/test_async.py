@@ -47,6 +47,7 @@ def test_events_from_a_background_thread_reach_the_host(host: Host, built: Built
     assert run.summaries[0]["async_events"] == 5
 
 
+@pytest.mark.timing
 def test_stop_async_returns_after_the_thread_stopped_within_an_interval(host: Host, built: Built) -> None:
     run = run_ticker(host, built, {"interval": 5.0}, duration=0.3)
     assert run.returncode == 0, run
@@ -84,6 +85,7 @@ def test_start_async_failure_is_reported(host: Host, built: Built) -> None:
             "(at async_plugins.py:") in run.stderr
 
 
+@pytest.mark.timing
 def test_emission_from_several_threads_at_once(host: Host, built: Built) -> None:
     run = run_ticker(host, built, {"interval": 0, "count": 300, "threads": 4}, duration=1.5)
     assert run.returncode == 0, run
@@ -101,6 +103,7 @@ def test_emit_many_sends_a_batch(host: Host, built: Built) -> None:
     ]
 
 
+@pytest.mark.timing
 @pytest.mark.parametrize("threads", [1, 2])
 def test_no_deadlock_when_the_host_holds_its_lock_while_calling_the_plugin(
     host: Host, built: Built, threads: int
@@ -134,6 +137,7 @@ def test_start_stop_start_again_and_destroy_while_running(built: Built) -> None:
     assert "destroyed while running: quiet_after_destroy=1 malformed=0" in proc.stdout
 
 
+@pytest.mark.timing
 def test_sample_async_beside_a_source(host: Host, built: Built) -> None:
     lib = built(f"{ROOT}/examples/sample_async/sample_async.py:SampleAsync")
     run = host("run", "--json", "--duration", "0.55", *idle_source(built), "-p", lib)
@@ -145,6 +149,7 @@ def test_sample_async_beside_a_source(host: Host, built: Built) -> None:
     assert info["capabilities"] == ["async"] and info["async_events"] == ["sample_async"]
 
 
+@pytest.mark.timing
 @pytest.mark.no_sanitize  # sleeps for Python start-up, which ASan slows down
 def test_file_notify_end_to_end(tmp_path: Path, built: Built) -> None:
     watched = tmp_path / "etc"
@@ -375,6 +380,7 @@ class Parity(Plugin, AsyncEventPlugin):
 '''
 
 
+@pytest.mark.timing
 @pytest.mark.parametrize("source", ["counter", "test"])
 def test_in_the_shim_async_event_is_the_c_class_and_behaves_like_the_python_one(
     tmp_path: Path, host: Host, built: Built, source: str

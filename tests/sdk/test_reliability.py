@@ -164,6 +164,7 @@ def test_parse_errors_are_logged_once_per_distinct_message(host: Host, built: Bu
 # -- hangs ------------------------------------------------------------------------------------
 
 
+@pytest.mark.timing
 def test_plugin_code_cannot_take_signals_from_the_host(built: Built) -> None:
     lib = built(f"{RELY}:Odd")
     cmd = [str(host_binary()), "run", "--duration", "60", "-p", str(lib), "-c", "signal"]
@@ -189,6 +190,7 @@ def test_plugin_code_cannot_take_signals_from_the_host(built: Built) -> None:
     assert all("reliability.py:" in w and "the host owns the process's signal handlers" in w for w in warnings)
 
 
+@pytest.mark.timing
 def test_a_stop_async_that_does_not_return_is_reported(host: Host, built: Built) -> None:
     run = host("run", "--json", "--duration", "0.2", "-p", built("counter.py:Counter"), "-o", "mode=idle",
                "-p", built(f"{RELY}:Hang"))

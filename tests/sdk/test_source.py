@@ -165,6 +165,7 @@ def test_partial_batch_together_with_end_of_stream(host: Host, built: Built) -> 
     assert "closed after 3 calls" in run.stderr  # the last 2 came with EOF, no 4th call
 
 
+@pytest.mark.timing
 def test_idle_source_does_not_spin(host: Host, built: Built) -> None:
     run = host("run", "--json", "--duration", "0.5", "-p", built(COUNTER), "-o", "mode=idle")
     assert run.returncode == 0, run
