@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 FP     := $(VENV)/bin/falco-plugin
 OUT    := build
 
-.PHONY: setup demo test lint bench docs sanitize pythons clean
+.PHONY: setup demo test test-falco lint bench docs sanitize pythons clean
 
 setup: $(VENV)/.installed
 
@@ -34,6 +34,14 @@ lint: setup
 
 test: setup lint
 	$(PY) -m pytest -q
+
+# The real-Falco tier (tests/falco): SDK plugins loaded by a real Falco binary ($$FALCO,
+# else falco on PATH) with rules; without one every test is skipped and says why. `make test`
+# runs them too, so they are skipped there the same way when there is no Falco.
+test-falco: setup
+	@$(PY) -c 'from falco_plugin._tooling.falco import find_falco; print("Falco:", find_falco())' 2>/dev/null || \
+		echo "make test-falco: no Falco binary (FALCO=PATH, or falco on PATH): every test below is skipped"
+	$(PY) -m pytest -q -ra tests/falco
 
 # build, package and run examples/dummy with each pyenv CPython 3.10-3.13 found (says which are skipped)
 pythons: setup

@@ -8,6 +8,7 @@ runs it in a host that behaves like libsinsp.
 from .async_event import AsyncEvent, AsyncEventPlugin, AsyncHandler, BackgroundTask, BackgroundThread
 from .base import ConfigError, Event, Plugin, PluginDefinitionError
 from .extract import (
+    HOST_DEFAULT_EVENT_TYPES,
     PLUGIN_EVENT_PAYLOAD_OFFSET,
     ExtractPlugin,
     Index,
@@ -23,6 +24,7 @@ from .parse import ParsePlugin
 from .source import EndOfStream, OpenParam, SourceInstance, SourcePlugin, Timeout
 
 __all__ = [
+    "HOST_DEFAULT_EVENT_TYPES",
     "PLUGIN_EVENT_PAYLOAD_OFFSET",
     "AsyncEvent",
     "AsyncEventPlugin",

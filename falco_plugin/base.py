@@ -69,6 +69,11 @@ class Plugin:
     #: parses or extracts such events, nothing otherwise; ``None``: the symbol is not exported
     #: (the host assumes "3.0.0"). See also :meth:`required_event_schema_version`.
     REQUIRED_EVENT_SCHEMA_VERSION: ClassVar[str | None]
+    #: The plugin API version the plugin requires of the host ("3.10.0"). Unset: the lowest that
+    #: has every symbol and feature the plugin uses, so that older Falcos load it. Set it higher
+    #: when the plugin relies on a later host behaviour (e.g. a libsinsp fix); a version lower
+    #: than the plugin's symbols need is refused at build, naming this line.
+    REQUIRED_API_VERSION: ClassVar[str]
 
     def __init__(self, config: Any = None) -> None:
         self.config = config

@@ -306,13 +306,14 @@ class ExtractPlugin:
     EXTRACT_EVENT_SOURCES: ClassVar[Sequence[str] | None] = None
     #: Event type codes the host sends to the plugin. Default: the codes of the typed events
     #: the field methods take, and plugin events (322) for fields that take a plain Event.
-    #: ``()`` means every event type.
+    #: ``()`` means every event type; :data:`HOST_DEFAULT_EVENT_TYPES` declares none, so that
+    #: the host applies its default (plugin events, 322, for sources other than ``syscall``).
     EXTRACT_EVENT_TYPES: ClassVar[Sequence[int] | None] = None
 
     def extract_event_types(self) -> Sequence[int] | None:
         """Override to decide the event types once the plugin is initialized, e.g. from its
         configuration (the host asks right after ``__init__``). ``None``: the class default
-        above; ``()``: every event type::
+        above; ``()``: every event type; :data:`HOST_DEFAULT_EVENT_TYPES`: none declared::
 
             def extract_event_types(self) -> list[int]:
                 return self.config.event_types    # e.g. [322, 402]
@@ -473,14 +474,36 @@ def all_event_types() -> list[int]:
     return list(range(EVENT_MAX))
 
 
-def event_codes(what: str, value: Any) -> list[int]:
-    """Check a list of event type codes (``what`` names it in the message); ``()`` is every type.
+class _HostDefaultTypes(tuple[int, ...]):
+    """The type of :data:`HOST_DEFAULT_EVENT_TYPES`: an empty tuple that is not ``()``."""
+
+    def __repr__(self) -> str:
+        return "HOST_DEFAULT_EVENT_TYPES"
+
+
+#: Declares zero event types (``get_*_event_types`` answers an empty list), which the host reads
+#: as its default set: plugin events (322) for sources other than ``syscall``. ``()`` instead
+#: means every event type. For a plugin whose sources include ``syscall`` (or every source) the
+#: host's default is every type: say ``()``. Example: ``EXTRACT_EVENT_TYPES = HOST_DEFAULT_EVENT_TYPES``.
+HOST_DEFAULT_EVENT_TYPES: Sequence[int] = _HostDefaultTypes()
+
+
+def event_codes(what: str, value: Any, sources: Sequence[str] = ()) -> list[int]:
+    """Check a list of event type codes (``what`` names it in the message); ``()`` is every type,
+    :data:`HOST_DEFAULT_EVENT_TYPES` none (allowed only when ``sources`` are named, without ``syscall``).
 
     >>> event_codes("X.TYPES", [402, 322, 322])
     [322, 402]
-    >>> len(event_codes("X.TYPES", ())) > 400
-    True
+    >>> len(event_codes("X.TYPES", ())) > 400, event_codes("X.TYPES", HOST_DEFAULT_EVENT_TYPES, ["k8s_audit"])
+    (True, [])
     """
+    if isinstance(value, _HostDefaultTypes):
+        if not sources or "syscall" in sources:
+            raise PluginDefinitionError(
+                f"{what} is HOST_DEFAULT_EVENT_TYPES, but the sources are {list(sources) or 'every source'}: the "
+                "host's default there is every event type, which () says; HOST_DEFAULT_EVENT_TYPES is for "
+                "sources other than syscall (the host's default: plugin events, 322)")
+        return []
     if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, set, frozenset)):
         raise PluginDefinitionError(f"{what} must be a list of event type codes, got {value!r}")
     codes = list(value)
@@ -496,7 +519,8 @@ def where(fn: Any) -> str:
     return f"{code.co_filename.rsplit('/', 1)[-1]}:{code.co_firstlineno}" if code else "?"
 
 
-def types_at_init(plugin: Any, base: type, method: str, default: Callable[[Any], list[int]]) -> list[int] | None:
+def types_at_init(plugin: Any, base: type, method: str, default: Callable[[Any], list[int]],
+                  sources: Callable[[Any], list[str]]) -> list[int] | None:
     """What the overridden ``method`` of an initialized plugin decides (None: not overridden).
 
     A method that returns None keeps the class default; one that returns something that is not
@@ -508,14 +532,14 @@ def types_at_init(plugin: Any, base: type, method: str, default: Callable[[Any],
     value = getattr(plugin, method)()
     if value is None:
         return default(type(plugin))
-    return event_codes(f"{type(plugin).__qualname__}.{method}() (at {where(fn)})", value)
+    return event_codes(f"{type(plugin).__qualname__}.{method}() (at {where(fn)})", value, sources(type(plugin)))
 
 
 def extract_types(cls: type[Plugin]) -> list[int]:
     """The event types of ``get_extract_event_types``: explicit, else derived from the fields."""
     explicit = getattr(cls, "EXTRACT_EVENT_TYPES", None)
     if explicit is not None:
-        return event_codes(f"{cls.__qualname__}.EXTRACT_EVENT_TYPES", explicit)
+        return event_codes(f"{cls.__qualname__}.EXTRACT_EVENT_TYPES", explicit, extract_sources(cls))
     codes: set[int] = set()
     for f in declared_fields(cls):
         classes = typed_event_classes(getattr(cls, f.method))

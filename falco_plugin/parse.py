@@ -44,7 +44,8 @@ class ParsePlugin:
     #: ``["syscall"]``. An empty list means every source.
     PARSE_EVENT_SOURCES: ClassVar[Sequence[str] | None] = None
     #: Event type codes to parse. Default: derived from the typed events ``parse_event`` takes.
-    #: ``()`` means every event type.
+    #: ``()`` means every event type; ``HOST_DEFAULT_EVENT_TYPES`` declares none (the host's
+    #: default: plugin events, 322, for sources other than ``syscall``).
     PARSE_EVENT_TYPES: ClassVar[Sequence[int] | None] = None
 
     def parse_event_types(self) -> Sequence[int] | None:
@@ -60,7 +61,12 @@ class ParsePlugin:
 def parse_types(cls: type[Plugin]) -> list[int]:
     explicit = getattr(cls, "PARSE_EVENT_TYPES", None)
     if explicit is not None:
-        return event_codes(f"{cls.__qualname__}.PARSE_EVENT_TYPES", explicit)
+        # the sources as declared (parse_sources would derive them from these types)
+        named = getattr(cls, "PARSE_EVENT_SOURCES", None)
+        if named is None:
+            own = getattr(cls, "EVENT_SOURCE", "")
+            named = ["syscall"] if getattr(cls, "PLUGIN_ID", None) == 0 else [own] if own else []
+        return event_codes(f"{cls.__qualname__}.PARSE_EVENT_TYPES", explicit, named)
     classes = typed_event_classes(cls.parse_event)  # type: ignore[attr-defined]
     if classes:
         return sorted({c.CODE for c in classes})  # type: ignore[attr-defined]

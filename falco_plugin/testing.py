@@ -23,6 +23,18 @@ objects. A run that fails raises :class:`PluginError` with the plugin's own erro
         assert run.events[0].fields["opens.name"] == "/etc/passwd"
         assert run.tables["threads"][7]["opens"] == 1      # a field the plugin added, read back
 
+The same plugin in a real Falco, with a rules file: :meth:`BuiltPlugin.falco_alerts` writes a
+``falco.yaml`` (the ``nodriver`` engine, the plugin, the rules, JSON output), runs Falco and
+returns its alerts as dicts (``rule``, ``priority``, ``output``, ``output_fields``, ``source``).
+Falco is ``$FALCO``, else ``falco`` on ``PATH``; without one the test is skipped and says how to
+get one::
+
+    def test_rule_fires(falco_plugin_build: BuildPlugin) -> None:
+        plugin = falco_plugin_build("myplugin.py:MyPlugin")
+        alerts = plugin.falco_alerts("myplugin_rules.yaml", open_params="3")
+        assert [a["rule"] for a in alerts] == ["Countdown at zero"]
+        assert alerts[0]["output_fields"]["countdown.value"] == 0
+
 Why a subprocess and not ``cffi``: the shim embeds CPython. Loaded into the pytest process it
 would join pytest's interpreter (same GIL, same ``sys.modules``, the plugin's module already
 imported by the build), so the test would not see what Falco sees, and a crash in the plugin or
@@ -33,6 +45,7 @@ for ``falco-plugin run``; the JSON it prints is cheap next to the cost of a buil
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import os
 import re
@@ -48,6 +61,7 @@ import pytest
 
 from ._tooling import cc
 from ._tooling.build import build, load_plugin_class
+from ._tooling.falco import FalcoRun
 from ._tooling.host import host_binary
 from .event import RawEvent, TypedEvent
 from .event.scap import build_capture
@@ -56,10 +70,15 @@ __all__ = [
     "BuildPlugin",
     "BuiltPlugin",
     "Event",
+    "FalcoError",
+    "FalcoRun",
     "LogLine",
     "PluginError",
     "Run",
+    "UnitEvent",
+    "falco_binary",
     "falco_plugin_build",
+    "make_event",
 ]
 
 DEFAULT_TIMEOUT = 120.0
@@ -230,6 +249,27 @@ class Run:
 Events = Iterable[bytes | RawEvent | TypedEvent]
 
 
+class FalcoError(AssertionError):
+    """Falco failed (bad rules, a plugin that did not load, ...); the message is Falco's own."""
+
+    def __init__(self, message: str, run: FalcoRun) -> None:
+        super().__init__(message)
+        self.run = run
+
+
+def falco_binary() -> str:
+    """The Falco binary for tests (``$FALCO``, else ``falco`` on ``PATH``); skips the calling
+    test, with where it looked and how to get one, when there is none."""
+    from ._tooling.falco import FalcoNotFound, find_falco
+
+    try:
+        return find_falco()
+    except FalcoNotFound as exc:
+        first = str(exc).splitlines()[0]
+        pytest.skip(f"needs a real Falco: {first}; get one from the falco.org packages, the "
+                    "falcosecurity/falco container image or a source build, then set FALCO=PATH")
+
+
 class BuiltPlugin:
     """A plugin ``.so`` and the ways to drive it through the host. Each call is one host run.
 
@@ -350,6 +390,51 @@ class BuiltPlugin:
         run.events = [e for e in run.events if e.async_name is not None]
         return run
 
+    # -- in real Falco ---------------------------------------------------------------------------
+
+    def in_falco(
+        self,
+        rules: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+        *,
+        open_params: str | None = None,
+        config: str | dict[str, Any] | None = None,
+        plugins: Sequence[Any] = (),
+        duration: float | None = None,
+        alerts: int | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        falco_args: Sequence[str] = (),
+        check: bool = True,
+    ) -> FalcoRun:
+        """Run this plugin (and ``plugins`` beside it, as for :meth:`run`) in a real Falco with
+        ``rules`` (a file or a list; relative paths from the current directory). Falco stops by
+        itself when a source plugin's events are over, else after ``duration`` seconds or once
+        ``alerts`` alerts came. Skips the test when no Falco is found (:func:`falco_binary`);
+        with ``check``, a Falco that fails raises :class:`FalcoError` with its own messages."""
+        from ._tooling.falco import plugin_spec, run_falco
+
+        falco = falco_binary()
+        specs = []
+        for i, spec in enumerate([(self, config), *plugins]):
+            plugin, cfg = spec if isinstance(spec, tuple) else (spec, None)
+            if isinstance(plugin, BuiltPlugin):
+                path, cfg = plugin.path, cfg if cfg is not None else plugin.config
+            else:
+                path = Path(plugin)
+            specs.append(plugin_spec(path, cfg, open_params if i == 0 else None))
+        files = [rules] if isinstance(rules, str | os.PathLike) else list(rules)
+        run = run_falco(specs, files, falco=falco, duration=duration, alerts=alerts, timeout=timeout,
+                        extra=falco_args)
+        if check and run.returncode != 0:
+            raise FalcoError(f"Falco exited with {run.returncode}:\n{run.stderr.strip()}", run)
+        return run
+
+    def falco_alerts(self, rules: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+                     **kw: Any) -> list[dict[str, Any]]:
+        """The alerts of a real Falco running this plugin with ``rules`` (see :meth:`in_falco`):
+        one dict per alert, Falco's JSON output (``rule``, ``priority``, ``output``,
+        ``output_fields``, ``source``, ``time``, ``tags``)."""
+        return self.in_falco(rules, **kw).alerts
+
     # -- internals ------------------------------------------------------------------------------
 
     @staticmethod
@@ -369,7 +454,34 @@ class BuiltPlugin:
         proc = subprocess.run([str(host_binary()), *argv], capture_output=True, text=True, timeout=timeout,
                               input=stdin, stdin=None if stdin is not None else subprocess.DEVNULL)
         run = Run.parse(proc)
+        libraries = [argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg == "-p"]
+        _typed_addresses(run, libraries)
         return run.check() if check else run
+
+
+_FIELD_TYPES: dict[str, dict[str, str]] = {}
+
+
+def _typed_addresses(run: Run, libraries: Sequence[str]) -> None:
+    """ipaddr values become ``ipaddress`` objects, as the plugin returned them (the host prints
+    text). ipnet values stay text: the plugin API passes a network's address without its prefix."""
+    types: dict[str, str] = {}
+    for path in libraries:
+        library = f"{path}@{os.stat(path).st_mtime_ns}"  # a rebuilt library may have other fields
+        if library not in _FIELD_TYPES:
+            try:
+                fields = BuiltPlugin(Path(path)).info().get("fields") or []
+            except PluginError:
+                fields = []
+            _FIELD_TYPES[library] = {f["name"]: f["type"] for f in fields if f["type"] == "ipaddr"}
+        types.update(_FIELD_TYPES[library])
+    if not types:
+        return
+    for event in run.events:
+        for name, value in event.fields.items():
+            if value is not None and name.split("[", 1)[0] in types:
+                address = ipaddress.ip_address
+                event.fields[name] = [address(v) for v in value] if isinstance(value, list) else address(value)
 
 
 def _config_text(config: str | dict[str, Any] | None) -> str | None:
@@ -392,6 +504,64 @@ def _plugin_args(specs: Sequence[Any], open_params: str | None) -> list[str]:
         if i == 0 and open_params is not None:
             argv += ["-o", open_params]
     return argv
+
+
+# -- in-process unit tests -----------------------------------------------------------------------
+
+
+@dataclass
+class UnitEvent:
+    """An event for calling a field, ``parse_event`` or ``event_to_string`` method directly, in
+    the test's own process (a debugger and ``breakpoint()`` work there). It has every attribute
+    of :class:`falco_plugin.Event`; ``raw`` holds the event's real bytes, framed as the host
+    frames them, and attributes set on it (``per_event``'s cache) live with it. Make one with
+    :func:`make_event`."""
+
+    ts: int
+    source: str
+    type: int
+    payload: bytes | None
+    async_name: str | None
+    plugin_id: int | None
+    raw: bytes
+    tid: int = 2**64 - 1
+    evtnum: int = 1
+
+
+def make_event(
+    payload: bytes = b"",
+    ts: int = 0,
+    *,
+    source: str = "",
+    plugin_id: int = 999,
+    async_name: str | None = None,
+    tid: int | None = None,
+    evtnum: int = 1,
+) -> UnitEvent:
+    """A plugin event (``PPME_PLUGINEVENT_E``) of ``payload`` at ``ts`` (ns since the epoch),
+    or, with ``async_name``, an async event (``PPME_ASYNCEVENT_E``) of that name::
+
+        plugin = MyPlugin(Config())
+        assert plugin.value(make_event((7).to_bytes(8, "little"), ts=1, source="countdown")) == 7
+
+    >>> event = make_event(b"hello", ts=5, source="lines")
+    >>> event.type, event.payload, event.ts, len(event.raw)
+    (322, b'hello', 5, 43)
+    >>> make_event(b"x", async_name="alert").type
+    402
+
+    A method that takes a typed event takes a typed event of :mod:`falco_plugin.event` as it is.
+    """
+    from .event import AsyncEvent, PluginEvent
+
+    framed: AsyncEvent | PluginEvent
+    if async_name is not None:
+        framed = AsyncEvent(async_name, payload, plugin_id=plugin_id, ts=ts, tid=tid)
+    else:
+        framed = PluginEvent(plugin_id, payload, ts=ts, tid=tid)
+    return UnitEvent(ts=ts, source=source, type=framed.CODE, payload=bytes(payload), async_name=async_name,
+                     plugin_id=plugin_id, raw=framed.to_bytes(), tid=2**64 - 1 if tid is None else tid,
+                     evtnum=evtnum)
 
 
 # -- building, cached by source hash -------------------------------------------------------------

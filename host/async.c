@@ -1,5 +1,5 @@
 /*
- * Async events (plugin-api.md §2.4, §3.5, §5.3, §5.5, §6.2, §6.6): each CAP_ASYNC plugin is
+ * Async events (plugin-api-facts.md, Async events): each CAP_ASYNC plugin is
  * attached to one session; its handler is set on the main thread after that session's open
  * and reset after its close. The handler checks and copies each event into the session's
  * bounded queue; the session thread delivers the queue in timestamp order before each
@@ -106,7 +106,7 @@ const char *async_event_parts(const ss_plugin_event *e, const uint8_t **data, si
 	return (const char *)raw + ASYNC_NAME_OFFSET;
 }
 
-/* The checks of §5.5 in libsinsp's order, with its messages. */
+/* The handler's checks (plugin.cpp, handle_plugin_async_event) in libsinsp's order, with its messages. */
 ss_plugin_rc async_handler(ss_plugin_owner_t *o, const ss_plugin_event *e, char *err)
 {
 	plugin *p = o;
@@ -237,7 +237,7 @@ void async_attach(plugin **plugins, size_t np, session *ss, size_t ns)
 	}
 }
 
-/* §6.6: the flag is set before the call and restored on failure. */
+/* sinsp_plugin::set_async_event_handler: the flag is set before the call and restored on failure. */
 static ss_plugin_rc set_handler(plugin *p)
 {
 	__atomic_store_n(&p->async_set, 1, __ATOMIC_RELEASE);
@@ -247,8 +247,8 @@ static ss_plugin_rc set_handler(plugin *p)
 	return rc;
 }
 
-/* §6.6: the handler stays set during the call (stopping threads may still emit) and is
- * cleared once the plugin accepted the reset. */
+/* sinsp_plugin::set_async_event_handler: the handler stays set during the call (stopping
+ * threads may still emit) and is cleared once the plugin accepted the reset. */
 static ss_plugin_rc reset_handler(plugin *p)
 {
 	ss_plugin_rc rc = p->api.set_async_event_handler(p->state, p, NULL);
@@ -284,7 +284,7 @@ int async_session_stop(session *s)
 	return status;
 }
 
-/* ---- dump_state (§2.5 "Async events", §5.5 last line) ---- */
+/* ---- dump_state (plugin-api-facts.md, Async events) ---- */
 
 /* What the dump currently being written prints its events as (one dump at a time). */
 static pthread_mutex_t g_dump_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -555,7 +555,7 @@ static int bench_async_one(const plugin_spec *spec, uint64_t events, plugin *p)
 		got = q->accepted + q->dropped;
 		pthread_mutex_unlock(&q->mu);
 	}
-	/* reset: the plugin stops and joins its threads (§6.6); the call is always made, as
+	/* reset: the plugin stops and joins its threads (plugin_api.h); the call is always made, as
 	 * libsinsp's close does */
 	if (reset_handler(p) != SS_PLUGIN_SUCCESS) {
 		errorf("can't reset async event handler for plugin %s: %s", p->name, plugin_last_error(p));

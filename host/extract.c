@@ -1,6 +1,6 @@
 /*
  * Field requests ("name" or "name[arg]"), their checks against the loaded plugins, and
- * extraction as libsinsp does it (plugin-api.md §3.4, §4.1, §6.4): one field per call,
+ * extraction as libsinsp does it (plugin-api-facts.md, Field extraction): one field per call,
  * outputs left as garbage for the plugin to fill, arg_index UINT64_MAX when absent.
  */
 #include "host.h"
@@ -79,7 +79,7 @@ void free_field_reqs(field_req *reqs, size_t n)
 	free(reqs);
 }
 
-/* §4.1: decimal digits without leading zeros. */
+/* plugin_filtercheck.cpp: decimal digits without leading zeros. */
 static int parse_index(const char *arg, uint64_t *out)
 {
 	if (!arg || !arg[0] || (arg[0] == '0' && arg[1]))
@@ -194,7 +194,7 @@ static int extract_call_vo(plugin *p, ss_plugin_extract_field *f, uint32_t n, co
 	ss_plugin_rc rc = p->api.extract_fields(p->state, in, &fin);
 	tables_call_end(p);
 	if (rc != SS_PLUGIN_SUCCESS)
-		return 0; /* silent: no value (§6.4) */
+		return 0; /* silent: no value (plugin.cpp) */
 	for (uint32_t i = 0; i < n; i++) {
 		if (f[i].res_len == GARBAGE_LEN) {
 			snprintf(err, errlen, "plugin %s: extract_fields returned SUCCESS without setting res_len for %s",

@@ -1,6 +1,7 @@
 /*
  * falco-plugin-host: loads a Falco plugin .so the way libsinsp/libscap do and drives it.
- * Facts (messages, call order, checks) follow shared/reference/plugin-api.md; the code is ours.
+ * Facts (messages, call order, checks) follow libsinsp and libscap, summed up with the upstream
+ * files they come from in docs/internals/plugin-api-facts.md; the code is ours.
  */
 #ifndef FALCO_PLUGIN_HOST_H
 #define FALCO_PLUGIN_HOST_H
@@ -20,7 +21,7 @@
 
 #define HOST_ERRLEN FPA_MAX_ERRLEN
 
-/* Loader capability bits (plugin-api.md §2.4). */
+/* Loader capability bits (plugin_loader.c). */
 enum {
 	CAP_SOURCING = 1u << 0,
 	CAP_EXTRACTION = 1u << 1,
@@ -109,6 +110,8 @@ typedef struct plugin {
 	const char *open_params; /* -o */
 	ss_plugin_t *state;
 	uint8_t *extract_types; /* bitmap of 65536 event codes, after init */
+	/* how many types get_{extract,parse}_event_types declared (0: the host's default), -1: no answer */
+	int64_t extract_types_declared, parse_types_declared;
 	char owner_err[HOST_ERRLEN];
 	pthread_mutex_t lock; /* serializes calls into this state when several sessions run */
 	/* async (async.c): the queue of the session the plugin is attached to, and whether the
@@ -133,7 +136,7 @@ typedef struct plugin {
 
 int plugin_load(plugin *p, const char *path, char *err);
 void plugin_unload(plugin *p);
-const char *plugin_last_error(plugin *p); /* get_last_error(state), "" when NULL */
+const char *plugin_last_error(plugin *p); /* get_last_error(state), "" when NULL (util.c) */
 const char *cap_name(uint32_t cap);
 int source_compatible(const plugin *p, const char *source); /* extraction sources */
 const field_def *plugin_find_field(const plugin *p, const char *name, uint32_t *index);
@@ -141,7 +144,8 @@ const field_def *plugin_find_field(const plugin *p, const char *name, uint32_t *
 int plugin_init(plugin *p, char *err, size_t errlen);
 /* --show-init: the event types and schema version the host holds after init, one line. */
 void print_plugin_init(plugin *p, int json);
-/* §6.9 against an engine's schema version (NULL: the engine reports none); 0 ok, 1 (err). */
+/* The required event schema version against an engine's (NULL: the engine reports none), as
+ * plugin.cpp check_required_schema_version does; 0 ok, 1 (err). */
 int plugin_check_schema_version(plugin *p, const char *engine, char *err, size_t errlen);
 
 /* ---- state tables (tables.c) ---- */
@@ -260,7 +264,7 @@ void parse_one(plugin *p, const ss_plugin_event_input *in);
 
 /* ---- capture listening and the routine pool (listen.c) ---- */
 void pool_start(unsigned nthreads);
-/* Drops queued routines and waits for the running ones (§6.2 step 5), then stops the workers. */
+/* Drops queued routines and waits for the running ones (sinsp::close), then stops the workers. */
 void pool_stop(void);
 /* capture_open for every listening plugin in load order; -1 on the first failure (printed). */
 int listen_open_all(plugin **plugins, size_t np);
@@ -273,8 +277,9 @@ int metrics_print_all(plugin **plugins, size_t np, int json, const char *when);
 void metrics_thread_start(plugin **plugins, size_t np, double interval, int json);
 int metrics_thread_stop(void); /* -1 if a periodic collection saw a violation */
 
-/* ---- output / logging (main.c) ---- */
+/* ---- output / logging (util.c) ---- */
 extern pthread_mutex_t g_io_lock;
+extern volatile sig_atomic_t g_interrupted; /* SIGINT/SIGTERM: sessions and benches stop */
 void host_log_fn(ss_plugin_owner_t *o, const char *component, const char *msg, ss_plugin_log_severity sev);
 const char *host_get_owner_last_error(ss_plugin_owner_t *o);
 void errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -354,10 +359,9 @@ void session_loop(session *s);  /* next_batch loop until an end reason */
 void session_close(session *s); /* main thread; also after a failed open */
 /* One session runs on the calling thread; several run on one thread each, released together. */
 void sessions_run(session **ss, size_t n);
-extern volatile sig_atomic_t g_interrupted;
 
 /* ---- async events (async.c) ---- */
-/* §5.5: the host's handler, thread-safe; the owner is the plugin. */
+/* plugin.cpp handle_plugin_async_event: the host's handler, thread-safe; the owner is the plugin. */
 ss_plugin_rc async_handler(ss_plugin_owner_t *o, const ss_plugin_event *evt, char *err);
 /* Attaches each CAP_ASYNC plugin to the first compatible session (its own if it is a source). */
 void async_attach(plugin **plugins, size_t np, session *ss, size_t ns);
@@ -371,8 +375,8 @@ int async_session_stop(session *s);
 int async_deliver(session *s, ss_plugin_event_input *in);
 uint64_t async_dropped(const session *s);
 /* dump_state of every CAP_ASYNC plugin that has it, as when libsinsp opens a capture dump:
- * its events through the dump checks (§5.5: 3 and 4), one line each, then a summary line.
- * -1 if a plugin failed ("dump error for plugin ..."). */
+ * its events through the dump checks (type and name only, as sinsp_dumper), one line each,
+ * then a summary line. -1 if a plugin failed ("dump error for plugin ..."). */
 int async_dump_all(plugin **plugins, size_t np, int json, int lock, const char *when);
 /* Take (on=1) or release (on=0) the lock the async handler needs, if the session has a queue. */
 void async_hold(session *s, int on);
@@ -417,6 +421,8 @@ typedef struct {
  * that parses, listens or used tables. */
 void print_plugin_summaries(plugin **plugins, size_t np, int json);
 
+/* The usage text of every command (cli.c). */
+extern const char cli_usage[];
 /* Parses the arguments after the command; prints usage errors; 0 ok, -1 error. */
 enum { CLI_RUN = 0, CLI_BENCH = 1, CLI_REPLAY = 2, CLI_BENCH_PARSE = 3 };
 int parse_cli(int argc, char **argv, int mode, cli_opts *o);

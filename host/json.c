@@ -93,8 +93,16 @@ static void *xcalloc(size_t n, size_t sz)
 
 static jval *jfail(jparser *ps, const char *what)
 {
-	if (ps->err && !ps->err[0])
-		snprintf(ps->err, ps->errlen, "%s at offset %zu", what, (size_t)(ps->s - ps->start));
+	if (ps->err && !ps->err[0]) {
+		size_t line = 1, col = 1;
+		for (const char *c = ps->start; c < ps->s; c++, col++)
+			if (*c == '\n') {
+				line++;
+				col = 0;
+			}
+		snprintf(ps->err, ps->errlen, "%s at line %zu, column %zu (offset %zu)", what, line, col,
+			 (size_t)(ps->s - ps->start));
+	}
 	return NULL;
 }
 

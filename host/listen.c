@@ -1,8 +1,8 @@
 /*
- * Capture listening and the routine thread pool (plugin-api.md §2.5, §3.5, §6.2, §6.7):
- * capture_open for every CAP_CAPTURE_LISTENING plugin once the capture is open (after the async
+ * Capture listening and the routine thread pool (plugin-api-facts.md, Listening, routines and
+ * metrics): capture_open for every CAP_CAPTURE_LISTENING plugin once the capture is open (after the async
  * handlers are set), capture_close when it is closed, then the pool is purged: queued routines
- * are dropped and the host waits for the running ones (§6.2 step 5).
+ * are dropped and the host waits for the running ones (sinsp::close).
  *
  * subscribe(owner, fn, state) queues fn(plugin_state, state) on the pool (--pool-threads
  * workers); a run that returns true is queued again at once (like a loop), false ends the

@@ -1,5 +1,5 @@
 /*
- * Loading a plugin .so as libsinsp does (plugin-api.md §2.1, §2.4, §4, §6.1): dlopen with
+ * Loading a plugin .so as libsinsp does (plugin-api-facts.md, Symbols and capabilities; Init): dlopen with
  * RTLD_LOCAL|RTLD_NOW, one dlsym per "plugin_<name>", the API version check, the required
  * symbols, capability detection, then the static JSON answers. Also init and `info`.
  */
@@ -164,7 +164,7 @@ static int bool_prop(const jval *obj, const char *key)
 	return v->b;
 }
 
-/* get_fields (§4.1). */
+/* get_fields (plugin.cpp). */
 static int load_fields(plugin *p, char *err)
 {
 	const char *text = p->api.get_fields();
@@ -259,7 +259,7 @@ static void strlist_free(strlist *l)
 	free(l);
 }
 
-/* A JSON array of strings (§4.3); NULL/"" means "all" unless !allow_empty. */
+/* A JSON array of strings (plugin.cpp); NULL/"" means "all" unless !allow_empty. */
 static int load_strlist(plugin *p, const char *symbol, const char *(*fn)(void), int allow_empty, strlist **out,
 			char *err)
 {
@@ -344,7 +344,7 @@ int plugin_load(plugin *p, const char *path, char *err)
 				 &p->extract_sources, err))
 			return -1;
 	}
-	/* The effective extract set adds the plugin's own source (§4.3); empty means all sources. */
+	/* The effective extract set adds the plugin's own source (plugin.cpp); empty means all sources. */
 	p->extract_all_sources = (!p->extract_sources || p->extract_sources->n == 0) && !p->event_source[0];
 	if ((p->caps & CAP_PARSING) &&
 	    load_strlist(p, "get_parse_event_sources", p->api.get_parse_event_sources, 1, &p->parse_sources, err))
@@ -385,14 +385,6 @@ const field_def *plugin_find_field(const plugin *p, const char *name, uint32_t *
 	return NULL;
 }
 
-const char *plugin_last_error(plugin *p)
-{
-	if (!p->state)
-		return "plugin handle or 'get_last_error' function not defined";
-	const char *e = p->api.get_last_error(p->state);
-	return e ? e : "";
-}
-
 int plugin_init(plugin *p, char *err, size_t errlen)
 {
 	ss_plugin_schema_type stype = SS_PLUGIN_SCHEMA_NONE;
@@ -412,10 +404,11 @@ int plugin_init(plugin *p, char *err, size_t errlen)
 		}
 		if (!config[0])
 			config = "{}";
-		jval *cj = json_parse(config, NULL, 0);
+		char jerr[256];
+		jval *cj = json_parse(config, jerr, sizeof jerr);
 		if (!cj) {
 			json_free(sj);
-			snprintf(err, errlen, "error in plugin %s: init config is not a valid json", p->name);
+			snprintf(err, errlen, "error in plugin %s: init config is not a valid json: %s", p->name, jerr);
 			return 1;
 		}
 		char verr[HOST_ERRLEN];
@@ -428,7 +421,8 @@ int plugin_init(plugin *p, char *err, size_t errlen)
 		}
 	}
 
-	/* the tables input only for parsing or extraction (§3.5); a stack object, valid during the call */
+	/* the tables input only for parsing or extraction (sinsp_plugin::init); a stack object,
+	 * valid during the call */
 	ss_plugin_init_tables_input tables;
 	tables_init(); /* idempotent: the registry with the host's tables */
 	tables_fill_init_input(&tables);
@@ -444,7 +438,7 @@ int plugin_init(plugin *p, char *err, size_t errlen)
 	ss_plugin_t *state = p->api.init(&in, &rc);
 	tables_call_end(p);
 	if (state)
-		p->state = state; /* kept even on failure, destroyed later (§2.5) */
+		p->state = state; /* kept even on failure, destroyed later (sinsp_plugin::init) */
 	if (rc != SS_PLUGIN_SUCCESS) {
 		snprintf(err, errlen, "could not initialize plugin: %s%s", plugin_last_error(p),
 			 rc == (ss_plugin_rc)0x5a5a ? " (init did not write rc)" : "");
@@ -455,6 +449,7 @@ int plugin_init(plugin *p, char *err, size_t errlen)
 		p->extract_types = calloc(65536 / 8, 1);
 		uint32_t n = 0;
 		uint16_t *types = p->api.get_extract_event_types ? p->api.get_extract_event_types(&n, p->state) : NULL;
+		p->extract_types_declared = types ? (int64_t)n : -1;
 		if (types)
 			for (uint32_t i = 0; i < n; i++)
 				p->extract_types[types[i] / 8] |= (uint8_t)(1u << (types[i] % 8));
@@ -470,8 +465,9 @@ int plugin_init(plugin *p, char *err, size_t errlen)
 	return 0;
 }
 
-/* §6.9: only for plugins whose parse or extract codes include any code other than 322, and
- * only when the engine reports a schema version (kmod, modern_bpf). */
+/* plugin.cpp check_required_schema_version: only for plugins whose parse or extract codes
+ * include any code other than 322, and only when the engine reports a schema version (kmod,
+ * modern_bpf). */
 static int takes_non_plugin_events(const uint8_t *bitmap)
 {
 	if (!bitmap)
@@ -521,6 +517,10 @@ void print_plugin_init(plugin *p, int json)
 		sb_codes(&b, p->extract_types, 1);
 		sb_puts(&b, ",\"parse_event_types\":");
 		sb_codes(&b, p->parse_types, 1);
+		/* what the plugin answered, before the host's default for an empty answer */
+		sb_printf(&b, ",\"extract_event_types_declared\":%lld,\"parse_event_types_declared\":%lld",
+			  (long long)(p->extract_types ? p->extract_types_declared : -1),
+			  (long long)(p->parse_types ? p->parse_types_declared : -1));
 		sb_printf(&b, ",\"has_required_event_schema_version\":%s,\"required_event_schema_version\":",
 			  p->api.get_required_event_schema_version ? "true" : "false");
 		if (esv)

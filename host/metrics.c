@@ -1,6 +1,6 @@
 /*
- * Metrics (plugin-api.md §2.5, §3.6, §4.6, §6.7): get_metrics(state, &n) with n preset to 0;
- * the array stays the plugin's. At the end of a run (--metrics) and, with --metrics-interval,
+ * Metrics (plugin-api-facts.md, Listening, routines and metrics): get_metrics(state, &n) with
+ * n preset to 0; the array stays the plugin's. At the end of a run (--metrics) and, with --metrics-interval,
  * from a separate thread while the event loop runs, concurrently with next_batch/parse/extract
  * on the same state as Falco's web server does. The array is checked: NULL with n > 0, NULL
  * names, unknown metric types and value types are reported as errors (and the run fails).

@@ -1,5 +1,5 @@
 /*
- * Event parsing (plugin-api.md §2.5, §3.5, §6.5): after init, each CAP_PARSING plugin's parse
+ * Event parsing (plugin-api-facts.md, Parsing): after init, each CAP_PARSING plugin's parse
  * event types (get_parse_event_types; NULL or empty: every type if its parse sources include
  * "syscall", else only 322, as for extraction) and parse sources (get_parse_event_sources; a
  * sourcing plugin with an ID gets its own source; empty means all). For each event, before
@@ -38,6 +38,7 @@ void parse_setup(plugin *p)
 		abort();
 	uint32_t n = 0;
 	uint16_t *types = p->api.get_parse_event_types ? p->api.get_parse_event_types(&n, p->state) : NULL;
+	p->parse_types_declared = types ? (int64_t)n : -1;
 	if (types)
 		for (uint32_t i = 0; i < n; i++)
 			p->parse_types[types[i] / 8] |= (uint8_t)(1u << (types[i] % 8));

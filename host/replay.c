@@ -1,7 +1,7 @@
 /*
  * `replay`: the events of a scap capture through parsing and extraction, in order, as libsinsp
  * reads a capture file: plugins are inited, the capture is opened (its process and fd lists
- * fill the threads table), capture listeners get capture_open (§6.2: listening also happens for
+ * fill the threads table), capture listeners get capture_open (sinsp.cpp: listening also happens for
  * capture files; async handlers are not set for files), then for each event: the host's minimal
  * thread-state update (threads.c), parse_event of the parsing plugins in load order, extraction
  * of --fields, the event line, and procexit's removal of the thread. Events are of source

@@ -2,8 +2,10 @@
  * JSON Schema validation of init configs: the subset pydantic-generated schemas use.
  * libsinsp validates with valijson and reports the top error as
  * "In <context>, <description>", the context being "<root>" followed by "[property]" or
- * "[index]" segments joined without separators (plugin-api.md §4.2). Our descriptions name
- * the field. Not supported (ignored): pattern, patternProperties, propertyNames, format,
+ * "[index]" segments joined without separators (plugin-api-facts.md, Fields, schemas and
+ * source lists). Our descriptions name the field. Unlike libsinsp, every problem among the
+ * config's own keys is reported (one message per key, joined by "; "), so that a user fixes
+ * them in one go. Not supported (ignored): pattern, patternProperties, propertyNames, format,
  * uniqueItems, dependencies, if/then/else.
  */
 #include "host.h"
@@ -23,6 +25,9 @@ typedef struct {
 	int depth;
 	char errctx[512];
 	char desc[768];
+	char all[2048]; /* every problem among the root object's keys */
+	size_t alllen;
+	int nall;
 } vstate;
 
 typedef struct {
@@ -241,6 +246,20 @@ static int check_numeric(vstate *vs, const jval *schema, const jval *v, const ch
 	return 0;
 }
 
+/* At the root object, note a problem and go on with the next key (1: keep going). */
+static int collect(vstate *vs)
+{
+	if (vs->depth != 1)
+		return 0;
+	if (vs->alllen < sizeof vs->all - 1) {
+		int n = snprintf(vs->all + vs->alllen, sizeof vs->all - vs->alllen, "%sIn %s, %s", vs->nall ? "; " : "",
+				 vs->errctx, vs->desc);
+		vs->alllen = n > 0 ? strlen(vs->all) : vs->alllen;
+	}
+	vs->nall++;
+	return 1;
+}
+
 static int check_object(vstate *vs, const jval *schema, const jval *v, const char *lbl)
 {
 	const jval *props = json_get(schema, "properties");
@@ -253,7 +272,9 @@ static int check_object(vstate *vs, const jval *schema, const jval *v, const cha
 			if (r->t == J_STR && !json_get(v, r->s)) {
 				if (vs->namelen)
 					return fail(vs, "missing required field '%s.%s'", vs->name, r->s);
-				return fail(vs, "missing required field '%s'", r->s);
+				fail(vs, "missing required field '%s'", r->s);
+				if (!collect(vs))
+					return 1;
 			}
 		}
 	}
@@ -279,10 +300,10 @@ static int check_object(vstate *vs, const jval *schema, const jval *v, const cha
 			}
 		}
 		pop(vs, m);
-		if (r)
+		if (r && !collect(vs))
 			return r;
 	}
-	return 0;
+	return vs->depth == 1 && vs->nall > 0;
 }
 
 static int check_array(vstate *vs, const jval *schema, const jval *v, const char *lbl)
@@ -305,10 +326,10 @@ static int check_array(vstate *vs, const jval *schema, const jval *v, const char
 		mark m = push_index(vs, i);
 		int r = validate(vs, s, v->items[i]);
 		pop(vs, m);
-		if (r)
+		if (r && !collect(vs))
 			return r;
 	}
-	return 0;
+	return vs->depth == 1 && vs->nall > 0;
 }
 
 static int validate(vstate *vs, const jval *schema, const jval *v)
@@ -351,7 +372,9 @@ static int validate(vstate *vs, const jval *schema, const jval *v)
 			ok = 1;
 		}
 		if (!ok)
-			r = fail(vs, "%s must be of type %s, got %s", lbl, want.p ? want.p : "?", json_type_name(v));
+			/* libsinsp (valijson) says only the part in parentheses; Falco users grep for it */
+			r = fail(vs, "%s must be of type %s, got %s (libsinsp: Value type not permitted by 'type' constraint.)",
+				 lbl, want.p ? want.p : "?", json_type_name(v));
 		sb_free(&want);
 		if (r)
 			goto out;
@@ -431,7 +454,9 @@ int schema_validate(const jval *schema, const jval *instance, char *err, size_t 
 	snprintf(vs->ctx, sizeof vs->ctx, "<root>");
 	vs->ctxlen = strlen(vs->ctx);
 	int r = validate(vs, schema, instance);
-	if (r)
+	if (r && vs->nall > 0)
+		snprintf(err, errlen, "%s", vs->all);
+	else if (r)
 		snprintf(err, errlen, "In %s, %s", vs->errctx, vs->desc);
 	free(vs);
 	return r;

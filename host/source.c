@@ -1,14 +1,12 @@
 /*
  * Capture sessions: open, the next_batch loop with libscap's per-event checks and in-place
- * patches, close (plugin-api.md §5.4, §6.2, §6.3). Like Falco, open and close run on the
+ * patches, close (plugin-api-facts.md, Event sourcing). Like Falco, open and close run on the
  * main thread and the loop on one thread per session.
  */
 #include "host.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-volatile sig_atomic_t g_interrupted;
 
 const char *end_name(end_reason e)
 {
@@ -57,14 +55,14 @@ void session_close(session *s)
 {
 	if (!s->opened)
 		return;
-	/* called even after a failed open, with whatever open returned (§6.2) */
+	/* called even after a failed open, with whatever open returned (libscap scap_close) */
 	lock(s);
 	s->p->api.close(s->p->state, s->handle);
 	unlock(s);
 	s->opened = 0;
 }
 
-/* §5.4, plus a few checks of our own that keep a broken event from crashing the host. */
+/* libscap source_plugin.c next(), plus a few checks of our own that keep a broken event from crashing the host. */
 static int check_event(session *s, ss_plugin_event *e, char *err, size_t errlen)
 {
 	plugin *p = s->p;
@@ -137,7 +135,7 @@ void session_loop(session *s)
 			s->end = END_DURATION;
 			return;
 		}
-		/* queued async events go before each fetch, so also after each TIMEOUT (§5.5) */
+		/* queued async events go before each fetch, so also after each TIMEOUT (sinsp::next) */
 		if (async_deliver(s, &in))
 			return;
 		uint32_t n = 0;
@@ -160,7 +158,7 @@ void session_loop(session *s)
 			s->end = END_FAILURE;
 			return;
 		}
-		/* events delivered with TIMEOUT/EOF/FAILURE come first; the code comes due after (§6.3) */
+		/* events delivered with TIMEOUT/EOF/FAILURE come first; the code comes due after (source_plugin.c) */
 		for (uint32_t i = 0; i < n; i++) {
 			if (check_event(s, evts[i], err, sizeof err)) {
 				errorf("%s", err);

@@ -1,6 +1,7 @@
 /*
- * The table vtables the host hands to plugins (plugin-api.md §3.7): fields, reader and writer,
- * in the deprecated and the _ext flavour, each call checked first (tables.c says which checks).
+ * The table vtables the host hands to plugins (plugin-api-facts.md, State tables): fields,
+ * reader and writer, in the deprecated and the _ext flavour, each call checked first (tables.c
+ * says which checks).
  */
 #include "tables.h"
 

@@ -1,5 +1,5 @@
 /*
- * State tables as libsinsp offers them to plugins (plugin-api.md §3.5, §3.7): one registry per
+ * State tables as libsinsp offers them to plugins (plugin-api-facts.md, State tables): one registry per
  * host process (like one inspector) with the host's tables ("threads", see threads.c) and the
  * tables plugins register with add_table; generic host-owned tables with fields of every state
  * type, fields added at run time, nested tables; the reader/writer/fields vtables in both the
@@ -375,13 +375,6 @@ htable *tables_register_host(const char *name, tschema *s)
 	reg_add(s->name, s->key_type, t, NULL);
 	(void)name;
 	return t;
-}
-
-void tables_init(void)
-{
-	if (g_nreg)
-		return;
-	threads_init();
 }
 
 void tables_shutdown(void)

@@ -1,7 +1,15 @@
 /*
- * The tables input of plugin_init (plugin-api.md §3.7): list_tables, get_table, add_table.
+ * The registry's host tables (tables_init), and the tables input of plugin_init
+ * (plugin-api-facts.md, State tables): list_tables, get_table, add_table.
  */
 #include "tables.h"
+
+void tables_init(void)
+{
+	if (g_nreg)
+		return;
+	threads_init();
+}
 
 /* ---- init tables input: list_tables, get_table, add_table ---- */
 
@@ -125,7 +133,7 @@ static ss_plugin_rc vt_add_table(ss_plugin_owner_t *o, const ss_plugin_table_inp
 	pt.owner = p;
 	const char *broken = "add_table '%s': broken or inconsistent reader/writer/fields vtables";
 	if (declared_minor(p) < 1) {
-		/* 3.0 plugins: the _ext vtables are rebuilt from the deprecated ones (§1.2) */
+		/* 3.0 plugins: the _ext vtables are rebuilt from the deprecated ones (plugin_table_api.cpp) */
 		memcpy(&pt.reader, &in->reader, sizeof in->reader);
 		pt.reader.release_table_entry = noop_release;
 		pt.reader.iterate_entries = NULL;

@@ -3,10 +3,10 @@
  * AsyncHandler object Python threads emit through.
  *
  * emit() checks the name against the baked ASYNC_EVENTS, frames a PPME_ASYNCEVENT_E event
- * (plugin-api.md §5.3) in a local or thread-local buffer, and calls the host's handler with
+ * (plugin-api-facts.md, Async events) in a local or thread-local buffer, and calls the host's handler with
  * the GIL released: a host thread that holds a host lock while calling into the plugin must
  * never wait for a Python thread that waits for the GIL inside the host
- * (embedding-cpython.md §2.2). The host copies the event before returning, so the buffer is
+ * (plugin-api-facts.md, Embedding CPython). The host copies the event before returning, so the buffer is
  * reused at once.
  */
 #include "shim.h"
@@ -459,7 +459,7 @@ static Py_ssize_t declared_index(PyObject *name)
 		}
 		memcpy(tl_uname, cname, (size_t)len + 1);
 		tl_ulen = (size_t)len;
-		return (Py_ssize_t)NNAMES; /* the host checks it (§5.5 check 4) */
+		return (Py_ssize_t)NNAMES; /* the host checks it (plugin.cpp, handle_plugin_async_event) */
 	}
 	PyErr_Format(PyExc_ValueError, "async event %R is not declared in %s.ASYNC_EVENTS %s", name, FPY_ENTRY_CLASS,
 		     FPY_ASYNC_EVENTS_JSON);

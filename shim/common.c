@@ -129,7 +129,7 @@ static int keep_types(fp_state *s, int i, PyObject *codes)
 	return 0;
 }
 
-/* With the GIL, right after __init__: what the plugin decides at init (plugin-api.md §6.1
+/* With the GIL, right after __init__: what the plugin decides at init (plugin-api-facts.md, Init
  * init step 5: the host asks for event types after init). -1 with a Python error. */
 static int decide_at_init(fp_state *s)
 {
@@ -177,7 +177,7 @@ FP_EXPORT ss_plugin_t *plugin_init(const ss_plugin_init_input *in, ss_plugin_rc 
 	if (fp_interpreter_start(s->last_error, sizeof s->last_error) < 0)
 		return s; /* the host reads get_last_error, then calls destroy */
 
-	/* tables: NULL unless the plugin parses or extracts (plugin-api.md §3.5) */
+	/* tables: NULL unless the plugin parses or extracts (plugin-api-facts.md, Init) */
 	const ss_plugin_init_tables_input *tables = in && FPY_USES_TABLES ? in->tables : NULL;
 	fp_access access;
 	fp_access_begin(&access, s, "init");

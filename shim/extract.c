@@ -2,7 +2,7 @@
  * Field extraction. The field list, event types and sources are baked at build time; at
  * init the shim caches one bound method per field id. extract_fields loops in C over the
  * requested fields, calls the method with the (reused) Event object and the argument, and
- * converts the result in C (plugin-api.md §3.4, §6.4). A method that raises gives "no value"
+ * converts the result in C (plugin-api-facts.md, Field extraction). A method that raises gives "no value"
  * and is logged once.
  *
  * Results are kept per state for the current event: Falco asks for the same field of the
@@ -43,8 +43,8 @@ FP_EXPORT uint16_t *plugin_get_extract_event_types(uint32_t *numtypes, ss_plugin
 		*numtypes = ((fp_state *)s)->ntypes[0];
 		return ((fp_state *)s)->types[0];
 	}
-	static uint16_t types[] = FPY_EXTRACT_TYPES;
-	*numtypes = (uint32_t)(sizeof types / sizeof types[0]);
+	static uint16_t types[] = FPY_EXTRACT_TYPES; /* {0} when none are declared: FPY_EXTRACT_NTYPES is 0 */
+	*numtypes = FPY_EXTRACT_NTYPES;
 	return types;
 }
 
@@ -531,6 +531,18 @@ static int answer_from_c(struct fp_extract *x, fp_state *s, ss_plugin_extract_fi
 	return 0;
 }
 
+/* The exception fp_take_exception took, raised again (the reference is stolen). */
+static void restore_exception(PyObject *exc)
+{
+	if (!exc)
+		return;
+#if PY_VERSION_HEX >= 0x030C0000
+	PyErr_SetRaisedException(exc);
+#else
+	PyErr_Restore(Py_NewRef((PyObject *)Py_TYPE(exc)), exc, PyException_GetTraceback(exc));
+#endif
+}
+
 /* f got no value because its method failed: log it once per field (the first of the call). */
 static void field_failed(fp_state *s, struct fp_extract *x, const ss_plugin_extract_field *f, char *report)
 {
@@ -538,7 +550,26 @@ static void field_failed(fp_state *s, struct fp_extract *x, const ss_plugin_extr
 		x->logged[f->field_id] = 1;
 		char what[256];
 		snprintf(what, sizeof what, "field %.200s", f->field ? f->field : "?");
+		/* an error the shim found in the value (a wrong type) has no traceback: name the method */
+		PyObject *exc = fp_take_exception();
+		PyObject *tb = exc ? PyException_GetTraceback(exc) : NULL;
+		PyObject *loc = NULL;
+		if (exc && !tb) {
+			PyObject *id = PyLong_FromUnsignedLong(f->field_id);
+			PyObject *args[] = {s->plugin, id};
+			loc = id ? fp_runtime_call("field_location", args, 2) : NULL;
+			Py_XDECREF(id);
+			PyErr_Clear();
+		}
+		Py_XDECREF(tb);
+		restore_exception(exc);
 		fp_set_error_from_python(s, what);
+		const char *at = loc ? PyUnicode_AsUTF8(loc) : NULL;
+		size_t len = strlen(s->last_error);
+		if (at && len < sizeof s->last_error)
+			snprintf(s->last_error + len, sizeof s->last_error - len, " (%s)", at);
+		PyErr_Clear();
+		Py_XDECREF(loc);
 		snprintf(report, FPA_MAX_ERRLEN, "%.980s (no value; logged once per field)", s->last_error);
 	}
 	PyErr_Clear();

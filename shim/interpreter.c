@@ -1,13 +1,13 @@
 /*
  * Starting, joining and entering the one CPython interpreter of the process.
  *
- * Facts this follows (shared/reference/embedding-cpython.md):
+ * Facts this follows (docs/internals/plugin-api-facts.md, Embedding CPython):
  * - Falco dlopens plugins RTLD_LOCAL, so C extension modules cannot see libpython's
- *   symbols unless we promote libpython to RTLD_GLOBAL (done at dlopen, §1.5).
+ *   symbols unless we promote libpython to RTLD_GLOBAL (done at dlopen).
  * - An isolated PyConfig with the venv's python as `executable` finds the right stdlib and
- *   site-packages whatever the host's environment, and reports errors instead of exiting (§1.4).
+ *   site-packages whatever the host's environment, and reports errors instead of exiting.
  * - Entering through a cached per-thread PyThreadState costs ~90 ns; PyGILState_Ensure and
- *   Release per call on a host thread costs ~5 us (§1.7, §2.2).
+ *   Release per call on a host thread costs ~5 us.
  * - The interpreter is shared by every SDK plugin of the process and never finalized.
  */
 /* pyconfig.h defines it as 1 too: the same body keeps -Werror quiet on every Python. */

@@ -1,5 +1,5 @@
 /*
- * Capture listening (plugin-api.md §2.5 "Capture listening", §6.7): capture_open and
+ * Capture listening (plugin-api-facts.md, Listening, routines and metrics): capture_open and
  * capture_close with table access, and routines on the host's thread pool. Mirrors
  * falco_plugin/listen.py.
  *

@@ -1,6 +1,6 @@
 /*
- * Metrics (plugin-api.md §3.6, §4.6, §6.7): get_metrics returns an array of ss_plugin_metric
- * built from what the plugin's get_metrics() returns. Falco may call it from its web server
+ * Metrics (plugin-api-facts.md, Listening, routines and metrics): get_metrics returns an array
+ * of ss_plugin_metric built from what the plugin's get_metrics() returns. Falco may call it from its web server
  * thread while the event loop runs on the same state; the GIL serializes the Python side,
  * and the array is per state, replaced by the next call. Mirrors falco_plugin/metrics.py.
  */

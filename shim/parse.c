@@ -1,5 +1,5 @@
 /*
- * Event parsing (plugin-api.md §2.5 "Event parsing", §6.5): parse_event is called once per
+ * Event parsing (plugin-api-facts.md, Parsing): parse_event is called once per
  * event of the baked types and sources, after libsinsp's own parsing and before any
  * extraction, with write access to tables. Mirrors falco_plugin/parse.py.
  *
@@ -20,8 +20,8 @@ FP_EXPORT uint16_t *plugin_get_parse_event_types(uint32_t *numtypes, ss_plugin_t
 		*numtypes = ((fp_state *)s)->ntypes[1];
 		return ((fp_state *)s)->types[1];
 	}
-	static uint16_t types[] = FPY_PARSE_TYPES;
-	*numtypes = (uint32_t)(sizeof types / sizeof types[0]);
+	static uint16_t types[] = FPY_PARSE_TYPES; /* {0} when none are declared: FPY_PARSE_NTYPES is 0 */
+	*numtypes = FPY_PARSE_NTYPES;
 	return types;
 }
 

@@ -1,8 +1,8 @@
 /*
- * The Falco plugin C ABI, version 3.12.0, written for falco-plugin from the facts in
- * shared/reference/plugin-api.md (sections 2-5). Shared by the shim (the plugin side)
- * and by our test host (the libsinsp side). Layouts are LP64; the static asserts at the
- * end pin the sizes and offsets that the reference lists.
+ * The Falco plugin C ABI, version 3.12.0, written for falco-plugin from the facts of the
+ * upstream userspace/plugin/plugin_api.h (names, layouts, enum values; no code copied).
+ * Shared by the shim (the plugin side) and by our test host (the libsinsp side). Layouts
+ * are LP64; the static asserts at the end pin the sizes and offsets of the upstream structs.
  */
 #ifndef FALCO_PLUGIN_ABI_H
 #define FALCO_PLUGIN_ABI_H
@@ -342,7 +342,7 @@ typedef struct {
 	X(ss_plugin_rc, capture_close, (ss_plugin_t * s, const ss_plugin_capture_listen_input *in))          \
 	X(const char *, get_required_event_schema_version, (ss_plugin_t * s))
 
-/* Sizes and offsets from the reference (LP64). */
+/* Sizes and offsets of the upstream structs (LP64). */
 _Static_assert(sizeof(ss_plugin_event) == 26, "event header is 26 bytes");
 _Static_assert(offsetof(ss_plugin_event, type) == 20, "event type at 20");
 _Static_assert(sizeof(ss_plugin_event_input) == 24, "event input is 24 bytes");

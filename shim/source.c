@@ -4,7 +4,7 @@
  * next_batch makes one Python call per batch; Python returns payloads and C frames each one
  * as a PPME_PLUGINEVENT_E event (26-byte header, two 4-byte parameter lengths, the plugin
  * id, the payload) in a per-instance buffer that stays valid and writable until the next
- * call or close, because the host patches events in place (plugin-api.md §5.4, §6.3).
+ * call or close, because the host patches events in place (plugin-api-facts.md, Event sourcing).
  *
  * A syscall-source plugin (plugin id 0) hands over whole events instead (typed events of
  * falco_plugin.event, turned into their bytes by _runtime.syscall_events), copied as they are.
@@ -69,8 +69,10 @@ FP_EXPORT ss_instance_t *plugin_open(ss_plugin_t *st, const char *params, ss_plu
 	}
 	if (instance)
 		next_batch = PyObject_GetAttrString(instance, "next_batch");
-	if (next_batch)
-		has_progress = fp_runtime_call("has_progress", &instance, 1);
+	if (next_batch) {
+		PyObject *args[] = {instance, FPY_HAS_PROGRESS ? Py_True : Py_False};
+		has_progress = fp_runtime_call("has_progress", args, 2);
+	}
 	if (has_progress && (in = calloc(1, sizeof *in)) != NULL) {
 		in->instance = Py_NewRef(instance);
 		in->next_batch = Py_NewRef(next_batch);
@@ -94,7 +96,7 @@ FP_EXPORT void plugin_close(ss_plugin_t *st, ss_instance_t *h)
 {
 	fp_state *s = st;
 	fp_instance *in = h;
-	if (!in) /* also after a failed open (plugin-api.md §2.5) */
+	if (!in) /* also after a failed open (plugin-api-facts.md, Event sourcing) */
 		return;
 	int failed = 0;
 	fp_gil g = fp_enter();

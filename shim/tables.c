@@ -1,5 +1,5 @@
 /*
- * State tables (plugin-api.md §3.7): the host's tables seen from Python (this file; what
+ * State tables (plugin-api-facts.md, State tables): the host's tables seen from Python (this file; what
  * __init__ does with them in tables_init.c), and the plugin's own tables exported to the host
  * (tables_export.c). Mirrors falco_plugin/tables.py.
  *

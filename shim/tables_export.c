@@ -1,5 +1,5 @@
 /*
- * Exported tables (plugin-api.md §3.7): the plugin's own tables, served to the host.
+ * Exported tables (plugin-api-facts.md, State tables): the plugin's own tables, served to the host.
  */
 #include "tables.h"
 
@@ -372,7 +372,7 @@ int fp_tables_export(fp_state *s, const ss_plugin_init_tables_input *in, PyObjec
 		.name = xt->name,
 		.key_type = xt->key_type,
 		.table = xt,
-		/* the deprecated members must equal the _ext ones (plugin-api.md §3.7) */
+		/* the deprecated members must equal the _ext ones (plugin-api-facts.md, State tables) */
 		.reader = {x_get_name, x_get_size, x_get_entry, x_read},
 		.writer = xt->writer,
 		.fields = xt->fieldsvt,

@@ -1,5 +1,5 @@
 /*
- * State tables at init (plugin-api.md §3.7): the HostTables object __init__ receives
+ * State tables at init (plugin-api-facts.md, State tables): the HostTables object __init__ receives
  * (list_tables, get_table, add_table), the Table methods that only __init__ may call (fields
  * are looked up or added then), and the registration of the table types in _shim.
  */

@@ -16,6 +16,7 @@ From Python (``sys.path`` holding ``tools/``)::
     import rootfs
     path = rootfs.rootfs("bookworm")              # Path('/var/cache/falco-plugin/rootfs/bookworm-minbase')
     rootfs.run_in(path, ["cat", "/etc/debian_version"], binds={"/tmp/x": "/opt/x"})
+    subprocess.Popen(rootfs.chroot_command(path, upper_dir, cmd, binds), env=rootfs.clean_env())
 
 From a shell::
 
@@ -115,23 +116,36 @@ exec chroot "$m" "$@"
 """
 
 
-def run_in(root: Path, cmd: Sequence[str], binds: Mapping[str | os.PathLike[str], str] | None = None,
-           env: Mapping[str, str] | None = None, timeout: float = 300, input: str | None = None,
-           ) -> subprocess.CompletedProcess[str]:
-    """Run ``cmd`` chrooted in an overlay of ``root`` inside ``unshare -m`` with /proc mounted.
-
-    ``binds`` maps host paths to paths inside (``{"/tmp/out": "/opt/out"}``); writes elsewhere
-    vanish with the call. ``env`` replaces the environment (a minimal PATH by default).
-    """
+def chroot_command(root: Path, upper: str | os.PathLike[str], cmd: Sequence[str],
+                   binds: Mapping[str | os.PathLike[str], str] | None = None) -> list[str]:
+    """The command line that runs ``cmd`` chrooted in an overlay of ``root`` inside ``unshare -m``
+    with /proc mounted; ``upper`` is an empty directory for the overlay's writable layer (its
+    writes vanish with it), ``binds`` maps host paths to paths inside (``{"/tmp/out": "/opt/out"}``)."""
     pairs: list[str] = []
     for src, inside in (binds or {}).items():
         pairs += [str(src), inside]
+    return ["unshare", "-m", "--propagation", "private", "sh", "-c", _SETUP, "sh", str(root), str(upper),
+            *pairs, "--", *cmd]
+
+
+def clean_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``env`` (empty by default) with a minimal PATH: nothing of the caller's environment leaks in."""
     environment = dict(env) if env is not None else {}
     environment.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+    return environment
+
+
+def run_in(root: Path, cmd: Sequence[str], binds: Mapping[str | os.PathLike[str], str] | None = None,
+           env: Mapping[str, str] | None = None, timeout: float = 300, input: str | None = None,
+           ) -> subprocess.CompletedProcess[str]:
+    """Run ``cmd`` chrooted in an overlay of ``root`` (see :func:`chroot_command`); wait for it.
+
+    ``env`` replaces the environment (a minimal PATH by default). For a process to talk to
+    while it runs, use ``subprocess.Popen(chroot_command(...), env=clean_env())``.
+    """
     with tempfile.TemporaryDirectory(prefix="falco-plugin-chroot-") as upper:
-        return subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", _SETUP, "sh",
-                               str(root), upper, *pairs, "--", *cmd],
-                              capture_output=True, text=True, env=environment, timeout=timeout, input=input)
+        return subprocess.run(chroot_command(root, upper, cmd, binds), capture_output=True, text=True,
+                              env=clean_env(env), timeout=timeout, input=input)
 
 
 def main(argv: list[str]) -> int:

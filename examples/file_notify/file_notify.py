@@ -44,7 +44,8 @@ EVENT_NAME = "file_notify"
 
 
 class FileNotifyConfig(BaseModel):
-    paths: list[str] = Field(min_length=1, description="Files, or directories whose entries are watched")
+    paths: list[str] = Field(min_length=1, description="Files, or directories whose entries are watched",
+                             examples=[["/etc/passwd", "/etc/sudoers.d"]])
     interval: float = Field(default=1.0, gt=0, le=3600, description="Seconds between two looks")
     max_hash_bytes: int = Field(default=64 * 1024 * 1024, ge=0, description="Larger files are not hashed")
 

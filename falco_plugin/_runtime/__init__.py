@@ -22,10 +22,18 @@ from ..base import (
     schema_version_at_init,
     takes_tables,
 )
-from ..extract import ExtractPlugin, batch_methods, extract_types, field_methods, types_at_init
+from ..extract import (
+    ExtractPlugin,
+    batch_methods,
+    declared_fields,
+    extract_sources,
+    extract_types,
+    field_methods,
+    types_at_init,
+)
 from ..listen import capture_listen
 from ..metrics import metric_tuples
-from ..parse import ParsePlugin, parse_method, parse_types
+from ..parse import ParsePlugin, parse_method, parse_sources, parse_types
 from ..source import EndOfStream, SourceInstance, SourcePlugin, Timeout
 from . import environment, log, signals
 
@@ -44,6 +52,7 @@ __all__ = [
     "decide_at_init",
     "destroy",
     "embedded",
+    "field_location",
     "field_methods",
     "format_exception",
     "has_progress",
@@ -62,6 +71,27 @@ __all__ = [
 def embedded() -> None:
     """Called by the shim once it has started (or joined) the interpreter of a host process."""
     signals.guard()
+    if os.environ.get("COVERAGE_PROCESS_CONFIG") or os.environ.get("COVERAGE_PROCESS_START"):
+        start_coverage()
+
+
+def start_coverage() -> None:
+    """Measure the plugin's code in this interpreter when coverage.py measures subprocesses
+    (pytest-cov with ``patch = ["subprocess"]``, or ``COVERAGE_PROCESS_START``): the data go to
+    a file per process, which ``coverage combine`` (pytest-cov does) merges with the tests'.
+    The interpreter is never finalized, so :func:`save_coverage` writes it at ``destroy``."""
+    try:
+        import coverage
+    except ImportError:
+        return
+    coverage.process_startup()  # does nothing if a .pth file of coverage has started it already
+
+
+def save_coverage() -> None:
+    coverage = sys.modules.get("coverage")
+    current = coverage.Coverage.current() if coverage is not None else None
+    if current is not None:
+        current.save()
 
 
 def metrics(plugin: Plugin) -> list[tuple[str, bool, int, int | float]]:
@@ -158,10 +188,10 @@ def decide_at_init(plugin: Plugin) -> tuple[list[int] | None, list[int] | None, 
     extract = parse = None
     codes: list[int] = []
     if isinstance(plugin, ExtractPlugin):
-        extract = types_at_init(plugin, ExtractPlugin, "extract_event_types", extract_types)
+        extract = types_at_init(plugin, ExtractPlugin, "extract_event_types", extract_types, extract_sources)
         codes += extract if extract is not None else extract_types(type(plugin))
     if isinstance(plugin, ParsePlugin):
-        parse = types_at_init(plugin, ParsePlugin, "parse_event_types", parse_types)
+        parse = types_at_init(plugin, ParsePlugin, "parse_event_types", parse_types, parse_sources)
         codes += parse if parse is not None else parse_types(type(plugin))
     return extract, parse, schema_version_at_init(plugin, codes)
 
@@ -171,6 +201,7 @@ def destroy(plugin: Plugin, link: log.HostLink) -> None:
         plugin.destroy()
     finally:
         log.detach(type(plugin).__module__, link)
+        save_coverage()
 
 
 def set_config(plugin: Plugin, config: str) -> None:
@@ -186,8 +217,23 @@ def open_instance(plugin: SourcePlugin, params: str) -> SourceInstance:
     return instance
 
 
-def has_progress(instance: object) -> bool:
-    return getattr(type(instance), "progress", SourceInstance.progress) is not SourceInstance.progress
+_PROGRESS_WARNED: set[type] = set()
+
+
+def has_progress(instance: object, exported: bool) -> bool:
+    """Whether the instance defines ``progress()``; if it does but the build did not export
+    ``get_progress`` (it could not tell from ``open``), say so once per class."""
+    cls = type(instance)
+    defined = getattr(cls, "progress", SourceInstance.progress) is not SourceInstance.progress
+    if defined and not exported and cls not in _PROGRESS_WARNED:
+        import logging  # only here: a plugin that never logs never imports it
+
+        _PROGRESS_WARNED.add(cls)
+        logging.getLogger(cls.__module__).warning(
+            "%s.progress() is never called: the plugin does not export get_progress, because open() is not "
+            "annotated to return %s and it is not defined in the plugin's own modules", cls.__qualname__,
+            cls.__qualname__)
+    return defined
 
 
 def list_open_params(plugin: SourcePlugin) -> str:
@@ -263,6 +309,18 @@ def where(frames: traceback.StackSummary, roots: set[str]) -> str:
     if chosen is not last:
         text += f"; raised in {short(last)}"
     return text + ")"
+
+
+def field_location(plugin: Plugin, field_id: int) -> str:
+    """``at file.py:line in method`` of a field's method, for a failure that names no line of the
+    plugin's own (a value of the wrong type, found by the shim)."""
+    import inspect
+
+    name = declared_fields(type(plugin))[field_id].method
+    method = inspect.unwrap(getattr(type(plugin), name))
+    code = getattr(method, "__code__", None)
+    at = f"at {os.path.basename(code.co_filename)}:{code.co_firstlineno} " if code else ""
+    return f"{at}in {type(plugin).__qualname__}.{name}"
 
 
 def datetime_ns(value: datetime.datetime) -> int:

@@ -13,13 +13,16 @@ calls ``plugin_init``; rebuild it if the environment moves or Python's version c
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import os
+import re
 import struct
 import sys
 import sysconfig
 import tempfile
 import traceback
+import typing
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,7 +50,7 @@ from ..extract import (
 )
 from ..listen import CaptureListenPlugin
 from ..parse import ParsePlugin, check_parse, parse_sources, parse_types
-from ..source import SourcePlugin, check_source
+from ..source import SourceInstance, SourcePlugin, check_source
 from . import cc
 
 __all__ = ["BuildError", "PluginSpec", "build", "exported_symbols", "load_plugin_class", "plugin_spec", "read_meta"]
@@ -61,11 +64,11 @@ REQUIRED_SYMBOLS = (
     "get_contact",
     "init",
     "destroy",
-    "get_init_schema",
-    "set_config",
 )
 # log_fn in ss_plugin_init_input appeared in API 3.3: the lowest version we can declare.
 BASE_API_VERSION = (3, 3, 0)
+# the plugin API the shim implements: the highest version a plugin may ask for
+SHIM_API_VERSION = (3, 12, 0)
 
 # The plugin API version that brought each exported symbol and each feature of the input
 # structs or JSON the shim uses (plugin-api.md §1). The required version of a plugin is the
@@ -237,14 +240,23 @@ def plugin_spec(cls: type[Plugin], sys_path: list[str]) -> PluginSpec:
         init_schema=init_schema(cls),
         capabilities=capabilities,
     )
+    # the required symbols, and each optional one only where the plugin defines its behaviour
     symbols = list(REQUIRED_SYMBOLS)
+    if spec.init_schema:
+        symbols.append("get_init_schema")
+    if _overrides(cls, Plugin, "set_config"):
+        symbols.append("set_config")
     if issubclass(cls, SourcePlugin):
         spec.plugin_id = cls.PLUGIN_ID
         spec.event_source = cls.EVENT_SOURCE if cls.PLUGIN_ID else ""  # id 0: the syscall source
         spec.timeout_pause = float(cls.TIMEOUT_PAUSE)
         spec.has_list_open_params = _overrides(cls, SourcePlugin, "list_open_params")
         spec.has_event_to_string = _overrides(cls, SourcePlugin, "event_to_string")
-        symbols += ["get_id", "get_event_source", "open", "close", "next_batch", "get_progress"]
+        if cls.PLUGIN_ID:  # neither symbol: a syscall-source plugin (libsinsp reads no id, no source)
+            symbols += ["get_id", "get_event_source"]
+        symbols += ["open", "close", "next_batch"]
+        if progress_defined(cls, sys_path):
+            symbols.append("get_progress")
         if spec.has_list_open_params:
             symbols.append("list_open_params")
         if spec.has_event_to_string:
@@ -297,8 +309,89 @@ def plugin_spec(cls: type[Plugin], sys_path: list[str]) -> PluginSpec:
         spec.features.append("add_output")
     if any(f.located for f in spec.fields):
         spec.features.append("value_offsets")
-    spec.required_api_version = api_version(spec.symbols, spec.features)
+    spec.required_api_version = required_api_version(cls, spec.symbols, spec.features)
     return spec
+
+
+def progress_defined(cls: type, sys_path: Sequence[str] = ()) -> bool:
+    """Whether an instance the plugin's ``open`` returns may define ``progress()``: one of the
+    ``SourceInstance`` subclasses ``open``'s return annotation names, or, without one, of those
+    defined in the plugin's own modules (its class's, and those under ``sys_path``)."""
+    try:
+        hint = typing.get_type_hints(cls.open).get("return")  # type: ignore[attr-defined]
+    except Exception:  # an annotation that does not resolve: look at the modules instead
+        hint = None
+    named = [c for c in (typing.get_args(hint) or (hint,)) if isinstance(c, type) and issubclass(c, SourceInstance)]
+    if named and SourceInstance not in named:
+        candidates = named
+    else:
+        roots = [Path(p).resolve() for p in sys_path]
+
+        def own(c: type) -> bool:
+            if c.__module__ == cls.__module__:
+                return True
+            file = getattr(sys.modules.get(c.__module__), "__file__", None)
+            if not isinstance(file, str) or c.__module__.startswith("falco_plugin"):
+                return False
+            return any(Path(file).resolve().is_relative_to(r) for r in roots)
+
+        candidates = [c for c in _subclasses(SourceInstance) if own(c)]
+    return any(_overrides(c, SourceInstance, "progress") for c in candidates)
+
+
+def _subclasses(base: type) -> list[type]:
+    out: list[type] = []
+    todo: list[type] = list(base.__subclasses__())
+    while todo:
+        c = todo.pop()
+        out.append(c)
+        todo += c.__subclasses__()
+    return out
+
+
+def required_api_version(cls: type, symbols: Iterable[str], features: Iterable[str]) -> str:
+    """The plugin API version the plugin declares: what its symbols and features need
+    (:func:`api_version`), or its ``REQUIRED_API_VERSION`` if that is higher (never lower)."""
+    symbols, features = list(symbols), list(features)
+    needed = api_version(symbols, features)
+    declared = getattr(cls, "REQUIRED_API_VERSION", None)
+    if declared is None:
+        return needed
+    what = f"{cls.__qualname__}.REQUIRED_API_VERSION = {declared!r} (at {_constant_line(cls, 'REQUIRED_API_VERSION')})"
+    match = re.fullmatch(r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)", declared) if isinstance(declared, str) else None
+    if match is None:
+        raise PluginDefinitionError(f"{what} must be 'MAJOR.MINOR.PATCH', e.g. '3.10.0'")
+    version = tuple(int(g) for g in match.groups())
+    shim = ".".join(map(str, SHIM_API_VERSION))
+    if version[0] != SHIM_API_VERSION[0] or version > SHIM_API_VERSION:
+        raise PluginDefinitionError(f"{what} is not a plugin API this SDK implements (3.0.0 to {shim})")
+    if version < tuple(int(x) for x in needed.split(".")):
+        def above(v: str) -> bool:
+            return tuple(int(x) for x in v.split(".")) > version
+
+        why = sorted({s for s in symbols if above(api_version([s]))}
+                     | {f for f in features if above(api_version([], [f]))})
+        raise PluginDefinitionError(
+            f"{what} is lower than the {needed} the plugin needs ({', '.join(why) or 'the log function'}): "
+            f"it may raise the version, never lower it: remove the constant or set it to {needed} or higher")
+    return str(declared)
+
+
+def _constant_line(cls: type, name: str) -> str:
+    """``file.py:LINE`` of the class statement that sets constant ``name`` (of the class, else)."""
+    for klass in cls.__mro__:
+        if name not in vars(klass):
+            continue
+        try:
+            lines, start = inspect.getsourcelines(klass)
+            file = Path(inspect.getsourcefile(klass) or "?").name
+        except (OSError, TypeError):
+            return klass.__module__
+        for offset, line in enumerate(lines):
+            if re.match(rf"\s*{name}\b", line):
+                return f"{file}:{start + offset}"
+        return f"{file}:{start}"
+    return cls.__module__
 
 
 def api_version(symbols: Iterable[str], features: Iterable[str] = ()) -> str:
@@ -335,7 +428,7 @@ def c_string(text: str) -> str:
 
 
 def meta_header(spec: PluginSpec, python_executable: str, build_info: dict[str, Any] | None = None,
-                packaged: bool = False) -> str:
+                packaged: bool = False, runtime_dir: str = "") -> str:
     caps = set(spec.capabilities)
     py = f"{sys.version_info[0]}.{sys.version_info[1]}"
     lines = [
@@ -354,7 +447,7 @@ def meta_header(spec: PluginSpec, python_executable: str, build_info: dict[str, 
         f"#define FPY_PY_VERSION {c_string(py)}",
         f"#define FPY_PY_NODOT {c_string(py.replace('.', ''))}",
         f"#define FPY_PACKAGED {int(packaged)}",
-        f"#define FPY_RUNTIME_DIR {c_string(runtime_dir_name(spec.name))}",
+        f"#define FPY_RUNTIME_DIR {c_string(runtime_dir or runtime_dir_name(spec.name))}",
         f"#define FPY_BUILD_JSON {c_string(json.dumps(build_info or {}))}",
         f"#define FPY_SYS_PATH {c_string(chr(10).join(spec.sys_path))}",
         f"#define FPY_CAP_SOURCING {int('sourcing' in caps)}",
@@ -363,6 +456,7 @@ def meta_header(spec: PluginSpec, python_executable: str, build_info: dict[str, 
         f"#define FPY_TIMEOUT_PAUSE_NS {int(spec.timeout_pause * 1e9)}ull",
         f"#define FPY_HAS_LIST_OPEN_PARAMS {int(spec.has_list_open_params)}",
         f"#define FPY_HAS_EVENT_TO_STRING {int(spec.has_event_to_string)}",
+        f"#define FPY_HAS_PROGRESS {int('plugin_get_progress' in spec.symbols)}",
         f"#define FPY_CAP_EXTRACTION {int('extraction' in caps)}",
         f"#define FPY_CAP_ASYNC {int('async' in caps)}",
         f"#define FPY_CAP_PARSING {int('parsing' in caps)}",
@@ -377,7 +471,8 @@ def meta_header(spec: PluginSpec, python_executable: str, build_info: dict[str, 
     if "parsing" in caps:
         lines += [
             f"#define FPY_PARSE_SOURCES_JSON {c_string(json.dumps(spec.parse_sources))}",
-            f"#define FPY_PARSE_TYPES {c_array(spec.parse_types)}",
+            f"#define FPY_PARSE_TYPES {c_array(spec.parse_types or [0])}",  # C has no empty array
+            f"#define FPY_PARSE_NTYPES {len(spec.parse_types)}u",
         ]
     if "async" in caps:
         lines += [
@@ -392,7 +487,8 @@ def meta_header(spec: PluginSpec, python_executable: str, build_info: dict[str, 
         lines += [
             f"#define FPY_FIELDS_JSON {c_string(json.dumps([f.to_json() for f in fields]))}",
             f"#define FPY_EXTRACT_SOURCES_JSON {c_string(json.dumps(spec.extract_sources))}",
-            f"#define FPY_EXTRACT_TYPES {c_array(spec.extract_types)}",
+            f"#define FPY_EXTRACT_TYPES {c_array(spec.extract_types or [0])}",
+            f"#define FPY_EXTRACT_NTYPES {len(spec.extract_types)}u",
             f"#define FPY_FIELD_TYPES {c_array(FIELD_TYPE_CODES[f.type] for f in fields)}",
             f"#define FPY_FIELD_IS_LIST {c_array(int(f.is_list) for f in fields)}",
             f"#define FPY_FIELD_ARG {c_array(arg_kind(f) for f in fields)}",
@@ -542,20 +638,24 @@ def build(
 
 
 def compile_plugin(
-    spec: PluginSpec, out: Path, info: dict[str, Any], packaged: bool, cflags: Sequence[str] = ()
+    spec: PluginSpec, out: Path, info: dict[str, Any], packaged: bool, cflags: Sequence[str] = (),
+    runtime_dir: str = "",
 ) -> Path:
     """Generate the metadata header and compile the shim into ``out``. A packaged plugin finds its
     libpython through an RPATH relative to itself (``$ORIGIN/NAME.python/lib``), which the
-    loader searches before LD_LIBRARY_PATH and the system's libraries."""
+    loader searches before LD_LIBRARY_PATH and the system's libraries. Several plugins packaged
+    together share one ``runtime_dir``."""
     shim = cc.c_source_dir("shim")
     lib = libpython()
     if packaged:
-        rpath = ["-Wl,--disable-new-dtags", f"-Wl,-rpath,$ORIGIN/{runtime_dir_name(spec.name)}/lib"]
+        runtime_dir = runtime_dir or runtime_dir_name(spec.name)
+        rpath = ["-Wl,--disable-new-dtags", f"-Wl,-rpath,$ORIGIN/{runtime_dir}/lib"]
     else:
         rpath = [f"-Wl,-rpath,{lib.parent}"]
     with tempfile.TemporaryDirectory(prefix="falco-plugin-build-") as tmp:
         gen = Path(tmp)
-        (gen / "plugin_meta.h").write_text(meta_header(spec, "" if packaged else sys.executable, info, packaged))
+        (gen / "plugin_meta.h").write_text(meta_header(spec, "" if packaged else sys.executable, info, packaged,
+                                                             runtime_dir))
         (gen / "exports.map").write_text(version_script(spec.symbols))
         (gen / "fp_meta_section.c").write_text(meta_section_c(spec))
         tmp_out = gen / out.name

@@ -36,33 +36,42 @@ import sysconfig
 import tarfile
 import tempfile
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-from elftools.elf.dynamic import DynamicSection
-from elftools.elf.elffile import ELFFile
-from elftools.elf.gnuversions import GNUVerNeedSection
 from packaging.requirements import InvalidRequirement, Requirement
 
 from .._runtime.environment import build_info, canonical
 from ..base import PluginDefinitionError
-from .build import BuildError, PluginSpec, compile_plugin, libpython, load_plugin_class, plugin_spec, runtime_dir_name
+from .build import BuildError, compile_plugin, libpython, load_plugin_class, plugin_spec, runtime_dir_name
 from .cc import cache_dir
+from .elfbundle import BundleError, bundle_libraries, check_resolved, debian_origin, find_patchelf, min_glibc
+from .shipping import (
+    IndexPlugin,
+    Metadata,
+    SnippetPlugin,
+    artifact_ref,
+    dedupe,
+    falco_yaml,
+    find_pyproject,
+    helm_values,
+    index_entries,
+    parse_maintainer,
+    project_metadata,
+)
 
-__all__ = ["PackageError", "PackageResult", "falco_metadata", "manifest_of", "min_glibc", "package"]
+__all__ = ["Options", "PackageError", "PackageResult", "manifest_of", "min_glibc", "package"]
 
 # Not shipped: tests, GUI and teaching modules, installers, build-time files.
 STDLIB_EXCLUDED = {
     "test", "tests", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3", "venv", "pydoc_data",
     "site-packages", "dist-packages", "lib-dynload", "__pycache__", "turtle.py", "__phello__", "__hello__.py",
 }
-DYNLOAD_EXCLUDED_PREFIXES = ("_test", "_ctypes_test", "xxlimited", "_xxtestfuzz", "_tkinter", "xxsubtype")
-GLIBC_LIBRARIES = {
-    "libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2", "librt.so.1", "libutil.so.1",
-    "libresolv.so.2", "ld-linux-x86-64.so.2", "ld-linux-aarch64.so.1", "libnsl.so.1", "libcrypt.so.1",
-}
+# Not shipped either: test modules, and the terminal and legacy modules whose libraries a plugin
+# inside Falco has no use for (readline and gdbm are GPL, curses and nis bring four more).
+DYNLOAD_EXCLUDED_PREFIXES = ("_test", "_ctypes_test", "xxlimited", "_xxtestfuzz", "_tkinter", "xxsubtype",
+                             "readline", "_curses", "_dbm", "_gdbm", "nis", "spwd", "ossaudiodev")
 FALCOCTL_ARCH = {"x86_64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
 
 
@@ -74,8 +83,10 @@ class PackageError(RuntimeError):
 class PackageResult:
     tarball: Path
     falco_yaml: Path
-    index_yaml: Path
+    index_yaml: Path | None  # None when a falcoctl field is missing (see ``missing``)
     manifest: dict[str, Any]
+    values_yaml: Path | None = None  # the Helm chart values, with the index
+    missing: list[str] = field(default_factory=list)  # falcoctl fields not known, and what fills each
 
 
 def check_glibc() -> str:
@@ -267,12 +278,16 @@ def write_stdlib_zip(root: Path, dest: Path) -> None:
                 zf.write(pyc, str(rel.with_suffix(".pyc")))
 
 
-def copy_dynload(dest: Path) -> None:
+def copy_dynload(dest: Path) -> dict[Path, Path]:
+    """Copy the standard library's extension modules; return {copy: original}."""
     src = Path(sysconfig.get_config_var("DESTSHARED") or Path(sysconfig.get_paths()["platstdlib"]) / "lib-dynload")
     dest.mkdir(parents=True)
+    origins = {}
     for so in sorted(src.glob("*.so")):
-        if not so.name.startswith(DYNLOAD_EXCLUDED_PREFIXES):
+        if not dynload_excluded(so.name):
             shutil.copy2(so, dest / so.name)
+            origins[dest / so.name] = so
+    return origins
 
 
 def strip(paths: list[Path]) -> None:
@@ -292,36 +307,8 @@ def elf_files(root: Path) -> list[Path]:
     return out
 
 
-def elf_needs(path: Path) -> tuple[list[str], list[str]]:
-    """(DT_NEEDED sonames, GLIBC_* symbol versions referenced) of one ELF file."""
-    needed: list[str] = []
-    versions: list[str] = []
-    with path.open("rb") as f:
-        elf = ELFFile(f)
-        for section in elf.iter_sections():
-            if isinstance(section, DynamicSection):
-                needed += [str(getattr(t, "needed", "")) for t in section.iter_tags() if t.entry.d_tag == "DT_NEEDED"]
-            elif isinstance(section, GNUVerNeedSection):
-                for _need, auxes in section.iter_versions():
-                    versions += [a.name for a in auxes if a.name.startswith("GLIBC_")]
-    return needed, versions
-
-
-def version_key(version: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in version.split(".") if p.isdigit())
-
-
-def min_glibc(paths: list[Path]) -> str:
-    """The lowest glibc that can load all ``paths``: their highest GLIBC_x.y symbol version."""
-    found = {v.removeprefix("GLIBC_") for p in paths for v in elf_needs(p)[1]}
-    found = {v for v in found if version_key(v)}
-    return max(found, key=version_key) if found else ""
-
-
-def system_libraries(paths: list[Path], bundled: set[str]) -> list[str]:
-    """Sonames the bundle's binaries need from the system, besides glibc itself."""
-    names = {n for p in paths for n in elf_needs(p)[0]}
-    return sorted(n for n in names if n not in GLIBC_LIBRARIES and n not in bundled and not n.startswith("libpython"))
+def dynload_excluded(name: str) -> bool:
+    return name.startswith(DYNLOAD_EXCLUDED_PREFIXES)
 
 
 # -- Falco-side metadata ------------------------------------------------------------------
@@ -332,116 +319,235 @@ def falcoctl_arch() -> str:
     return FALCOCTL_ARCH.get(machine, machine)
 
 
-def tarball_name(spec: PluginSpec) -> str:
-    return f"{spec.name}-{spec.version}-linux-{platform.machine()}.tar.gz"
+def tarball_name(bundle: str, version: str) -> str:
+    return f"{bundle}-{version}-linux-{platform.machine()}.tar.gz"
 
 
-def falco_metadata(spec: PluginSpec, tarball: str) -> dict[str, str]:
-    """The falco.yaml entry, the falcoctl push command and the index.yaml entry of a plugin."""
-    entry: dict[str, Any] = {"name": spec.name, "library_path": f"lib{spec.name}.so"}
-    if spec.init_schema:
-        entry["init_config"] = {}
-    if "sourcing" in spec.capabilities:
-        entry["open_params"] = ""
-    falco_yaml = yaml.safe_dump({"load_plugins": [spec.name], "plugins": [entry]}, sort_keys=False)
-    push = (f"falcoctl registry push --type plugin --version {spec.version} "
-            f"--platform linux/{falcoctl_arch()} --requires plugin_api_version:{spec.required_api_version} "
-            f"REGISTRY/REPOSITORY/{spec.name}:{spec.version} {tarball}")
-    index = yaml.safe_dump([{
-        "name": spec.name,
-        "type": "plugin",
-        "registry": "REGISTRY",
-        "repository": f"REPOSITORY/{spec.name}",
-        "description": spec.description,
-        "home": spec.contact,
-        "keywords": [spec.name, *([spec.event_source] if spec.event_source else [])],
-        "license": "LICENSE",
-        "maintainers": [{"name": "MAINTAINER", "email": "EMAIL"}],
-        "sources": [spec.contact],
-    }], sort_keys=False)
-    return {"falco_yaml": falco_yaml, "falcoctl_push": push, "index_yaml": index}
+def open_doc(cls: type) -> str:
+    """The first line of the plugin's own ``open`` docstring (what its open params are), if any."""
+    from ..source import SourcePlugin
+
+    method = getattr(cls, "open", None)
+    if method is None or method is getattr(SourcePlugin, "open", None):
+        return ""
+    return (method.__doc__ or "").strip().split("\n")[0]  # its own, not SourcePlugin's
+
+
+def open_example(cls: type) -> str:
+    """The first suggestion of the plugin's own ``list_open_params``, if it has one that needs no init."""
+    from ..source import SourcePlugin
+
+    method = getattr(cls, "list_open_params", None)
+    if method is None or method is getattr(SourcePlugin, "list_open_params", None):
+        return ""
+    try:
+        params = method(object.__new__(cls))
+        return str(params[0].value) if params else ""
+    except Exception:  # it needs its init: then the comment alone explains the open params
+        return ""
 
 
 def manifest_of(library: str | os.PathLike[str]) -> dict[str, Any] | None:
     """The MANIFEST.json of the bundle next to a packaged ``libNAME.so`` (None for a dev build)."""
     lib = Path(library).resolve()
     name = lib.name.removeprefix("lib").removesuffix(".so")
-    path = lib.parent / runtime_dir_name(name) / "MANIFEST.json"
-    if not path.is_file():
-        return None
-    manifest: dict[str, Any] = json.loads(path.read_text())
-    return manifest
+    candidates = [lib.parent / runtime_dir_name(name) / "MANIFEST.json",
+                  *sorted(lib.parent.glob("*.python/MANIFEST.json"))]
+    for path in candidates:
+        if path.is_file():
+            manifest: dict[str, Any] = json.loads(path.read_text())
+            if name in [p["name"] for p in manifest.get("plugins", [manifest.get("plugin", {})])]:
+                return manifest
+    return None
 
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def package(target: str, out_dir: str | os.PathLike[str] = ".", requirements: str | os.PathLike[str] | None = None,
-            ) -> PackageResult:
-    """Package ``target`` ("module:Class" or "file.py:Class") into a tarball in ``out_dir``."""
-    check_glibc()
+def writable_dir(out: Path) -> Path:
+    """``out``, created if needed; PackageError unless files can be written there."""
     try:
-        cls, roots = load_plugin_class(target)
-        spec = plugin_spec(cls, roots)
-    except (BuildError, PluginDefinitionError) as exc:
-        raise PackageError(str(exc)) from exc
-    own, dist_names = split_closure(import_closure(spec.module, roots))
-    dists = with_dependencies(dist_names, read_requirements(Path(requirements)) if requirements else [])
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PackageError(f"cannot create the output directory {out}: {exc.strerror}") from None
+    if not out.is_dir() or not os.access(out, os.W_OK | os.X_OK):
+        raise PackageError(f"the output directory {out} is not writable: choose another with -o")
+    return out
+
+
+@dataclass
+class Options:
+    """What ``package`` takes besides the targets (the CLI's options)."""
+
+    requirements: str | os.PathLike[str] | None = None
+    dev: bool = False  # allow PLUGIN_ID 999
+    name: str = ""  # the bundle's name for several plugins (default: their names joined by "-")
+    registry: str = ""
+    repository: str = ""
+    license: str = ""
+    maintainers: list[str] = field(default_factory=list)
+    home: str = ""
+    sources: list[str] = field(default_factory=list)
+    keywords: list[str] = field(default_factory=list)
+    pyproject: str | os.PathLike[str] | None = None
+
+
+def metadata_for(opts: Options, first_root: Path) -> Metadata:
+    pyproject = Path(opts.pyproject) if opts.pyproject else find_pyproject(first_root)
+    meta = project_metadata(pyproject)
+    meta.registry = opts.registry or meta.registry
+    meta.repository = opts.repository or meta.repository
+    meta.license = opts.license or meta.license
+    meta.maintainers = [parse_maintainer(m) for m in opts.maintainers] or meta.maintainers
+    meta.home = opts.home or meta.home
+    meta.sources = opts.sources or meta.sources
+    meta.keywords = dedupe([*meta.keywords, *opts.keywords])
+    return meta
+
+
+def package(targets: str | list[str], out_dir: str | os.PathLike[str] = ".",
+            requirements: str | os.PathLike[str] | None = None, options: Options | None = None) -> PackageResult:
+    """Package ``targets`` ("module:Class" or "file.py:Class", one or several) into one tarball
+    in ``out_dir``: one ``.so`` per plugin, one Python runtime and its libraries for all."""
+    opts = options or Options()
+    if requirements is not None:
+        opts.requirements = requirements
+    targets = [targets] if isinstance(targets, str) else list(targets)
+    if not targets:
+        raise PackageError("nothing to package: name at least one MODULE:CLASS")
+    check_glibc()
+    loaded = []
+    for target in targets:
+        try:
+            cls, roots = load_plugin_class(target)
+            spec = plugin_spec(cls, roots)
+        except (BuildError, PluginDefinitionError) as exc:
+            raise PackageError(str(exc)) from exc
+        if spec.plugin_id == 999 and not opts.dev:
+            raise PackageError(
+                f"plugin {spec.name} ({target}) has PLUGIN_ID 999, the id reserved for development: Falco refuses two "
+                "loaded plugins with one id, so a shipped plugin needs its own, registered in falcosecurity/plugins "
+                "(registry.yaml). Register one, or pass --dev to package it for development anyway")
+        loaded.append((target, cls, roots, spec))
+    names = [spec.name for *_, spec in loaded]
+    if len(set(names)) != len(names):
+        raise PackageError(f"two targets are the same plugin: {', '.join(names)}")
+    bundle = names[0] if len(names) == 1 else (opts.name or "-".join(names))
+    runtime_name = runtime_dir_name(bundle)
+    out = writable_dir(Path(out_dir))
+
+    own: dict[str, Path] = {}
+    dist_names: set[str] = set()
+    for target, _cls, roots, spec in loaded:
+        mine, dists_here = split_closure(import_closure(spec.module, roots))
+        dist_names |= dists_here
+        for entry in mine:
+            other = own.setdefault(entry.name, entry)
+            if other != entry:
+                raise PackageError(f"{target}: its module {entry} and {other} would both be site-packages/"
+                                   f"{entry.name} in one bundle: rename one, or package them apart")
+    dists = with_dependencies(dist_names, read_requirements(Path(opts.requirements)) if opts.requirements else [])
     sdk = importlib.metadata.distribution("falco-plugin")
     versions = {"falco-plugin": sdk.version, **{k: d.version for k, d in dists.items()}}
     py = f"{sys.version_info[0]}.{sys.version_info[1]}"
     lib = libpython()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    tarball = out / tarball_name(spec)
+    first_spec = loaded[0][3]
+    version = first_spec.version if len(loaded) == 1 else max((s.version for *_, s in loaded), key=str)
+    tarball = out / tarball_name(bundle, version)
+    meta = metadata_for(opts, Path(loaded[0][2][0]) if loaded[0][2] else Path.cwd())
     with tempfile.TemporaryDirectory(prefix="falco-plugin-package-") as tmp:
         stage = Path(tmp)
-        runtime = stage / runtime_dir_name(spec.name)
+        runtime = stage / runtime_name
         (runtime / "lib").mkdir(parents=True)
         site = runtime / "site-packages"
         site.mkdir()
-        plugin_lib = compile_plugin(spec, stage / f"lib{spec.name}.so",
-                                    build_info(spec.name, packaged=True, distributions=versions), packaged=True)
+        plugin_libs = []
+        for _target, _cls, _roots, spec in loaded:
+            plugin_libs.append(compile_plugin(spec, stage / f"lib{spec.name}.so",
+                                              build_info(spec.name, packaged=True, distributions=versions),
+                                              packaged=True, runtime_dir=runtime_name))
+        origins: dict[Path, Path] = {}
         shutil.copy2(lib, runtime / "lib" / lib.name)
+        origins[runtime / "lib" / lib.name] = lib
         stdlib_zip(runtime / "lib" / f"python{py.replace('.', '')}.zip")
-        copy_dynload(runtime / "lib" / f"python{py}" / "lib-dynload")
+        origins.update(copy_dynload(runtime / "lib" / f"python{py}" / "lib-dynload"))
         copy_sdk(site)
-        for entry in sorted(own):
+        for name, entry in sorted(own.items()):
             if entry.is_dir():
-                shutil.copytree(entry, site / entry.name, ignore=ignore_caches)
+                shutil.copytree(entry, site / name, ignore=ignore_caches)
             else:
-                shutil.copy2(entry, site / entry.name)
+                shutil.copy2(entry, site / name)
         for dist in dists.values():
             copy_distribution(dist, site)
         compileall.compile_dir(str(site), quiet=1, workers=1,
                                invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+        strip([p for p in elf_files(stage) if p not in plugin_libs])
+        try:
+            bundled = bundle_libraries(stage, runtime / "lib", origins, find_patchelf())
+            unresolved = check_resolved(stage)
+        except BundleError as exc:
+            raise PackageError(str(exc)) from None
+        if unresolved:
+            raise PackageError("the bundle is not self-contained; these libraries resolve neither inside it nor to "
+                               "glibc:\n  " + "\n  ".join(unresolved))
+        libraries = []
+        licenses = runtime / "licenses"
+        for b in bundled:
+            origin = debian_origin(b.source)
+            copyright_file = Path(origin.get("copyright") or "/nonexistent")
+            if copyright_file.is_file():
+                licenses.mkdir(exist_ok=True)
+                shutil.copy2(copyright_file, licenses / f"{origin['package'].split(':')[0]}.copyright")
+            libraries.append({"soname": b.soname, "file": str(b.dest.relative_to(stage)), "from": str(b.source),
+                              "needed_by": sorted(set(b.needed_by)), **origin})
         binaries = elf_files(stage)
-        strip([p for p in binaries if p != plugin_lib])
-        meta = falco_metadata(spec, tarball.name)
+        snippet = falco_yaml([SnippetPlugin(spec.name, spec.init_schema, "sourcing" in spec.capabilities,
+                                            open_doc(cls), open_example(cls)) for _t, cls, _r, spec in loaded])
+        index_plugins = [IndexPlugin(spec.name, spec.version, spec.description, spec.event_source)
+                         for *_, spec in loaded]
+        if not meta.home:
+            meta.home = next((s.contact for *_, s in loaded if s.contact.startswith(("https://", "http://"))), "")
+        missing = meta.missing()
+        push = [] if not (meta.registry and meta.repository) else [
+            f"falcoctl registry push --type plugin --version {spec.version} --platform linux/{falcoctl_arch()} "
+            f"--requires plugin_api_version:{spec.required_api_version} "
+            f"{artifact_ref(meta, spec.name, spec.version)} {tarball.name}" for *_, spec in loaded]
+        falco_meta: dict[str, Any] = {"falco_yaml": snippet, "falcoctl_push": "\n".join(push),
+                      "index_yaml": "" if missing else index_entries(index_plugins, meta), "missing": missing}
+        plugins_meta = [{"name": spec.name, "version": spec.version, "library": f"lib{spec.name}.so",
+                         "required_api_version": spec.required_api_version, "capabilities": spec.capabilities,
+                         "plugin_id": spec.plugin_id} for *_, spec in loaded]
         manifest = {
-            "format": 1,
-            "plugin": {"name": spec.name, "version": spec.version, "library": plugin_lib.name,
-                       "required_api_version": spec.required_api_version, "capabilities": spec.capabilities},
+            "format": 2,
+            "plugin": plugins_meta[0],
+            "plugins": plugins_meta,
             "python": {"version": platform.python_version(), "abi": py, "library": lib.name},
             "distributions": versions,
+            "libraries": libraries,
             "platform": {"os": "linux", "arch": platform.machine(), "libc": "glibc",
-                         "min_glibc": min_glibc(binaries),
-                         "system_libraries": system_libraries(binaries, {p.name for p in binaries})},
-            "falco": meta,
+                         "min_glibc": min_glibc(binaries), "system_libraries": []},
+            "falco": falco_meta,
             "files": {str(p.relative_to(stage)): sha256(p) for p in sorted(stage.rglob("*")) if p.is_file()},
         }
         (runtime / "MANIFEST.json").write_text(json.dumps(manifest, indent=2) + "\n")
         tmp_tar = tarball.with_name(f".{tarball.name}.{os.getpid()}")
-        with tarfile.open(tmp_tar, "w:gz", compresslevel=9) as tar:
-            for path in [plugin_lib, runtime]:
+        with tarfile.open(tmp_tar, "w:gz", compresslevel=6) as tar:
+            for path in [*plugin_libs, runtime]:
                 tar.add(path, arcname=path.name, filter=_normalize)
         os.replace(tmp_tar, tarball)
-    falco_yaml = out / f"{spec.name}.falco.yaml"
-    falco_yaml.write_text(meta["falco_yaml"])
-    index_yaml = out / f"{spec.name}.index.yaml"
-    index_yaml.write_text(meta["index_yaml"])
-    return PackageResult(tarball, falco_yaml, index_yaml, manifest)
+    falco_yaml_path = out / f"{bundle}.falco.yaml"
+    falco_yaml_path.write_text(snippet)
+    index_yaml = out / f"{bundle}.index.yaml"
+    values_yaml = out / f"{bundle}.values.yaml"
+    for stale in (index_yaml, values_yaml):
+        stale.unlink(missing_ok=True)  # never leave one from an earlier run that no longer matches
+    if not missing:
+        index_yaml.write_text(falco_meta["index_yaml"])
+        only_sources = all("sourcing" in s.capabilities and s.event_source not in ("", "syscall") for *_, s in loaded)
+        values_yaml.write_text(helm_values(index_plugins, meta, snippet, only_sources, values_yaml.name))
+    return PackageResult(tarball, falco_yaml_path, index_yaml if not missing else None,
+                         manifest, values_yaml if not missing else None, missing)
 
 
 def _normalize(info: tarfile.TarInfo) -> tarfile.TarInfo:

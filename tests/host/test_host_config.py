@@ -34,6 +34,9 @@ def test_empty_config_becomes_an_empty_object_with_a_schema(lib: Lib) -> None:
         ('{"count": 0}', "In <root>[count], field 'count' must be >= 1, got 0"),
         ('{"count": "x"}', "In <root>[count], field 'count' must be of type integer, got string"),
         ('{"count": 2, "bogus": 1}', "In <root>[bogus], field 'bogus' is not allowed"),
+        # every problem among the config's keys at once (libsinsp reports the first only)
+        ('{"count": 0, "bogus": 1}',
+         "In <root>[count], field 'count' must be >= 1, got 0; In <root>[bogus], field 'bogus' is not allowed"),
         ("[1]", "In <root>, the config must be of type object, got array"),
     ],
 )
@@ -46,7 +49,9 @@ def test_invalid_config_names_the_field_and_skips_init(lib: Lib, config: str, me
 
 def test_config_that_is_not_json(lib: Lib) -> None:
     run = host("run", "-p", lib("test_src"), "-c", "count=3")
-    assert run.returncode == 1 and "error in plugin test_src: init config is not a valid json" in run.stderr, run
+    assert run.returncode == 1 and "error in plugin test_src: init config is not a valid json: " in run.stderr, run
+    run = host("run", "-p", lib("test_src"), "-c", '{\n  "count": 3,\n  "x": tru\n}')
+    assert "init config is not a valid json: invalid literal at line 3, column 8 (offset 23)" in run.stderr, run
 
 
 SCHEMA: dict[str, Any] = {

@@ -8,6 +8,8 @@ import itertools
 from collections.abc import Iterator
 from typing import Any
 
+from pydantic import BaseModel
+
 from falco_plugin import (
     AsyncEventPlugin,
     CaptureListenPlugin,
@@ -25,6 +27,10 @@ from falco_plugin.tables import TablesInput
 
 CAPABILITIES = ("sourcing", "extraction", "parsing", "async", "capture_listening")
 OPTIONS = ("dump_state", "metrics", "tables", "syscalls", "add_output")
+
+
+class OptionalConfig(BaseModel):
+    n: int = 1
 
 
 class Empty(SourceInstance):
@@ -111,3 +117,66 @@ AsyncDump = make("AsyncDump", ("async",), ("dump_state",))
 ExtractSyscalls = make("ExtractSyscalls", ("extraction",), ("syscalls", "add_output"))
 ListenMetrics = make("ListenMetrics", ("sourcing", "capture_listening"), ("metrics",))
 ParseTables = make("ParseTables", ("parsing", "extraction"), ("tables",))
+
+
+class Raised(SourceOnly):  # type: ignore[misc,valid-type]
+    NAME = "raised"
+    REQUIRED_API_VERSION = "3.11.0"  # a later host behaviour: higher than its symbols need (3.3.0)
+
+
+class Lowered(ListenMetrics):  # type: ignore[misc,valid-type]
+    NAME = "lowered"
+    REQUIRED_API_VERSION = "3.5.0"  # lower than get_metrics (3.6.0) and capture listening (3.7.0) need
+
+
+class Counted(SourceInstance):
+    def __init__(self) -> None:
+        self.left = 2
+
+    def next_batch(self) -> list[bytes]:
+        if not self.left:
+            raise EndOfStream
+        self.left -= 1
+        return [b"x"]
+
+    def progress(self) -> tuple[float, str | None]:
+        return 50.0 * (2 - self.left), f"{2 - self.left} of 2"
+
+
+class AllOptional(Plugin, SourcePlugin):
+    """Every optional symbol defined: set_config, an init schema (a config model), get_progress
+    (the instance ``open`` is annotated to return defines progress), and a plugin id."""
+
+    NAME = "optional"
+    PLUGIN_VERSION = "0.1.0"
+    DESCRIPTION = "defines the optional behaviours"
+    CONTACT = "https://example.com"
+    PLUGIN_ID = 999
+    EVENT_SOURCE = "optional"
+
+    def __init__(self, config: OptionalConfig) -> None:
+        self.config = config
+
+    def set_config(self, config: OptionalConfig) -> None:
+        self.config = config
+
+    def open(self, params: str) -> Counted:
+        return Counted()
+
+
+class Bare(Plugin, SourcePlugin):
+    """None of them: no config, no set_config, an instance without progress, plugin id 0."""
+
+    NAME = "bare"
+    PLUGIN_VERSION = "0.1.0"
+    DESCRIPTION = "defines none of the optional behaviours"
+    CONTACT = "https://example.com"
+    PLUGIN_ID = 0
+    EVENT_SOURCE = ""
+
+    def __init__(self, config: None) -> None:
+        pass
+
+    def open(self, params: str) -> Empty:
+        return Empty()
+

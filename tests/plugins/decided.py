@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel
 
-from falco_plugin import Event, ExtractPlugin, ParsePlugin, Plugin, field
+from falco_plugin import HOST_DEFAULT_EVENT_TYPES, Event, ExtractPlugin, ParsePlugin, Plugin, field
 from falco_plugin.event import PPME_SYSCALL_OPEN_X
 
 
@@ -21,6 +21,45 @@ class AllTypes(Plugin, ExtractPlugin):
     EXTRACT_EVENT_TYPES = ()
 
     @field("all.type", desc="the event type")
+    def type_(self, event: Event) -> int:
+        return event.type
+
+
+class HostDefault(Plugin, ParsePlugin, ExtractPlugin):
+    """HOST_DEFAULT_EVENT_TYPES: zero types declared, the host's default for "sample" (322)."""
+
+    NAME = "host_default"
+    PLUGIN_VERSION = "0.1.0"
+    DESCRIPTION = "declares no event types"
+    CONTACT = "https://example.com"
+    EXTRACT_EVENT_SOURCES = ("sample",)
+    PARSE_EVENT_SOURCES = ("sample",)
+    EXTRACT_EVENT_TYPES = HOST_DEFAULT_EVENT_TYPES
+    PARSE_EVENT_TYPES = HOST_DEFAULT_EVENT_TYPES
+
+    def __init__(self, config: None) -> None:
+        self.parsed: list[int] = []
+
+    def parse_event(self, event: Event) -> None:
+        self.parsed.append(event.type)
+
+    @field("host_default.parsed", desc="the types parsed so far")
+    def parsed_types(self, event: Event) -> list[int]:
+        return list(self.parsed)
+
+
+class HostDefaultSyscall(Plugin, ExtractPlugin):
+    """HOST_DEFAULT_EVENT_TYPES for syscall events: refused at build (the host's default there is
+    every type, which () says)."""
+
+    NAME = "host_default_syscall"
+    PLUGIN_VERSION = "0.1.0"
+    DESCRIPTION = "wrong"
+    CONTACT = "https://example.com"
+    EXTRACT_EVENT_SOURCES = ("syscall",)
+    EXTRACT_EVENT_TYPES = HOST_DEFAULT_EVENT_TYPES
+
+    @field("host_default_syscall.type", desc="the event type")
     def type_(self, event: Event) -> int:
         return event.type
 

@@ -9,12 +9,31 @@
   decided at init.
 - ``SampleSyscallSource`` (``syscall_source.cpp``): a syscall-source plugin (plugin id 0) that
   emits ``PPME_SYSCALL_OPEN_X`` events of thread 1 opening ``/tmp/the_file`` as fd 3.
+- ``SampleSubtables`` (``syscall_subtables.cpp``): reaches the ``file_descriptors`` subtable of
+  ``threads`` at init through a temporary entry, takes its ``name`` and ``pid`` fields and adds
+  ``custom``; then, on each ``PPME_SYSCALL_OPEN_X``, fills the event thread's subtable with 1024
+  entries (pid 123, custom "world"), then erases entry 0, then clears it. Its init config may
+  name another table than ``threads`` (the C++ plugin's is ignored), e.g. one a plugin exports.
 """
 
 from __future__ import annotations
 
-from falco_plugin import EndOfStream, Event, ExtractPlugin, Located, Plugin, SourceInstance, SourcePlugin, field
+from collections.abc import Sequence
+
+from falco_plugin import (
+    HOST_DEFAULT_EVENT_TYPES,
+    EndOfStream,
+    Event,
+    ExtractPlugin,
+    Located,
+    ParsePlugin,
+    Plugin,
+    SourceInstance,
+    SourcePlugin,
+    field,
+)
 from falco_plugin.event import PPME_SYSCALL_OPEN_X, FileFlags
+from falco_plugin.tables import Custom, Int64, Table, TableEntry, TableError, TablesInput
 
 HELLO = b"hello world\0"
 
@@ -60,8 +79,8 @@ class SamplePluginExtract(Plugin, ExtractPlugin):
                 raise ValueError(f"invalid init config string: {text}")
             self.event_types.append(code)
 
-    def extract_event_types(self) -> list[int] | None:
-        return self.event_types or None  # None: the default, plugin events only
+    def extract_event_types(self) -> Sequence[int]:
+        return self.event_types or HOST_DEFAULT_EVENT_TYPES  # none declared: the host's default, plugin events
 
     @field("sample.hello", desc="A constant hello world string", add_output=True, located=True)
     def hello(self, event: Event) -> Located[str]:
@@ -93,3 +112,46 @@ class SampleSyscallSource(Plugin, SourcePlugin):
 
     def open(self, params: str) -> OpenEvents:
         return OpenEvents(params)
+
+
+class SubtableFd(TableEntry):
+    name: str
+    pid: Int64
+    custom: Custom[str]  # added to every file_descriptors subtable
+
+
+class SubtableThread(TableEntry):
+    file_descriptors: Table[Int64, SubtableFd]
+
+
+class SampleSubtables(Plugin, ParsePlugin):
+    NAME = "sample_subtables"
+    PLUGIN_VERSION = "0.1.0"
+    DESCRIPTION = "some desc"
+    CONTACT = "some contact"
+    PARSE_EVENT_SOURCES = ("syscall",)
+
+    def __init__(self, config: str, tables: TablesInput) -> None:
+        # binding SubtableThread creates a temporary entry to reach a subtable, takes its fields
+        # and adds "custom", as the C++ plugin does by hand
+        self.threads = tables.get_table(config or "threads", Int64, SubtableThread)
+        self.step = 0
+
+    def parse_event(self, event: PPME_SYSCALL_OPEN_X) -> None:
+        thread = self.threads.get(event.tid)
+        if thread is None:
+            raise TableError("can't get table entry")
+        fds = thread.file_descriptors
+        if self.step == 0:
+            for i in range(1024):
+                entry = fds.add_entry(i, fds.create_entry())
+                entry.pid = 123
+                entry.custom = "world"
+        elif self.step == 1:
+            fds.erase(0)
+        elif self.step == 2:
+            fds.clear()
+        else:
+            return
+        self.step += 1
+

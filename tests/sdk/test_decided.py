@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from support import CURL, Built, Host, needs_captures
+from support import CURL, PLUGINS, Built, Host, needs_captures
 
 from falco_plugin._tooling.build import BuildError, build
 from falco_plugin.event import EVENT_MAX, PPME_SYSCALL_OPEN_X
@@ -51,6 +51,35 @@ def test_a_bad_config_fails_init_with_the_plugins_message(host: Host, built: Bui
     assert run.returncode == 1
     assert "could not initialize plugin: ValueError: invalid init config string: abc," in run.stderr
     assert "libsinsp_ports.py:" in run.stderr
+
+
+def test_host_default_declares_zero_types_and_the_host_applies_its_default(host: Host, built: Built) -> None:
+    run = host("run", "--json", "--show-init", "-p", built(f"{PORTS}:SamplePluginSource"), "-o", "2",
+               "-p", built("decided.py:HostDefault"), "--fields", "host_default.parsed")
+    assert run.returncode == 0, run
+    init = init_of(run, "host_default")
+    assert (init["extract_event_types_declared"], init["parse_event_types_declared"]) == (0, 0)
+    assert init["extract_event_types"] == init["parse_event_types"] == [322]  # libsinsp's default for "sample"
+    assert [e.fields for e in run.events] == [{"host_default.parsed": [322]}, {"host_default.parsed": [322, 322]}]
+    info = json.loads(host("info", built("decided.py:HostDefault")).stdout)
+    assert "plugin_get_extract_event_types" in info["symbols"]
+    # () still means every type, declared as such
+    every = host("run", "--json", "--show-init", "-p", built(f"{PORTS}:SamplePluginSource"), "-o", "1",
+                 "-p", built("decided.py:AllTypes"))
+    assert init_of(every, "all_types")["extract_event_types_declared"] == EVENT_MAX
+
+
+def test_host_default_is_refused_where_the_default_is_every_type(tmp_path: object) -> None:
+    with pytest.raises(BuildError, match=r"HostDefaultSyscall.EXTRACT_EVENT_TYPES is HOST_DEFAULT_EVENT_TYPES, "
+                       r"but the sources are \['syscall'\]: the host's default there is every event type"):
+        build(f"{PLUGINS}/decided.py:HostDefaultSyscall", f"{tmp_path}/x.so")
+
+
+def test_sample_extract_declares_zero_types_without_config(host: Host, built: Built) -> None:
+    # libsinsp's plugin_extract.cpp answers no types when its config lists none; so does the port
+    run = run_sample(host, built, "", "--fields", "sample.hello")
+    assert init_of(run, "sample_plugin_extract")["extract_event_types_declared"] == 0
+    assert init_of(run, "sample_plugin_extract")["extract_event_types"] == [322]
 
 
 def test_empty_event_types_mean_every_type(host: Host, built: Built) -> None:

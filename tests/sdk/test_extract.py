@@ -103,6 +103,10 @@ def test_raising_field_gives_no_value_and_is_logged_once(host: Host, built: Buil
     assert boom[0].startswith("log error typed:")
     wrong = [line for line in run.stderr.splitlines() if "typed.wrong" in line]
     assert len(wrong) == 1 and "TypeError" in wrong[0]
+    source = (ROOT / "tests" / "plugins" / "fields.py").read_text().splitlines()
+    line = next(n for n, text in enumerate(source, 1) if '@field("typed.wrong"' in text)  # co_firstlineno
+    # the shim found the wrong type: the message names the method's own file:line
+    assert f"(at fields.py:{line} in Typed.wrong)" in wrong[0], wrong
 
 
 def test_fields_of_one_event_share_one_decode(host: Host, built: Built) -> None:

@@ -6,15 +6,19 @@ bounds."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
+from typing import Any
 
 import pytest
 from support import PLUGINS, Built, Host, fields_of
 
-from falco_plugin._tooling.build import SYMBOL_API, exported_symbols, plugin_spec
+from falco_plugin import PluginDefinitionError
+from falco_plugin._tooling.build import SYMBOL_API, BuildError, build, exported_symbols, plugin_spec
 from falco_plugin._tooling.host import host_binary
 from falco_plugin.testing import Run
 
@@ -210,7 +214,7 @@ API_3_0 = {f"plugin_{name}" for name in (
     "parse_event", "get_async_event_sources", "get_async_events", "set_async_event_handler",
 )}
 
-# what each option needs, independently of build.py's tables: set_config is always exported (3.4)
+# what each option needs, independently of build.py's tables (no option defines set_config: 3.3, log_fn)
 OPTION_MINOR = {"dump_state": 10, "metrics": 6, "tables": 5, "syscalls": 12, "add_output": 8}
 
 
@@ -222,7 +226,7 @@ def test_the_required_api_version_is_the_maximum_for_every_capability_combinatio
     seen = 0
     for i, (caps, options) in enumerate(api_matrix.combinations()):
         spec = plugin_spec(api_matrix.make(f"M{i}", caps, options), [])
-        minor = max([4, *(OPTION_MINOR[o] for o in options), 7 if "capture_listening" in caps else 0])
+        minor = max([3, *(OPTION_MINOR[o] for o in options), 7 if "capture_listening" in caps else 0])
         assert spec.required_api_version == f"3.{minor}.0", (caps, options, spec.symbols)
         unknown = set(spec.symbols) - API_3_0 - set(SYMBOL_API)
         assert not unknown, f"add {unknown} to SYMBOL_API"
@@ -231,7 +235,7 @@ def test_the_required_api_version_is_the_maximum_for_every_capability_combinatio
 
 
 @pytest.mark.parametrize(("cls", "version"), [
-    ("SourceOnly", "3.4.0"), ("AsyncDump", "3.10.0"), ("ExtractSyscalls", "3.12.0"), ("ListenMetrics", "3.7.0"),
+    ("SourceOnly", "3.3.0"), ("AsyncDump", "3.10.0"), ("ExtractSyscalls", "3.12.0"), ("ListenMetrics", "3.7.0"),
     ("ParseTables", "3.5.0"),
 ])
 def test_a_built_library_declares_what_its_exported_symbols_need(host: Host, built: Built, cls: str,
@@ -244,6 +248,59 @@ def test_a_built_library_declares_what_its_exported_symbols_need(host: Host, bui
     symbols = exported_symbols(lib)
     needed = max(SYMBOL_API.get(s, (3, 0, 0)) for s in symbols)
     assert tuple(map(int, declared.split("."))) >= needed, (declared, symbols)
+
+
+def test_a_plugin_may_raise_its_required_api_version(host: Host, built: Built) -> None:
+    run = host("info", built("api_matrix.py:Raised"))
+    assert run.returncode == 0, run
+    assert json.loads(run.stdout)["required_api_version"] == "3.11.0"  # its symbols need 3.3.0
+
+
+def test_a_required_api_version_lower_than_the_symbols_need_names_the_line(tmp_path: Path) -> None:
+    line = next(i for i, text in enumerate((PLUGINS / "api_matrix.py").read_text().splitlines(), 1)
+                if 'REQUIRED_API_VERSION = "3.5.0"' in text)
+    with pytest.raises(BuildError) as err:
+        build(f"{PLUGINS}/api_matrix.py:Lowered", tmp_path / "x.so")
+    assert str(err.value) == (
+        f"Lowered.REQUIRED_API_VERSION = '3.5.0' (at api_matrix.py:{line}) is lower than the 3.7.0 the plugin "
+        "needs (plugin_capture_close, plugin_capture_open, plugin_get_metrics): it may raise the version, never "
+        "lower it: remove the constant or set it to 3.7.0 or higher")
+    for bad, says in (("3.12", "must be 'MAJOR.MINOR.PATCH'"), ("3.13.0", "is not a plugin API this SDK implements "
+                                                                          "(3.0.0 to 3.12.0)"),
+                      ("4.0.0", "is not a plugin API")):
+        cls = type("Bad", (api_matrix_module().SourceOnly,), {"REQUIRED_API_VERSION": bad})
+        with pytest.raises(PluginDefinitionError, match=re.escape(says)):
+            plugin_spec(cls, [])
+
+
+def api_matrix_module() -> Any:
+    if str(PLUGINS) not in sys.path:
+        sys.path.insert(0, str(PLUGINS))
+    import api_matrix
+
+    return api_matrix
+
+
+def test_optional_symbols_are_exported_only_when_defined(host: Host, built: Built) -> None:
+    common = {f"plugin_{s}" for s in ("get_required_api_version", "get_version", "get_last_error", "get_name",
+                                       "get_description", "get_contact", "init", "destroy", "open", "close",
+                                       "next_batch")}
+    every = json.loads(host("info", built("api_matrix.py:AllOptional")).stdout)
+    assert set(every["symbols"]) == common | {"plugin_get_init_schema", "plugin_set_config", "plugin_get_progress",
+                                              "plugin_get_id", "plugin_get_event_source"}
+    assert every["required_api_version"] == "3.4.0"  # set_config
+    bare = json.loads(host("info", built("api_matrix.py:Bare")).stdout)
+    assert set(bare["symbols"]) == common
+    assert (bare["required_api_version"], bare["capabilities"], bare["init_schema_type"]) == ("3.3.0", ["sourcing"],
+                                                                                              "none")
+    # falco-plugin info lists them, as the host found them
+    text = subprocess.run([sys.executable, "-m", "falco_plugin.cli", "info", built("api_matrix.py:Bare")],
+                          capture_output=True, text=True, check=True).stdout
+    assert f"Symbols: {', '.join(bare['symbols'])}" in text.splitlines()
+    # get_progress: called, and its answer reaches the host
+    run = host("run", "--json", "--progress", "-p", built("api_matrix.py:AllOptional"), "-o", "")
+    assert run.returncode == 0, run
+    assert '"progress_text":"2 of 2"' in run.stdout, run.stdout
 
 
 def test_an_abstime_before_the_epoch_says_so(host: Host, built: Built) -> None:

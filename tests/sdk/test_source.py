@@ -34,7 +34,7 @@ def test_info_shows_metadata_and_capabilities_without_starting_python(host: Host
     assert info["version"] == "1.2.3"
     assert info["description"] == "counts, for the tests"
     assert info["contact"] == "https://example.com/counter"
-    assert info["required_api_version"] == "3.4.0"  # set_config (3.4) is always exported
+    assert info["required_api_version"] == "3.3.0"  # the log function; no set_config (3.4): it defines none
     assert info["capabilities"] == ["sourcing"]
     assert info["id"] == 999
     assert info["event_source"] == "counter"
@@ -49,9 +49,9 @@ def test_exports_exactly_the_symbols_of_the_capabilities(built: Built) -> None:
     assert symbols == {
         "plugin_get_required_api_version", "plugin_get_version", "plugin_get_last_error",
         "plugin_get_name", "plugin_get_description", "plugin_get_contact", "plugin_init",
-        "plugin_destroy", "plugin_get_init_schema", "plugin_set_config", "plugin_get_id",
+        "plugin_destroy", "plugin_get_init_schema", "plugin_get_id",
         "plugin_get_event_source", "plugin_open", "plugin_close", "plugin_next_batch",
-        "plugin_get_progress", "plugin_list_open_params",
+        "plugin_list_open_params",
     }
     # no extraction symbols: a host would otherwise see a (broken) extractor
     assert "plugin_extract_fields" not in symbols and "plugin_event_to_string" not in symbols

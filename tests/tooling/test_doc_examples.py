@@ -25,7 +25,7 @@ from support import ROOT
 BIN = Path(sys.executable).parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
-KNOWN = {"python", "sh", "yaml", "text", "dockerfile"}
+KNOWN = {"python", "sh", "yaml", "toml", "text", "dockerfile"}
 
 
 @dataclass
@@ -73,7 +73,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_every_block_is_of_a_checked_language() -> None:
     assert blocks(), "no code blocks found"
     unknown = [f"{b.where}: ```{b.lang}" for b in blocks() if b.lang not in KNOWN]
-    assert not unknown, "fence these with a language the test checks (python, sh, yaml, text, dockerfile)"
+    assert not unknown, "fence these with a language the test checks (python, sh, yaml, toml, text, dockerfile)"
 
 
 def test_python_blocks_pass_mypy_strict(project: Path) -> None:
@@ -134,6 +134,13 @@ def test_the_readme_commands_run(project: Path) -> None:
 def test_yaml_blocks_parse() -> None:
     for block in blocks("yaml"):
         assert yaml.safe_load(block.code) is not None, block.where
+
+
+def test_toml_blocks_parse() -> None:
+    import tomllib
+
+    for block in blocks("toml"):
+        assert tomllib.loads(block.code), block.where
 
 
 def make_targets() -> set[str]:

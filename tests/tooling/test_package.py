@@ -14,12 +14,14 @@ import tarfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from support import ROOT, Built, Host
 
 from falco_plugin._tooling.host import host_binary
-from falco_plugin._tooling.package import package
+from falco_plugin._tooling.package import Options, PackageError, package
 from falco_plugin.cli import main as cli_main
 
 DUMMY = f"{ROOT}/examples/dummy/dummy_plugin.py:DummyPlugin"
@@ -81,7 +83,9 @@ def packaged(tmp_path_factory: pytest.TempPathFactory) -> Packaged:
 
     def _package(target: str) -> Path:
         if target not in cache:
-            cache[target] = package(target, out / Path(target.split(":")[0]).stem).tarball
+            meta = Options(dev=True, registry="ghcr.io", repository="example/falco-plugins",
+                           maintainers=["Test Author <test@example.com>"])  # the tests' plugins use id 999
+            cache[target] = package(target, out / Path(target.split(":")[0]).stem, options=meta).tarball
         return cache[target]
 
     return _package
@@ -329,8 +333,190 @@ def test_module_not_found_at_init_names_the_searched_paths(tmp_path: Path, host:
 def test_package_refuses_musl(monkeypatch: pytest.MonkeyPatch) -> None:
     import platform
 
-    from falco_plugin._tooling.package import PackageError
-
     monkeypatch.setattr(platform, "libc_ver", lambda *a, **k: ("", ""))  # what musl's Python reports
     with pytest.raises(PackageError, match=r"needs a glibc system: this Python \(.*\) runs on a libc other than glibc"):
         package(DUMMY, "unused")
+
+
+# -- issue 19: libraries, falco.yaml, falcoctl and Helm metadata ------------------------------
+
+
+def falco_run(config: Path, plugins_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "falco_plugin.cli", "run", "--json", "--falco-config", str(config),
+                           "--plugins-dir", str(plugins_dir), *args], capture_output=True, text=True, timeout=120)
+
+
+def test_bundled_libraries_are_listed_and_resolve_inside_the_bundle(tmp_path: Path, packaged: Packaged) -> None:
+    from falco_plugin._tooling.elfbundle import GLIBC_FAMILY, check_resolved, elf_info
+
+    bundle = extract(packaged(DUMMY), tmp_path / "plugins")
+    manifest = json.loads((bundle / "dummy_py.python" / "MANIFEST.json").read_text())
+    libs = {lib["soname"]: lib for lib in manifest["libraries"]}
+    assert {"libssl.so.3", "libcrypto.so.3", "libsqlite3.so.0", "liblzma.so.5", "libbz2.so.1.0", "libffi.so.8",
+            "libuuid.so.1", "libz.so.1"} <= set(libs), sorted(libs)
+    assert not set(libs) & GLIBC_FAMILY
+    ssl_lib = libs["libssl.so.3"]
+    assert ssl_lib["file"] == "dummy_py.python/lib/libssl.so.3" and (bundle / ssl_lib["file"]).is_file()
+    assert ssl_lib["package"].startswith("libssl3") and ssl_lib["source_package"] == "openssl"
+    assert ssl_lib["version"] and ssl_lib["license"] and "standard module _ssl" in " ".join(ssl_lib["needed_by"])
+    assert (bundle / "dummy_py.python" / "licenses" / "libssl3.copyright").is_file()
+    assert check_resolved(bundle) == []
+    info = elf_info(bundle / f"dummy_py.python/lib/python3.{sys.version_info[1]}/lib-dynload" / next(
+        p.name for p in (bundle / f"dummy_py.python/lib/python3.{sys.version_info[1]}/lib-dynload").glob("_ssl.*")))
+    assert info is not None and info.runpath == ["$ORIGIN/../.."] and not info.is_rpath
+
+
+def snippet(packaged: Packaged, target: str) -> dict[str, Any]:
+    tarball = packaged(target)
+    name = tarball.name.split("-")[0]
+    return yaml.safe_load((tarball.parent / f"{name}.falco.yaml").read_text())  # type: ignore[no-any-return]
+
+
+def test_every_falco_yaml_snippet_package_writes_loads_through_falco_config(
+        tmp_path: Path, packaged: Packaged) -> None:
+    plugins = tmp_path / "plugins"
+    for target in (DUMMY, PROBE, COUNTER, FILE_NOTIFY):
+        extract(packaged(target), plugins)
+        text = (packaged(target).parent / f"{snippet(packaged, target)['load_plugins'][0]}.falco.yaml").read_text()
+        assert "init_config: {}" not in text and "REGISTRY" not in text
+    dummy = falco_run(packaged(DUMMY).parent / "dummy_py.falco.yaml", plugins, "--fields", "dummy.value")
+    assert dummy.returncode == 0, dummy.stderr
+    values = [json.loads(line)["fields"]["dummy.value"] for line in dummy.stdout.splitlines() if '"fields"' in line]
+    assert len(values) == 20 and values == sorted(values)  # the snippet's open_params: maxEvents 20, jitter >= 0
+    probe = falco_run(packaged(PROBE).parent / "ship_probe.falco.yaml", plugins, "--fields", "probe.prefix")
+    assert probe.returncode == 0 and '"probe.prefix"' in probe.stdout, probe.stderr
+    # counter and file_notify as two config.d files: Falco appends their plugins and load_plugins
+    merged: dict[str, list[Any]] = {"plugins": [], "load_plugins": []}
+    for target in (COUNTER, FILE_NOTIFY):
+        for key in merged:
+            merged[key] += snippet(packaged, target)[key]
+    file_notify = next(p for p in merged["plugins"] if p["name"] == "file_notify")
+    assert file_notify["init_config"]["paths"] == ["/etc/passwd", "/etc/sudoers.d"]  # the model's example
+    assert file_notify["init_config"]["interval"] == 1.0 and "open_params" not in file_notify
+    (tmp_path / "both.yaml").write_text(yaml.safe_dump(merged))
+    both = falco_run(tmp_path / "both.yaml", plugins, "--duration", "2")
+    assert both.returncode == 0, both.stderr
+    assert "file_notify: watching" in both.stderr
+    assert len([ln for ln in both.stdout.splitlines() if '"evtnum"' in ln]) == 5  # counter's example: count=5
+
+
+def test_falco_config_reads_like_falco_and_validates_like_libsinsp(tmp_path: Path, packaged: Packaged) -> None:
+    plugins = extract(packaged(DUMMY), tmp_path / "plugins")
+    conf = tmp_path / "falco.yaml"
+    entry = "  - name: dummy_py\n    library_path: libdummy_py.so\n"
+    conf.write_text(f"load_plugins: [dummy_py]\nplugins:\n{entry}    init_config: {{}}\n")  # issue 19's case
+    empty = falco_run(conf, plugins)
+    assert empty.returncode != 0
+    assert ("error in plugin dummy_py init config: In <root>, the config must be of type object, got null "
+            "(libsinsp: Value type not permitted by 'type' constraint.)") in empty.stderr
+    conf.write_text(f"plugins:\n{entry}    init_config:\n      jitter: '0'\n    open_params: |\n"
+                    '      {"start": 7, "maxEvents": 2}\n')  # quoted '0' is the number 0 to Falco; no load_plugins
+    quoted = falco_run(conf, plugins, "--fields", "dummy.value")
+    assert quoted.returncode == 0, quoted.stderr
+    assert [json.loads(ln)["fields"] for ln in quoted.stdout.splitlines() if '"fields"' in ln] == [
+        {"dummy.value": 7}, {"dummy.value": 7}]
+    conf.write_text(f"load_plugins: [dummy_py, nope]\nplugins:\n{entry}")
+    missing = falco_run(conf, plugins)
+    assert missing.returncode == 2
+    assert "Cannot load plugin 'nope': plugin config not found for given name" in missing.stderr
+
+
+def test_development_id_is_refused_unless_dev(tmp_path: Path) -> None:
+    with pytest.raises(PackageError, match=r"plugin counter .* has PLUGIN_ID 999, the id reserved for development"
+                                           r".*registered in falcosecurity/plugins.*pass --dev"):
+        package(COUNTER, tmp_path)
+
+
+def test_unwritable_output_directory_is_named(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(PackageError, match=rf"cannot create the output directory {tmp_path}/file/dist: Not a dir"):
+        package(DUMMY, tmp_path / "file" / "dist")
+
+
+def bad_module(tmp_path: Path, *patch: str) -> Path:
+    """A stage whose site-packages holds one extension module (a copy of _json), patched."""
+    import sysconfig
+
+    stage = tmp_path / "stage"
+    mod = stage / "rt.python" / "site-packages" / "badpkg" / "_speed.so"
+    mod.parent.mkdir(parents=True)
+    (stage / "rt.python" / "lib").mkdir()
+    src = next(Path(sysconfig.get_config_var("DESTSHARED")).glob("_json.*.so"))
+    shutil.copy2(src, mod)
+    if patch:
+        from falco_plugin._tooling.elfbundle import find_patchelf
+
+        subprocess.run([find_patchelf(), *patch, str(mod)], check=True)
+    return stage
+
+
+def test_bad_extension_modules_are_named_with_their_library(tmp_path: Path) -> None:
+    from falco_plugin._tooling.elfbundle import BundleError, bundle_libraries, find_patchelf
+
+    stage = bad_module(tmp_path / "a", "--add-needed", "libnotthere.so.7")
+    with pytest.raises(BundleError, match=r"libnotthere\.so\.7, needed by module badpkg\._speed "
+                                          r"\(site-packages/badpkg/_speed\.so\)"):
+        bundle_libraries(stage, stage / "rt.python" / "lib", {}, find_patchelf())
+    stage = bad_module(tmp_path / "b", "--add-needed", "libc.musl-x86_64.so.1")
+    with pytest.raises(BundleError, match=r"module badpkg\._speed .* links libc\.musl-x86_64\.so\.1, a C library "
+                                          r"other than glibc \(a musllinux wheel\?\)"):
+        bundle_libraries(stage, stage / "rt.python" / "lib", {}, find_patchelf())
+    stage = bad_module(tmp_path / "c")
+    mod = stage / "rt.python" / "site-packages" / "badpkg" / "_speed.so"
+    data = bytearray(mod.read_bytes())
+    data[18:20] = (183 if os.uname().machine != "aarch64" else 62).to_bytes(2, "little")  # e_machine
+    mod.write_bytes(bytes(data))
+    with pytest.raises(BundleError, match=r"module badpkg\._speed \(site-packages/badpkg/_speed\.so\) is an ELF for "
+                                          r"EM_(AARCH64|X86_64) \(64-bit\), but this Python runs on"):
+        bundle_libraries(stage, stage / "rt.python" / "lib", {}, find_patchelf())
+
+
+# Facts of the falcosecurity/falco chart's values.yaml (charts/falco/values.yaml, master): the
+# keys our values snippet sets and their types, as our own small schema. The chart has no
+# values.schema.json; a key it does not know would be silently ignored by Helm, so unknown keys fail here.
+CHART_VALUES = {
+    "type": "object", "additionalProperties": False,
+    "properties": {
+        "driver": {"type": "object", "additionalProperties": False, "properties": {"enabled": {"type": "boolean"}}},
+        "collectors": {"type": "object", "additionalProperties": False,
+                       "properties": {"enabled": {"type": "boolean"}}},
+        "falcoctl": {"type": "object", "additionalProperties": False, "properties": {
+            "artifact": {"type": "object", "additionalProperties": False, "properties": {
+                "install": {"type": "object", "properties": {"enabled": {"type": "boolean"}}},
+                "follow": {"type": "object", "properties": {"enabled": {"type": "boolean"}}}}},
+            "config": {"type": "object", "additionalProperties": False, "properties": {
+                "artifact": {"type": "object", "additionalProperties": False, "properties": {
+                    "allowedTypes": {"type": "array", "items": {"enum": ["plugin", "rulesfile", "asset"]}},
+                    "install": {"type": "object", "properties": {
+                        "refs": {"type": "array", "items": {"type": "string"}}}},
+                    "follow": {"type": "object", "properties": {
+                        "refs": {"type": "array", "items": {"type": "string"}}}}}}}}}},
+        "falco": {"type": "object", "additionalProperties": False, "properties": {
+            "load_plugins": {"type": "array", "items": {"type": "string"}},
+            "plugins": {"type": "array", "items": {
+                "type": "object", "required": ["name", "library_path"], "additionalProperties": False,
+                "properties": {"name": {"type": "string"}, "library_path": {"type": "string"},
+                               "init_config": {"type": ["object", "string"]}, "open_params": {"type": "string"}}}}}},
+    },
+}
+
+
+def test_index_and_helm_values_from_options_and_the_chart(packaged: Packaged) -> None:
+    import jsonschema
+
+    tarball = packaged(DUMMY)
+    index = yaml.safe_load((tarball.parent / "dummy_py.index.yaml").read_text())
+    assert index == [{
+        "name": "dummy_py", "type": "plugin", "registry": "ghcr.io", "repository": "example/falco-plugins/dummy_py",
+        "description": "Reference plugin for documentation: a source of counters with jitter",
+        "home": "https://github.com/falcosecurity/plugins", "keywords": ["dummy_py", "dummy"],
+        "license": "Apache-2.0",  # this checkout's pyproject.toml, the nearest above examples/dummy
+        "maintainers": [{"name": "Test Author", "email": "test@example.com"}],
+        "sources": ["https://github.com/falcosecurity/plugins"],
+    }]
+    values = yaml.safe_load((tarball.parent / "dummy_py.values.yaml").read_text())
+    jsonschema.validate(values, CHART_VALUES)
+    ref = "ghcr.io/example/falco-plugins/dummy_py:0.1.0"
+    assert values["falcoctl"]["config"]["artifact"]["install"]["refs"] == [ref]
+    assert values["falco"]["load_plugins"] == ["dummy_py"] and values["driver"] == {"enabled": False}
+    assert values["falco"]["plugins"] == snippet(packaged, DUMMY)["plugins"]

@@ -6,6 +6,7 @@ pytest gets from the ``pytest11`` entry point (no import of it in conftest).
 
 from __future__ import annotations
 
+import ipaddress
 import subprocess
 import sys
 import textwrap
@@ -33,6 +34,15 @@ def test_source_events_and_fields_with_arguments(falco_plugin_build: BuildPlugin
     assert events[0].info == f"value={values[0]}"
 
 
+def test_address_fields_come_back_as_ipaddress_objects(falco_plugin_build: BuildPlugin) -> None:
+    typed = falco_plugin_build(str(ROOT / "tests" / "plugins" / "fields.py") + ":Typed")
+    events = typed.events(open_params="2", fields=["typed.ip", "typed.net", "typed.n"])
+    assert [e.fields["typed.ip"] for e in events] == [ipaddress.ip_address("10.0.0.1"),
+                                                       ipaddress.ip_address("2001:db8::2")]
+    assert events[1].fields["typed.net"] == "192.168.2.0"  # the plugin API passes no prefix length
+    assert events[1].fields["typed.n"] == 2
+
+
 def test_the_build_is_cached_by_source_hash(falco_plugin_build: BuildPlugin, tmp_path: Path) -> None:
     assert falco_plugin_build(DUMMY).path == falco_plugin_build(DUMMY).path
     plugin = tmp_path / "hashed.py"
@@ -54,7 +64,7 @@ def test_log_lines_and_the_plugins_error_text(falco_plugin_build: BuildPlugin) -
     failed = dummy.run(config={"jitter": "often"}, check=False)  # the host checks the schema, as libsinsp
     assert failed.returncode != 0 and failed.events == []
     assert failed.errors == ["error in plugin dummy_py init config: In <root>[jitter], field 'jitter' must be of "
-                             "type integer, got string"]
+                             "type integer, got string (libsinsp: Value type not permitted by 'type' constraint.)"]
 
 
 def test_synthetic_events_through_parsing_extraction_and_tables(falco_plugin_build: BuildPlugin) -> None:
