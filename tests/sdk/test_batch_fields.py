@@ -166,6 +166,7 @@ def test_bench_batch_example_gives_the_values_of_bench_py(host: Host, built: Bui
     assert [f["bench.value"] for f in fields_of(runs[1])] == list(range(1, 31))
 
 
+@pytest.mark.timing
 @pytest.mark.parametrize(("field", "all_before"), [("gil_hog.batch", True), ("gil_hog.event", False)])
 def test_batch_values_are_answered_without_the_gil(built: Built, field: str, all_before: bool) -> None:
     # While a Python thread holds the GIL for 4 s, the host gets the batch values of all 50,000
