@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 FP     := $(VENV)/bin/falco-plugin
 OUT    := build
 
-.PHONY: setup demo test test-falco lint bench docs sanitize pythons clean
+.PHONY: setup demo test test-falco lint bench docs sanitize pythons bench-pythons clean
 
 setup: $(VENV)/.installed
 
@@ -43,9 +43,16 @@ test-falco: setup
 		echo "make test-falco: no Falco binary (FALCO=PATH, or falco on PATH): every test below is skipped"
 	$(PY) -m pytest -q -ra tests/falco
 
-# build, package and run examples/dummy with each pyenv CPython 3.10-3.13 found (says which are skipped)
+# every supported CPython, 3.11-3.15 (3.11-3.13 from pyenv, 3.14 and 3.15 in a cached Debian
+# testing rootfs): build, run, package and run examples/dummy, the core tests, two minors in one
+# host, bookworm-packaged bundles in the rootfs; fails on any skip, printed with its reason.
 pythons: setup
 	$(PY) tools/pythons.py
+
+# per CPython: section I of make bench (callgrind), the dummy's tarball size and cold start
+bench-pythons: setup
+	@bash tools/ensure-system-deps.sh "$(PYTHON)" valgrind
+	$(PY) tools/pythons.py --bench
 
 # the API reference from the docstrings (mkdocs + mkdocstrings, offline); strict: a broken
 # reference fails. The test suite builds it too (tests/tooling/test_docs.py).
@@ -56,11 +63,12 @@ docs: setup
 # The host, every plugin the tests build (shims and C plugins) and the C drivers, compiled with
 # AddressSanitizer + UBSan (their own cache); Python's objects on malloc so that ASan sees
 # them; no leak check (the interpreter is never finalized). The subset covers extraction,
-# async, tables and sourcing; tests marked no_sanitize (a .so loaded into pytest, LD_PRELOAD,
+# async, tables (with nested tables swept), sourcing; tests marked no_sanitize (a .so loaded into pytest, LD_PRELOAD,
 # start-up timing) are left out.
 SAN_CFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g
 SAN_TESTS  := tests/sdk/test_reliability.py tests/sdk/test_fuzz_plugins.py tests/sdk/test_extract.py tests/sdk/test_async.py \
-	tests/sdk/test_state.py tests/sdk/test_source.py tests/sdk/test_batch_fields.py
+	tests/sdk/test_state.py tests/sdk/test_source.py tests/sdk/test_batch_fields.py \
+	tests/sdk/test_subtables.py::test_the_records_of_nested_tables_no_entry_holds_are_swept
 
 sanitize: setup
 	FALCO_PLUGIN_CFLAGS="$(SAN_CFLAGS)" FALCO_PLUGIN_CACHE="$(CURDIR)/$(OUT)/sanitize-cache" \

@@ -9,12 +9,14 @@ S2  one field per event (bench.value), S3 four fields per event (bench.value, be
     bench.div[3], bench.value again as Falco's output does), each field asked in its own
     extract_fields call as libsinsp does: for the C plugin, bench_py (per-event fields) and
     bench_batch_py (the same fields with batch=True), payloads prebuilt, batch 64, with the
-    ratio to C and the cost per extraction (S3 - S1) / 4 as the issue tracker counts it. Twice:
+    ratio to C and the cost per extraction (S3 - S1) / 4 (S3 asks four fields). Twice:
     in a tight loop, and with --work-kib (the host writes a few KiB per event between events,
     as Falco's own work evicts the caches a tight loop keeps warm).
 I   instructions: the S1/S2/S3 runs of the C plugin, bench_py and bench_batch_py counted by
     valgrind's callgrind (instructions per event, INSTR_EVENTS events): the same figures
     whatever else the machine is doing, so the ratios can be compared between runs.
+    Then the vectorized batch fields: bench_vector_py (stdlib) and bench_numpy_py (numpy, if
+    installed), which return packed values and decode the batch's contiguous buffer.
 A   async emit: ns/event from one Python thread and from four (emit per event, and emit_many
     of 64), next to a plain-C emitter plugin (bench/c_reference/async_c.c) in the same host.
 P   parse and tables over a shared capture: a no-op parse_event (ns/event), a threads-table
@@ -137,6 +139,37 @@ def instructions(c_lib: Path, py_lib: Path, batch_lib: Path) -> None:
             ("per extraction (S3 - S1) / 4", [(s3 - s1) / 4 for s1, _, s3 in runs])]
     for label, v in rows:
         print(f"{label:34}{v[0]:<12.0f}{v[1]:<12.0f}{ratio(v[1], v[0]):<10}{v[2]:<12.0f}{ratio(v[2], v[0]):<10}")
+
+
+def vectorized_instructions(c_lib: Path) -> None:
+    """Section I, vectorized batch fields: bench_vector_py (stdlib: packed values, the batch's
+    contiguous buffer) and bench_numpy_py (numpy, when installed), next to the C plugin."""
+    import importlib.util
+
+    prebuilt = json.dumps({"batch": 64, "precompute": True})
+    plugins = [("C plugin", c_lib, json.dumps({"batch": 64}))]
+    plugins.append(("bench_vector_py (stdlib)", build(f"{ROOT}/examples/bench/bench_vector.py:BenchVectorPlugin",
+                                                      OUT / "libbench_vector_py.so")[0], prebuilt))
+    if importlib.util.find_spec("numpy") is None:
+        print("\nI bench_numpy_py: skipped (numpy is not installed: pip install numpy)")
+    else:
+        plugins.append(("bench_numpy_py (numpy)", build(f"{ROOT}/examples/bench/bench_numpy.py:BenchNumpyPlugin",
+                                                        OUT / "libbench_numpy_py.so")[0], prebuilt))
+    for _, lib, config in plugins[1:]:  # warm-up, as instructions() does
+        host_bench([(lib, config, "1")])
+    try:
+        runs = [[instructions_per_event(lib, config, *fields) for fields in ((), ("--fields", S2_FIELDS),
+                                                                              ("--fields", S3_FIELDS))]
+                for _, lib, config in plugins]
+    except FileNotFoundError:
+        print("\nI vectorized batch fields: skipped (valgrind not found)")
+        return
+    print(f"\nI vectorized batch fields, instructions per event (callgrind, {INSTR_EVENTS:,} events)")
+    print(f"{'':34}{'S2 - S1':<12}{'ratio':<10}{'per extraction':<16}{'ratio':<10}")
+    c_s2, c_ext = runs[0][1] - runs[0][0], (runs[0][2] - runs[0][0]) / 4
+    for (title, _, _), (s1, s2, s3) in zip(plugins, runs, strict=True):
+        ext = (s3 - s1) / 4
+        print(f"{title:34}{s2 - s1:<12.0f}{ratio(s2 - s1, c_s2):<10}{ext:<16.0f}{ratio(ext, c_ext):<10}")
 
 
 ASYNC_EVENTS = int(os.environ.get("BENCH_ASYNC_EVENTS", "400000"))
@@ -345,6 +378,7 @@ def main() -> int:
         return 0
     if "--instructions" in sys.argv:  # only section I
         instructions(c_lib, py_lib, batch_lib)
+        vectorized_instructions(c_lib)
         return 0
 
     batches = (1, 64, 512)
@@ -369,6 +403,7 @@ def main() -> int:
     extraction(c_lib, py_lib, batch_lib)
 
     instructions(c_lib, py_lib, batch_lib)
+    vectorized_instructions(c_lib)
 
     async_emit()
 

@@ -43,7 +43,7 @@ call (``parse_event``, a field, another routine) until ``capture_close`` returns
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 __all__ = ["CaptureListen", "CaptureListenPlugin", "Routine", "ThreadPool"]
 
@@ -77,7 +77,3 @@ class CaptureListenPlugin:
 
     def capture_close(self, listen: CaptureListen) -> None:
         """Capture stops: unsubscribe routines here."""
-
-
-def capture_listen(plugin: Any, what: str, pool: Any) -> None:
-    getattr(plugin, what)(CaptureListen(pool))

@@ -16,7 +16,6 @@ flow; the GIL keeps the plugin's own data consistent for one call.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 __all__ = ["Metric", "MetricValueType"]
@@ -75,12 +74,3 @@ class Metric:
             if not isinstance(value, int) or not low <= value <= high:
                 raise ValueError(f"metric {self.name}: {value!r} does not fit {value_type.name}")
         return self.name, self.monotonic, int(value_type), value
-
-
-def metric_tuples(metrics: Iterable[Metric]) -> list[tuple[str, bool, int, int | float]]:
-    out = []
-    for m in metrics:
-        if not isinstance(m, Metric):
-            raise TypeError(f"get_metrics() must return Metric objects, got {type(m).__name__}")
-        out.append(m.as_tuple())
-    return out

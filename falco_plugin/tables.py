@@ -36,7 +36,9 @@ Misuse (a write during extraction, a wrong type, a table used outside a call) ra
 
 A table of the plugin's own is an :class:`ExportedTable`, a dict-like object the plugin
 uses directly, registered with ``tables.add_table(table)`` in ``__init__``; fields marked
-``Readonly[...]`` are read-only for others and ``Private[...]`` ones invisible to them.
+``Readonly[...]`` are read-only for others and ``Private[...]`` ones invisible to them. A field
+``fds: ExportedTable[Int64, Fd]`` makes each entry hold a nested table of its own, which other
+plugins read as a field of type table (like libsinsp's ``threads`` / ``file_descriptors``).
 """
 
 from __future__ import annotations
@@ -47,7 +49,10 @@ import sys
 import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, TypeVar
+
+if TYPE_CHECKING:  # the C module, present only inside a plugin (typed by _shim.pyi)
+    from . import _shim
 
 __all__ = [
     "Custom",
@@ -219,13 +224,18 @@ class TableEntry:
 
     def __init__(self, **values: Any) -> None:
         specs = entry_fields(type(self))
-        names = {s.name for s in specs}
+        names = {s.name for s in specs if s.type is not StateType.TABLE}
         unknown = set(values) - names
         if unknown:
-            raise TypeError(f"{type(self).__name__} has no field {sorted(unknown)[0]!r}")
+            what = "no field" if unknown - {s.name for s in specs} else "a nested table, not a value, in field"
+            raise TypeError(f"{type(self).__name__} has {what} {sorted(unknown)[0]!r}")
         for spec in specs:
             if spec.type is not StateType.TABLE:
                 setattr(self, spec.name, values.get(spec.name, spec.default()))
+            else:  # each entry holds a nested table of its own, empty at first
+                assert spec.nested_key is not None and spec.nested_entry is not None
+                setattr(self, spec.name, ExportedTable(spec.name, spec.nested_key, spec.nested_entry,
+                                                       _schema=_nested_schema(type(self), spec)))
         self._extra: dict[str, Any] = {}
 
     def __repr__(self) -> str:
@@ -245,10 +255,10 @@ def entry_fields(cls: type[TableEntry]) -> tuple[FieldSpec, ...]:
             continue
         flags = _flags(hint)
         base = typing.get_args(hint)[0] if typing.get_origin(hint) is Annotated else hint
-        if typing.get_origin(base) is Table:
+        if typing.get_origin(base) in (Table, ExportedTable):
             key, entry = typing.get_args(base)
             if not (isinstance(entry, type) and issubclass(entry, TableEntry)):
-                raise TypeError(f"{cls.__name__}.{name}: Table[key type, entry class]")
+                raise TypeError(f"{cls.__name__}.{name}: Table[key type, entry class] (ExportedTable[...] to export)")
             specs.append(FieldSpec(name, StateType.TABLE, flags, state_type(key, f"{cls.__name__}.{name}"), entry))
         else:
             specs.append(FieldSpec(name, state_type(hint, f"{cls.__name__}.{name}"), flags))
@@ -259,7 +269,7 @@ def entry_fields(cls: type[TableEntry]) -> tuple[FieldSpec, ...]:
 # -- imported tables (runs inside the shim) -------------------------------------------------
 
 
-def _bind(ref: Any, cls: type[TableEntry]) -> None:
+def _bind(ref: _shim.Table, cls: type[TableEntry]) -> None:
     """Look up (or add) the declared fields on the host table; entries get their attributes."""
     shim = sys.modules["falco_plugin._shim"]
     namespace: dict[str, Any] = {"_bound": True, "__module__": cls.__module__}
@@ -289,7 +299,7 @@ _PYTHON_TABLES: set[str] = set()
 class TablesInput:
     """The host's tables, as ``__init__(self, config, tables)`` receives them."""
 
-    def __init__(self, host: Any) -> None:
+    def __init__(self, host: _shim.HostTables) -> None:
         self._host = host
 
     def list_tables(self) -> list[tuple[str, StateType]]:
@@ -332,7 +342,7 @@ class ExportedTable(Generic[K, X]):
     Stat(comm='cat', opens=1)
     """
 
-    def __init__(self, name: str, key: Any, entry: type[X]) -> None:
+    def __init__(self, name: str, key: Any, entry: type[X], *, _schema: _Schema | None = None) -> None:
         if not (isinstance(entry, type) and issubclass(entry, TableEntry)):
             raise TypeError("ExportedTable(name, key type, entry class): the entry class subclasses TableEntry")
         self.name = name
@@ -340,13 +350,18 @@ class ExportedTable(Generic[K, X]):
         if self.key_type is StateType.TABLE:
             raise TypeError("a table key cannot be a table")
         self.entry = entry
-        specs = entry_fields(entry)
-        for spec in specs:
-            if spec.type is StateType.TABLE or _Flag.CUSTOM in spec.flags:
-                raise TypeError(f"{entry.__name__}.{spec.name}: exported tables hold plain fields")
-        self._public = [s for s in specs if _Flag.PRIVATE not in s.flags]
-        self._added: list[FieldSpec] = []
+        # the fields others see; a nested table shares them (and the fields added to any of
+        # them) with every nested table of the same field, as libsinsp's subtables do
+        self._schema = _schema or _Schema(entry)
         self._entries: dict[Any, X] = {}
+
+    @property
+    def _public(self) -> list[FieldSpec]:
+        return self._schema.public
+
+    @property
+    def _added(self) -> list[FieldSpec]:
+        return self._schema.added
 
     # the plugin's side: a dict
     def __getitem__(self, key: K) -> X:
@@ -409,7 +424,7 @@ class ExportedTable(Generic[K, X]):
 
     # the host's side (called by the shim's vtables)
     def _fields(self) -> list[tuple[str, int, bool]]:
-        return [(s.name, int(s.type), _Flag.READONLY in s.flags) for s in self._public + self._added]
+        return [(s.name, int(s.type), _read_only(s)) for s in self._public + self._added]
 
     def _field(self, name: str, type_code: int) -> tuple[int, int, bool]:
         for index, spec in enumerate(self._public + self._added):
@@ -417,7 +432,7 @@ class ExportedTable(Generic[K, X]):
                 if spec.type != type_code:
                     raise TableError(f"field '{name}' has type {spec.type.name.lower()}, "
                                      f"not {StateType(type_code).name.lower()}")
-                return index, int(spec.type), _Flag.READONLY in spec.flags
+                return index, int(spec.type), _read_only(spec)
         raise TableError(f"no field '{name}'")
 
     def _add_field(self, name: str, type_code: int) -> tuple[int, int, bool]:
@@ -447,6 +462,8 @@ class ExportedTable(Generic[K, X]):
 
     def _write(self, entry: X, index: int, value: Any) -> None:
         spec = self._spec(index)
+        if _read_only(spec):  # the host checks the flag it was given; this is for a host that does not
+            raise TableError(f"field '{spec.name}' is read-only")
         if index < len(self._public):
             setattr(entry, spec.name, value)
         else:
@@ -472,3 +489,35 @@ class ExportedTable(Generic[K, X]):
 
     def _clear(self) -> None:
         self._entries.clear()
+
+
+def _read_only(spec: FieldSpec) -> bool:
+    """Others may not write the field: ``Readonly``, or a nested table (its entries they may)."""
+    return _Flag.READONLY in spec.flags or spec.type is StateType.TABLE
+
+
+class _Schema:
+    """The fields of an exported table as others see them: the entry class's public ones, then
+    those other plugins added. Nested tables of one field share one schema."""
+
+    def __init__(self, entry: type[TableEntry]) -> None:
+        specs = entry_fields(entry)
+        for spec in specs:
+            if _Flag.CUSTOM in spec.flags:
+                raise TypeError(f"{entry.__name__}.{spec.name}: Custom is for fields added to imported tables")
+        self.public = [s for s in specs if _Flag.PRIVATE not in s.flags]
+        self.added: list[FieldSpec] = []
+
+
+_NESTED_SCHEMAS: dict[tuple[type[TableEntry], str], _Schema] = {}
+
+
+def _nested_schema(owner: type[TableEntry], spec: FieldSpec) -> _Schema:
+    """The schema every nested table of ``owner.<spec.name>`` shares."""
+    key = (owner, spec.name)
+    schema = _NESTED_SCHEMAS.get(key)
+    if schema is None:
+        assert spec.nested_entry is not None
+        schema = _NESTED_SCHEMAS[key] = _Schema(spec.nested_entry)
+    return schema
+

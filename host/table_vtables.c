@@ -333,9 +333,15 @@ static ss_plugin_rc vt_read(ss_plugin_table_t *t, ss_plugin_table_entry_t *e, co
 		if (rc != SS_PLUGIN_SUCCESS) {
 			pfail(v, "read_entry_field");
 		} else if (pt_field_type(v->pt, f) == SS_PLUGIN_ST_TABLE && out->table) {
-			tview *n = view_new(v->owner, 1); /* a nested table of a plugin table: same functions */
-			n->pt = v->pt;
-			n->raw = out->table;
+			/* the value is the nested table's ss_plugin_table_input (§3.7): its owner's
+			 * functions and its own table pointer */
+			const ss_plugin_table_input *in = (const ss_plugin_table_input *)out->table;
+			ptable *npt = pt_nested(v->pt, (void *)f, in, v->owner);
+			if (!npt)
+				return SS_PLUGIN_FAILURE;
+			tview *n = view_new(v->owner, 1);
+			n->pt = npt;
+			n->raw = in->table;
 			out->table = n;
 		}
 		return rc;

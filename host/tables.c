@@ -377,15 +377,46 @@ htable *tables_register_host(const char *name, tschema *s)
 	return t;
 }
 
+void pt_free(ptable *pt)
+{
+	for (size_t i = 0; i < pt->nnested; i++)
+		pt_free(pt->nested[i].pt);
+	free(pt->nested);
+	free(pt->ftypes);
+	free(pt);
+}
+
+ptable *pt_nested(ptable *pt, void *f, const ss_plugin_table_input *in, plugin *owner)
+{
+	for (size_t i = 0; i < pt->nnested; i++)
+		if (pt->nested[i].f == f)
+			return pt->nested[i].pt;
+	if (!in->table || !in->reader_ext || !in->writer_ext || !in->fields_ext) {
+		terr(owner, "table '%s': plugin %s gave a nested table that is not a table input (its table and "
+			    "reader_ext/writer_ext/fields_ext must be set, plugin-api-facts.md, State tables)", pt->name, pt->owner->name);
+		return NULL;
+	}
+	ptable *n = xcalloc(1, sizeof *n);
+	n->name = in->name;
+	n->key_type = in->key_type;
+	n->owner = pt->owner;
+	n->reader = *in->reader_ext;
+	n->writer = *in->writer_ext;
+	n->fields = *in->fields_ext;
+	pt->nested = xrealloc(pt->nested, (pt->nnested + 1) * sizeof *pt->nested);
+	pt->nested[pt->nnested].f = f;
+	pt->nested[pt->nnested].pt = n;
+	pt->nnested++;
+	return n;
+}
+
 void tables_shutdown(void)
 {
 	for (size_t i = 0; i < g_nreg; i++) {
 		if (g_reg[i].ht)
 			ht_free(g_reg[i].ht);
-		if (g_reg[i].pt) {
-			free(g_reg[i].pt->ftypes);
-			free(g_reg[i].pt);
-		}
+		if (g_reg[i].pt)
+			pt_free(g_reg[i].pt);
 	}
 	free(g_reg);
 	g_reg = NULL;

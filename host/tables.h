@@ -91,7 +91,20 @@ typedef struct ptable {
 		ss_plugin_state_type type;
 	} * ftypes;
 	size_t nftypes;
+	/* the nested tables of each table field (by its accessor): their owner's functions, from
+	 * the ss_plugin_table_input that is the field's value (plugin-api-facts.md, State tables), and the
+	 * accessors seen on them; table is NULL (each nested table has its own) */
+	struct {
+		void *f;
+		struct ptable *pt;
+	} * nested;
+	size_t nnested;
 } ptable;
+
+/* The nested tables of field f of pt's entries, as `in` (a read value of that field)
+ * describes them; NULL (with the owner error of `owner` set) if `in` is not a usable input. */
+ptable *pt_nested(ptable *pt, void *f, const ss_plugin_table_input *in, plugin *owner);
+void pt_free(ptable *pt);
 
 typedef struct tview {
 	uint32_t magic;

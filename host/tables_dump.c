@@ -132,10 +132,14 @@ static void dump_plugin_entries(sbuf *b, const ptable *pt, void *raw, int depth)
 			if (!acc[i] || pt->reader.read_entry_field(raw, l.v[k], acc[i], &d) != SS_PLUGIN_SUCCESS) {
 				sb_puts(b, "null");
 			} else if (fi[i].field_type == SS_PLUGIN_ST_TABLE) {
-				if (d.table && depth < 8)
-					dump_plugin_entries(b, pt, d.table, depth + 1);
-				else
+				const ss_plugin_table_input *in = d.table; /* the nested table's input */
+				if (in && in->table && in->reader_ext && in->fields_ext && depth < 8) {
+					ptable npt = {.name = in->name, .key_type = in->key_type, .owner = pt->owner,
+						      .reader = *in->reader_ext, .fields = *in->fields_ext};
+					dump_plugin_entries(b, &npt, in->table, depth + 1);
+				} else {
 					sb_puts(b, "null");
+				}
 			} else {
 				dump_value(b, fi[i].field_type, &d);
 			}

@@ -78,10 +78,12 @@ static int put_value(const struct fp_extract *x, fp_bslot *b, uint8_t ftype, PyO
 	char *out = (char *)b->vals + *count * size;
 	size_t at;
 	if (ftype == FTYPE_STRING) {
-		Py_ssize_t len;
-		const char *utf8 = PyUnicode_Check(v) ? PyUnicode_AsUTF8AndSize(v, &len) : NULL;
-		if (!PyUnicode_Check(v))
-			PyErr_Format(PyExc_TypeError, "a string field must return str, not %.80s", Py_TYPE(v)->tp_name);
+		Py_ssize_t len = PyBytes_Check(v) ? PyBytes_GET_SIZE(v) : 0;
+		const char *utf8 = PyUnicode_Check(v) ? PyUnicode_AsUTF8AndSize(v, &len)
+				   : PyBytes_Check(v) ? PyBytes_AS_STRING(v) : NULL;
+		if (!PyUnicode_Check(v) && !PyBytes_Check(v))
+			PyErr_Format(PyExc_TypeError, "a string field must return str or bytes, not %.80s",
+				     Py_TYPE(v)->tp_name);
 		else if (utf8 && memchr(utf8, 0, (size_t)len))
 			PyErr_SetString(PyExc_ValueError, "a string field cannot contain a NUL character ('\\0')");
 		if (!utf8 || PyErr_Occurred() || arena_put(b, utf8, (size_t)len, 1, &at) < 0)
@@ -147,8 +149,9 @@ static int store_batch_plain(fp_bslot *b, uint8_t ftype, PyObject *fast, uint32_
 			}
 			((uint64_t *)b->vals)[count++] = u;
 		} else {
-			Py_ssize_t len;
-			const char *utf8 = PyUnicode_CheckExact(v) ? PyUnicode_AsUTF8AndSize(v, &len) : NULL;
+			Py_ssize_t len = PyBytes_CheckExact(v) ? PyBytes_GET_SIZE(v) : 0;
+			const char *utf8 = PyUnicode_CheckExact(v) ? PyUnicode_AsUTF8AndSize(v, &len)
+					   : PyBytes_CheckExact(v) ? PyBytes_AS_STRING(v) : NULL;
 			size_t at;
 			if (!utf8 || memchr(utf8, 0, (size_t)len)) {
 				PyErr_Clear();
@@ -164,10 +167,144 @@ static int store_batch_plain(fp_bslot *b, uint8_t ftype, PyObject *fast, uint32_
 	return 0;
 }
 
+/* Packed values: one per event, so event i's value is value i. */
+static int store_batch_count(fp_bslot *b, Py_ssize_t got, uint32_t n)
+{
+	if (got != (Py_ssize_t)n) {
+		PyErr_Format(PyExc_ValueError, "a batch field must return one value per event: got %zd for %u events",
+			     got, n);
+		return -1;
+	}
+	for (uint32_t i = 0; i <= n; i++)
+		b->off[i] = i;
+	return 0;
+}
+
+/* The item type of a buffer of values: its struct format letter without a native or
+ * little-endian byte-order mark ('?' when the order is not the machine's). */
+static char buffer_letter(const Py_buffer *view)
+{
+	const char *f = view->format ? view->format : "B";
+	if (*f == '@' || *f == '=' || (*f == '<' && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__))
+		f++;
+	return f[0] && !f[1] ? f[0] : '?';
+}
+
+/* A uint64 / reltime / abstime / bool field's values packed in a buffer (array.array, numpy
+ * array, memoryview, bytes of native uint64s): copied as they are, no Python object per value. */
+static int store_batch_buffer(fp_bslot *b, uint8_t ftype, PyObject *values, uint32_t n)
+{
+	Py_buffer view;
+	if (PyObject_GetBuffer(values, &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+		if (PyErr_ExceptionMatches(PyExc_BufferError)) {
+			PyErr_Clear();
+			PyErr_Format(PyExc_ValueError,
+				     "a batch field's buffer must be contiguous: this %.80s is not (copy it first, e.g. "
+				     "bytes(view) or numpy.ascontiguousarray(values))",
+				     Py_TYPE(values)->tp_name);
+		}
+		return -1;
+	}
+	char letter = buffer_letter(&view);
+	int is_bytes = view.itemsize == 1 && (letter == 'B' || letter == 'b' || letter == 'c');
+	int is_u64 = view.itemsize == 8 && (letter == 'Q' || letter == 'L' || letter == 'N');
+	int is_i64 = view.itemsize == 8 && (letter == 'q' || letter == 'l' || letter == 'n');
+	int is_bool = ftype == FTYPE_BOOL && view.itemsize == 1 && letter == '?';
+	int rc = -1;
+	if (view.ndim > 1) {
+		PyErr_Format(PyExc_ValueError, "a batch field's buffer must be one-dimensional, not %d-dimensional",
+			     view.ndim);
+	} else if (!is_bytes && !is_u64 && !is_i64 && !is_bool) {
+		PyErr_Format(PyExc_ValueError,
+			     "a batch field's buffer must hold 8-byte unsigned integers (format 'Q', numpy uint64%s), "
+			     "not format '%s' of %zd bytes",
+			     ftype == FTYPE_BOOL ? ", or numpy bool" : "", view.format ? view.format : "B", view.itemsize);
+	} else if (is_bytes && view.len % 8) {
+		PyErr_Format(PyExc_ValueError,
+			     "a batch field's bytes must hold 8-byte values: %zd bytes is not a multiple of 8", view.len);
+	} else if (store_batch_count(b, is_bytes ? view.len / 8 : view.len / view.itemsize, n) == 0 &&
+		   grow(&b->vals, &b->valcap, (size_t)n * (ftype == FTYPE_BOOL ? sizeof(ss_plugin_bool) : 8)) == 0) {
+		rc = 0;
+		if (ftype == FTYPE_BOOL) {
+			ss_plugin_bool *out = b->vals;
+			for (uint32_t i = 0; i < n; i++) {
+				uint64_t u = 0;
+				if (is_bool)
+					u = ((const uint8_t *)view.buf)[i];
+				else
+					memcpy(&u, (const char *)view.buf + (size_t)i * 8, 8);
+				out[i] = u != 0;
+			}
+		} else {
+			memcpy(b->vals, view.buf, (size_t)n * 8);
+		}
+		for (uint32_t i = 0; is_i64 && i < n; i++) {
+			int64_t v = ((const int64_t *)b->vals)[i];
+			if (v < 0) {
+				PyErr_Format(PyExc_ValueError, "value %u of the batch is negative (%lld)", i, (long long)v);
+				rc = -1;
+				break;
+			}
+		}
+	}
+	PyBuffer_Release(&view);
+	return rc;
+}
+
+/* A string field's values joined by NUL ("\0".join(values), as str or bytes): one copy of the
+ * whole text; each value then ends at its separator. */
+static int store_batch_joined(fp_bslot *b, PyObject *values, uint32_t n)
+{
+	Py_buffer view = {0};
+	Py_ssize_t len;
+	const char *text = PyUnicode_Check(values) ? PyUnicode_AsUTF8AndSize(values, &len) : NULL;
+	if (!text) {
+		if (PyErr_Occurred() || PyObject_GetBuffer(values, &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
+			return -1;
+		if (view.itemsize != 1 || view.ndim > 1) {
+			PyErr_Format(PyExc_ValueError, "a string batch field's buffer must hold bytes, not format '%s'",
+				     view.format ? view.format : "B");
+			PyBuffer_Release(&view);
+			return -1;
+		}
+		text = view.buf;
+		len = view.len;
+	}
+	size_t at;
+	int rc = grow(&b->vals, &b->valcap, (size_t)n * sizeof(const char *)) < 0 ||
+			 arena_put(b, text, (size_t)len, 1, &at) < 0
+		 ? -1
+		 : 0;
+	if (view.obj)
+		PyBuffer_Release(&view);
+	if (rc < 0)
+		return -1;
+	/* value i starts after the i-th NUL and ends at the next one (or at the NUL arena_put added) */
+	const char **out = b->vals, *p = b->arena + at, *end = p + len;
+	Py_ssize_t count = 0;
+	for (;;) {
+		if (count < (Py_ssize_t)n)
+			out[count] = p;
+		count++;
+		const char *sep = memchr(p, '\0', (size_t)(end - p));
+		if (!sep)
+			break;
+		p = sep + 1;
+	}
+	return store_batch_count(b, count, n);
+}
+
 /* Convert what the batch method returned (one value, list or None per event) into the slot. */
 static int store_batch(const struct fp_extract *x, fp_bslot *b, uint32_t fid, PyObject *values, uint32_t n)
 {
 	uint8_t ftype = field_types[fid];
+	b->arenalen = 0;
+	if (!field_is_list[fid] && !PyList_Check(values) && !PyTuple_Check(values)) {
+		if (ftype == FTYPE_STRING && (PyUnicode_Check(values) || PyObject_CheckBuffer(values)))
+			return store_batch_joined(b, values, n);
+		if (ftype != FTYPE_STRING && ftype != FTYPE_IPADDR && ftype != FTYPE_IPNET && PyObject_CheckBuffer(values))
+			return store_batch_buffer(b, ftype, values, n);
+	}
 	PyObject *fast = PySequence_Fast(values, "a batch field must return a list of one value per event");
 	if (!fast)
 		return -1;
@@ -230,8 +367,9 @@ static int store_batch(const struct fp_extract *x, fp_bslot *b, uint32_t fid, Py
 	return 0;
 }
 
-/* The payloads of the batch's events, the list every batch field of the batch receives. */
-static PyObject *batch_payloads(fp_batch *bt)
+/* The payloads of the batch's events, the falco_plugin.Payloads (a list) every batch field of
+ * the batch receives. */
+static PyObject *batch_payloads(const struct fp_extract *x, fp_batch *bt)
 {
 	if (bt->payloads)
 		return bt->payloads;
@@ -244,7 +382,12 @@ static PyObject *batch_payloads(fp_batch *bt)
 		PyObject *item = PySequence_Fast_GET_ITEM(bt->items, i);
 		PyList_SET_ITEM(list, i, Py_NewRef(PyTuple_Check(item) ? PyTuple_GET_ITEM(item, 0) : item));
 	}
-	return bt->payloads = list;
+	PyObject *payloads = list ? PyObject_CallOneArg(x->payloads_type, list) : NULL;
+	Py_XDECREF(list);
+	if (payloads && (PyObject_SetAttr(payloads, x->str_buffer, Py_None) < 0 ||
+			 PyObject_SetAttr(payloads, x->str_offsets, Py_None) < 0))
+		Py_CLEAR(payloads);
+	return bt->payloads = payloads;
 }
 
 /* Call the batch method for every event of the current batch and keep the values in b. On
@@ -259,7 +402,7 @@ int fp_batch_compute(struct fp_extract *x, fp_state *s, fp_bslot *b, const ss_pl
 		return -1;
 	memset(b->off, 0, (n + 1) * sizeof *b->off);
 	b->gen = bt->gen; /* computed once per batch, even if it fails */
-	PyObject *payloads = batch_payloads(bt);
+	PyObject *payloads = batch_payloads(x, bt);
 	if (!payloads)
 		return -1;
 	PyObject *args[3] = {NULL, payloads, NULL}; /* args[0]: room for a callee's self */

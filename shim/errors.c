@@ -10,6 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* set once by the interpreter's bootstrap (interpreter.c), process-wide */
+PyObject *fp_runtime;
+PyObject *fp_exc_end_of_stream;
+PyObject *fp_exc_timeout;
+
 void fp_set_error(fp_state *s, const char *fmt, ...)
 {
 	va_list ap;

@@ -82,11 +82,15 @@ int fp_extract_init(fp_state *s)
 	x->ip_packed = PyObject_GetAttrString(fp_runtime, "ip_packed");
 	PyObject *module = PyImport_ImportModule("falco_plugin.extract");
 	x->located_type = module ? PyObject_GetAttrString(module, "Located") : NULL;
+	x->payloads_type = module ? PyObject_GetAttrString(module, "Payloads") : NULL;
 	Py_XDECREF(module);
 	x->str_value = PyUnicode_InternFromString("value");
 	x->str_start = PyUnicode_InternFromString("start");
 	x->str_length = PyUnicode_InternFromString("length");
-	if (!x->methods || !x->datetime_ns || !x->ip_packed || !x->located_type || !x->str_value || !x->str_start ||
+	x->str_buffer = PyUnicode_InternFromString("_buffer");
+	x->str_offsets = PyUnicode_InternFromString("_offsets");
+	if (!x->methods || !x->datetime_ns || !x->ip_packed || !x->located_type || !x->payloads_type || !x->str_value ||
+	    !x->str_start || !x->str_buffer || !x->str_offsets ||
 	    !x->str_length)
 		return -1;
 	if (!PyTuple_Check(x->methods) || PyTuple_GET_SIZE(x->methods) != NFIELDS) {
@@ -122,6 +126,9 @@ void fp_extract_destroy(fp_state *s)
 	free(x->ostart);
 	free(x->olen);
 	Py_CLEAR(x->located_type);
+	Py_CLEAR(x->payloads_type);
+	Py_CLEAR(x->str_buffer);
+	Py_CLEAR(x->str_offsets);
 	Py_CLEAR(x->str_value);
 	Py_CLEAR(x->str_start);
 	Py_CLEAR(x->str_length);
@@ -221,12 +228,13 @@ int fp_convert_one(const struct fp_extract *x, PyObject *v, uint8_t ftype, void 
 		return 0;
 	}
 	case FTYPE_STRING: {
-		if (!PyUnicode_Check(v)) {
-			PyErr_Format(PyExc_TypeError, "a string field must return str, not %.80s", Py_TYPE(v)->tp_name);
+		if (!PyUnicode_Check(v) && !PyBytes_Check(v)) {
+			PyErr_Format(PyExc_TypeError, "a string field must return str or bytes, not %.80s",
+				     Py_TYPE(v)->tp_name);
 			return -1;
 		}
-		Py_ssize_t n;
-		const char *utf8 = PyUnicode_AsUTF8AndSize(v, &n);
+		Py_ssize_t n = PyBytes_Check(v) ? PyBytes_GET_SIZE(v) : 0;
+		const char *utf8 = PyBytes_Check(v) ? PyBytes_AS_STRING(v) : PyUnicode_AsUTF8AndSize(v, &n);
 		if (!utf8)
 			return -1;
 		if (memchr(utf8, 0, (size_t)n)) {

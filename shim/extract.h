@@ -63,6 +63,7 @@ struct fp_extract {
 	PyObject *func[sizeof field_types], *self[sizeof field_types];
 	PyObject *datetime_ns, *ip_packed; /* _runtime converters, looked up once */
 	PyObject *located_type, *str_value, *str_start, *str_length; /* falco_plugin.Located */
+	PyObject *payloads_type, *str_buffer, *str_offsets; /* falco_plugin.Payloads, its two slots */
 	uint32_t *ostart, *olen; /* the value_offsets arrays handed to the host */
 	uint64_t ocap;
 	fp_result *results;

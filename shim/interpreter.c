@@ -25,9 +25,6 @@
 #include <unistd.h>
 
 __thread PyThreadState *fp_thread_state;
-PyObject *fp_runtime;
-PyObject *fp_exc_end_of_stream;
-PyObject *fp_exc_timeout;
 
 static pthread_key_t thread_state_key;
 static char libpython_conflict[FPA_MAX_ERRLEN];

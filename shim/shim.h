@@ -39,7 +39,14 @@ typedef struct fp_state {
 	PyObject *event;        /* the reusable Event object (event.c) */
 	struct fp_extract *extract; /* extract.c */
 	PyObject *async_handler;    /* async.c: the AsyncHandler given to start_async */
-	struct fp_xtable *exported; /* tables.c: the plugin's own tables, a list */
+	struct fp_xtable *exported; /* tables_export.c: the plugin's own tables, a list */
+	/* tables_export.c: the records of nested tables handed out (a list, and a dict from the
+	 * Python table to its record's address), how many since the last sweep and how many it
+	 * kept; the field-handle records of each schema (a list) */
+	struct fp_xtable *xnested;
+	PyObject *xnested_map;
+	size_t xnested_count, xnested_kept;
+	struct fp_xschema *xschemas;
 	struct fp_parse *parse;     /* parse.c */
 	struct fp_listen *listen;   /* listen.c */
 	struct fp_metrics *metrics; /* metrics.c */
@@ -116,7 +123,8 @@ static inline void fp_leave(fp_gil g)
 		PyGILState_Release(g.gstate);
 }
 
-/* The imported falco_plugin._runtime module and its helpers (borrowed, process-wide). */
+/* The imported falco_plugin._runtime module and its helpers (borrowed, process-wide; defined
+ * in errors.c, set by interpreter.c). */
 extern PyObject *fp_runtime;
 extern PyObject *fp_exc_end_of_stream;
 extern PyObject *fp_exc_timeout;

@@ -10,30 +10,42 @@
  * The host calls these vtables (without the GIL, from whatever thread is in a call that
  * has table access); each one enters Python and calls the ExportedTable's _methods. Entry
  * handles are the Python entry objects, kept alive while the host holds them; field
- * handles are small C records by field index, stable for the table's life.
+ * handles are small C records by field index, kept per schema (the fields the Python
+ * _Schema lists) until destroy, so that the handles a plugin took on one nested table serve
+ * every nested table of that field, as libsinsp's subtable accessors do.
+ *
+ * Nested tables (a field of type table, plugin-api-facts.md, State tables): the value handed out is an
+ * ss_plugin_table_input of the nested table (its table pointer and these same vtables),
+ * which is what libsinsp and the Rust SDK hand out and read. Its record lives as long as
+ * an entry of the plugin's holds the nested table (while only the record holds it, no entry
+ * can reach it any more: a later sweep frees it), and at most until destroy.
  */
 
+struct fp_xschema {
+	PyObject *schema; /* the Python _Schema */
+	struct fp_xfield **fields;
+	uint32_t nfields;
+	struct fp_xschema *next;
+};
+
 struct fp_xfield {
-	struct fp_xtable *t;
+	struct fp_xschema *sc;
 	uint32_t index;
 	ss_plugin_state_type type;
 	int read_only;
 };
 
 struct fp_xtable {
+	ss_plugin_table_input input; /* first: a nested table's field value points here */
 	fp_state *state;
 	PyObject *table; /* the Python ExportedTable */
 	char *name;
 	ss_plugin_state_type key_type;
+	struct fp_xschema *sc;
 	ss_plugin_table_fieldinfo *info;
 	uint32_t ninfo;
 	PyObject *info_names; /* keeps the names in info alive */
-	struct fp_xfield **fields;
-	uint32_t nfields;
 	PyObject *last; /* the last string read, alive until the next read */
-	ss_plugin_table_reader_vtable_ext reader;
-	ss_plugin_table_writer_vtable_ext writer;
-	ss_plugin_table_fields_vtable_ext fieldsvt;
 	struct fp_xtable *next;
 };
 
@@ -105,6 +117,7 @@ static void x_release_entry(ss_plugin_table_t *t, ss_plugin_table_entry_t *e)
 
 static struct fp_xfield *x_field_handle(struct fp_xtable *xt, PyObject *r)
 {
+	struct fp_xschema *sc = xt->sc;
 	/* r: (index, state_type, read_only) from _field/_add_field */
 	long index, type;
 	int ro;
@@ -114,27 +127,29 @@ static struct fp_xfield *x_field_handle(struct fp_xtable *xt, PyObject *r)
 		PyErr_SetString(PyExc_ValueError, "field index out of range");
 		return NULL;
 	}
-	if ((uint32_t)index >= xt->nfields) {
-		struct fp_xfield **fields = realloc(xt->fields, (size_t)(index + 1) * sizeof *fields);
+	if ((uint32_t)index >= sc->nfields) {
+		struct fp_xfield **fields = realloc(sc->fields, (size_t)(index + 1) * sizeof *fields);
 		if (!fields) {
 			PyErr_NoMemory();
 			return NULL;
 		}
-		memset(fields + xt->nfields, 0, ((size_t)index + 1 - xt->nfields) * sizeof *fields);
-		xt->fields = fields;
-		xt->nfields = (uint32_t)index + 1;
+		memset(fields + sc->nfields, 0, ((size_t)index + 1 - sc->nfields) * sizeof *fields);
+		sc->fields = fields;
+		sc->nfields = (uint32_t)index + 1;
 	}
-	if (!xt->fields[index]) {
+	if (!sc->fields[index]) {
 		struct fp_xfield *f = calloc(1, sizeof *f);
 		if (!f) {
 			PyErr_NoMemory();
 			return NULL;
 		}
-		*f = (struct fp_xfield){xt, (uint32_t)index, (ss_plugin_state_type)type, ro};
-		xt->fields[index] = f;
+		*f = (struct fp_xfield){sc, (uint32_t)index, (ss_plugin_state_type)type, ro};
+		sc->fields[index] = f;
 	}
-	return xt->fields[index];
+	return sc->fields[index];
 }
+
+static struct fp_xtable *x_nested(struct fp_xtable *parent, PyObject *table);
 
 static ss_plugin_rc x_read(ss_plugin_table_t *t, ss_plugin_table_entry_t *e, const ss_plugin_table_field_t *fh,
 			   ss_plugin_state_data *out)
@@ -151,7 +166,14 @@ static ss_plugin_rc x_read(ss_plugin_table_t *t, ss_plugin_table_entry_t *e, con
 		Py_DECREF(index);
 	}
 	static const fp_what what = {NULL, NULL, "a field value"};
-	if (v && to_state(v, f->type, out, &what) == 0) {
+	if (v && f->type == SS_PLUGIN_ST_TABLE) {
+		struct fp_xtable *n = x_nested(xt, v);
+		if (n) {
+			out->u64 = 0;
+			out->table = &n->input;
+			rc = SS_PLUGIN_SUCCESS;
+		}
+	} else if (v && to_state(v, f->type, out, &what) == 0) {
 		Py_XSETREF(xt->last, v); /* a string's UTF-8 lives in it */
 		v = NULL;
 		rc = SS_PLUGIN_SUCCESS;
@@ -341,70 +363,165 @@ static ss_plugin_table_field_t *x_add_field(ss_plugin_table_t *t, const char *na
 	return x_field(t, name, type, 1);
 }
 
-int fp_tables_export(fp_state *s, const ss_plugin_init_tables_input *in, PyObject *table, char *why, size_t n)
+static ss_plugin_table_reader_vtable_ext x_reader = {x_get_name, x_get_size, x_get_entry, x_read, x_release_entry,
+						      x_iterate};
+static ss_plugin_table_writer_vtable_ext x_writer = {x_clear, x_erase, x_create, x_destroy, x_add, x_write};
+static ss_plugin_table_fields_vtable_ext x_fields = {x_list_fields, x_get_field, x_add_field};
+
+/* The field-handle record of a Python _Schema (made once, kept until destroy). */
+static struct fp_xschema *x_schema(fp_state *s, PyObject *table)
+{
+	PyObject *schema = PyObject_GetAttrString(table, "_schema");
+	if (!schema)
+		return NULL;
+	struct fp_xschema *sc = s->xschemas;
+	while (sc && sc->schema != schema)
+		sc = sc->next;
+	if (!sc) {
+		if (!(sc = calloc(1, sizeof *sc))) {
+			Py_DECREF(schema);
+			PyErr_NoMemory();
+			return NULL;
+		}
+		sc->schema = Py_NewRef(schema);
+		sc->next = s->xschemas;
+		s->xschemas = sc;
+	}
+	Py_DECREF(schema);
+	return sc;
+}
+
+/* A record for the Python ExportedTable `table`: its ss_plugin_table_input and field handles. */
+static struct fp_xtable *x_new(fp_state *s, PyObject *table)
 {
 	PyObject *name = PyObject_GetAttrString(table, "name");
 	PyObject *key = name ? PyObject_GetAttrString(table, "key_type") : NULL;
 	long key_type = key ? PyLong_AsLong(key) : -1;
 	const char *cname = name && PyUnicode_Check(name) ? PyUnicode_AsUTF8(name) : NULL;
-	int rc = -1;
-	if (!cname || !valid_type(key_type)) {
+	struct fp_xtable *xt = NULL;
+	struct fp_xschema *sc = cname && valid_type(key_type) ? x_schema(s, table) : NULL;
+	if (!sc) {
 		if (!PyErr_Occurred())
 			PyErr_SetString(PyExc_TypeError, "add_table() takes an ExportedTable");
-		goto out;
-	}
-	struct fp_xtable *xt = calloc(1, sizeof *xt);
-	if (!xt || !(xt->name = strdup(cname))) {
+	} else if (!(xt = calloc(1, sizeof *xt)) || !(xt->name = strdup(cname))) {
 		free(xt);
+		xt = NULL;
 		PyErr_NoMemory();
-		goto out;
+	} else {
+		xt->state = s;
+		xt->table = Py_NewRef(table);
+		xt->key_type = (ss_plugin_state_type)key_type;
+		xt->sc = sc;
+		xt->input = (ss_plugin_table_input){
+			.name = xt->name,
+			.key_type = xt->key_type,
+			.table = xt,
+			/* the deprecated members must equal the _ext ones (plugin-api-facts.md, State tables) */
+			.reader = {x_get_name, x_get_size, x_get_entry, x_read},
+			.writer = x_writer,
+			.fields = x_fields,
+			.reader_ext = &x_reader,
+			.writer_ext = &x_writer,
+			.fields_ext = &x_fields,
+		};
 	}
-	xt->state = s;
-	xt->table = Py_NewRef(table);
-	xt->key_type = (ss_plugin_state_type)key_type;
-	xt->reader = (ss_plugin_table_reader_vtable_ext){x_get_name, x_get_size, x_get_entry, x_read, x_release_entry,
-							 x_iterate};
-	xt->writer = (ss_plugin_table_writer_vtable_ext){x_clear, x_erase, x_create, x_destroy, x_add, x_write};
-	xt->fieldsvt = (ss_plugin_table_fields_vtable_ext){x_list_fields, x_get_field, x_add_field};
+	Py_XDECREF(name);
+	Py_XDECREF(key);
+	return xt;
+}
+
+static void x_free(struct fp_xtable *xt)
+{
+	free(xt->info);
+	free(xt->name);
+	Py_CLEAR(xt->info_names);
+	Py_CLEAR(xt->last);
+	Py_CLEAR(xt->table);
+	free(xt);
+}
+
+/* Free the records of nested tables nothing but their record holds any more (so no entry of
+ * the plugin's does: the host cannot have reached them in this call). With the GIL. */
+static void x_sweep(fp_state *s)
+{
+	struct fp_xtable **p = &s->xnested;
+	size_t kept = 0;
+	while (*p) {
+		struct fp_xtable *xt = *p;
+		if (Py_REFCNT(xt->table) <= 2) { /* the record's reference and the map's key */
+			*p = xt->next;
+			PyDict_DelItem(s->xnested_map, xt->table);
+			x_free(xt);
+		} else {
+			p = &xt->next;
+			kept++;
+		}
+	}
+	s->xnested_kept = kept;
+}
+
+/* The record of the nested table `table` (a value of a table field of parent's entries):
+ * made on first read, found again later. With the GIL. */
+static struct fp_xtable *x_nested(struct fp_xtable *parent, PyObject *table)
+{
+	fp_state *s = parent->state;
+	if (!s->xnested_map && !(s->xnested_map = PyDict_New()))
+		return NULL;
+	PyObject *found = PyDict_GetItemWithError(s->xnested_map, table); /* borrowed: the address */
+	if (found)
+		return PyLong_AsVoidPtr(found);
+	if (PyErr_Occurred())
+		return NULL;
+	if (s->xnested_count > 2 * (s->xnested_kept > 64 ? s->xnested_kept : 64)) {
+		x_sweep(s);
+		s->xnested_count = s->xnested_kept;
+	}
+	struct fp_xtable *xt = x_new(s, table);
+	PyObject *address = xt ? PyLong_FromVoidPtr(xt) : NULL;
+	if (!address || PyDict_SetItem(s->xnested_map, table, address) < 0) {
+		Py_XDECREF(address);
+		if (xt)
+			x_free(xt);
+		return NULL;
+	}
+	Py_DECREF(address);
+	xt->next = s->xnested;
+	s->xnested = xt;
+	s->xnested_count++;
+	return xt;
+}
+
+int fp_tables_export(fp_state *s, const ss_plugin_init_tables_input *in, PyObject *table, char *why, size_t n)
+{
+	struct fp_xtable *xt = x_new(s, table);
+	if (!xt)
+		return -1;
 	xt->next = s->exported;
 	s->exported = xt; /* lives until destroy, even if the host refuses it */
-	ss_plugin_table_input input = {
-		.name = xt->name,
-		.key_type = xt->key_type,
-		.table = xt,
-		/* the deprecated members must equal the _ext ones (plugin-api-facts.md, State tables) */
-		.reader = {x_get_name, x_get_size, x_get_entry, x_read},
-		.writer = xt->writer,
-		.fields = xt->fieldsvt,
-		.reader_ext = &xt->reader,
-		.writer_ext = &xt->writer,
-		.fields_ext = &xt->fieldsvt,
-	};
 	PyThreadState *ts = PyEval_SaveThread();
-	ss_plugin_rc r = in->add_table(s->owner, &input);
+	ss_plugin_rc r = in->add_table(s->owner, &xt->input);
 	if (r != SS_PLUGIN_SUCCESS)
 		owner_error(fp_access_now(), why, n);
 	PyEval_RestoreThread(ts);
-	rc = r == SS_PLUGIN_SUCCESS ? 0 : -1;
-out:
-	Py_XDECREF(name);
-	Py_XDECREF(key);
-	return rc;
+	return r == SS_PLUGIN_SUCCESS ? 0 : -1;
 }
 
 void fp_tables_destroy(fp_state *s)
 {
-	while (s->exported) {
-		struct fp_xtable *xt = s->exported;
-		s->exported = xt->next;
-		for (uint32_t i = 0; i < xt->nfields; i++)
-			free(xt->fields[i]);
-		free(xt->fields);
-		free(xt->info);
-		free(xt->name);
-		Py_CLEAR(xt->info_names);
-		Py_CLEAR(xt->last);
-		Py_CLEAR(xt->table);
-		free(xt);
+	for (struct fp_xtable **list = &s->exported; list; list = list == &s->exported ? &s->xnested : NULL)
+		while (*list) {
+			struct fp_xtable *xt = *list;
+			*list = xt->next;
+			x_free(xt);
+		}
+	Py_CLEAR(s->xnested_map);
+	while (s->xschemas) {
+		struct fp_xschema *sc = s->xschemas;
+		s->xschemas = sc->next;
+		for (uint32_t i = 0; i < sc->nfields; i++)
+			free(sc->fields[i]);
+		free(sc->fields);
+		Py_CLEAR(sc->schema);
+		free(sc);
 	}
 }

@@ -69,7 +69,7 @@ def rootfs(suite: str = "bookworm", include: Sequence[str] = (), mirror: str = M
             return dest
         tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
         cmd = [debootstrap, "--variant=minbase", *([f"--include={','.join(include)}"] if include else []),
-               suite, str(tmp), mirror]
+               suite, str(tmp), mirror, *_script(suite)]
         print(f"building the Debian {suite} minbase rootfs in {dest} (once, about 2 minutes)", file=sys.stderr)
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
@@ -83,6 +83,15 @@ def rootfs(suite: str = "bookworm", include: Sequence[str] = (), mirror: str = M
             shutil.rmtree(dest)  # a tree without .complete: left by a build of an older version of this file
         os.rename(tmp, dest)
     return dest
+
+
+def _script(suite: str) -> list[str]:
+    """The sid script for a suite this debootstrap has none for: bookworm's knows no ``forky``,
+    and testing's layout is unstable's (Debian's own scripts/testing is a link to sid)."""
+    scripts = Path("/usr/share/debootstrap/scripts")
+    if (scripts / suite).exists() or not (scripts / "sid").exists():
+        return []
+    return [str(scripts / "sid")]
 
 
 def _install_debootstrap() -> str:

@@ -156,7 +156,8 @@ ss_plugin_rc plugin_set_async_event_handler(ss_plugin_t *st, ss_plugin_owner_t *
 {
 	async_c_state *s = st;
 	if (!handler) {
-		/* reset: stop and wait for every producer before returning (§6.6) */
+		/* reset: stop and wait for every producer before returning (what libsinsp's
+		 * sinsp_plugin::set_async_event_handler expects of a NULL handler) */
 		stop_producers(s);
 		if (s->thread_err[0]) {
 			snprintf(s->lasterr, sizeof s->lasterr, "an emitter failed: %.960s", s->thread_err);

@@ -1,4 +1,7 @@
-"""The adapter between the C shim and a plugin class. Only the shim calls these.
+"""The in-plugin runtime, the Python counterpart of ``shim/interpreter.c``: the adapter between
+the C shim and a plugin class. Only the shim calls these; every name it looks up is listed and
+typed in :mod:`.contract`. Beside it: ``dispatch`` (what the shim calls per event), ``log``,
+``signals``, ``environment`` (can this plugin join the interpreter), ``on_import``.
 
 Every function here runs with the GIL held, on whichever host thread the shim entered
 from. Exceptions propagate to the shim, which turns them into ``SS_PLUGIN_FAILURE`` with
@@ -13,33 +16,21 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
-from ..base import (
-    ConfigError,
-    Plugin,
-    PluginDefinitionError,
-    check_metadata,
-    parse_config,
-    schema_version_at_init,
-    takes_tables,
-)
-from ..extract import (
-    ExtractPlugin,
-    batch_methods,
-    declared_fields,
-    extract_sources,
-    extract_types,
-    field_methods,
-    types_at_init,
-)
-from ..listen import capture_listen
-from ..metrics import metric_tuples
-from ..parse import ParsePlugin, parse_method, parse_sources, parse_types
+from .._spec.fields import declared_fields, extract_sources, extract_types
+from .._spec.parse import parse_sources, parse_types
+from .._spec.plugin import check_metadata, parse_config, schema_version_at_init, takes_tables
+from ..base import ConfigError, Plugin, PluginDefinitionError
+from ..extract import ExtractPlugin
+from ..parse import ParsePlugin
 from ..source import EndOfStream, SourceInstance, SourcePlugin, Timeout
 from . import environment, log, signals
+from .dispatch import batch_methods, capture_listen, field_methods, metric_tuples, parse_method, types_at_init
 
 if TYPE_CHECKING:  # what only some plugins need is imported where it is used
     import datetime
     import traceback
+
+    from .. import _shim
 
 # What the shim looks up by name (listed and typed in .contract), and what the build uses.
 __all__ = [
@@ -124,14 +115,15 @@ def add_sys_path(paths: str) -> None:
 
 
 def create(
-    module: str, qualname: str, config: str, link: log.HostLink, tables: Any, sys_path: str = "", build: str = "{}"
+    module: str, qualname: str, config: str, link: log.HostLink, tables: _shim.HostTables | None,
+    sys_path: str = "", build: str = "{}"
 ) -> Plugin:
     """``plugin_init``: check that the plugin's environment can join this interpreter, import the
     class, validate the config, construct the plugin.
 
     ``tables`` is the shim's HostTables (None when the host gives none); a plugin whose
     ``__init__`` takes a ``tables`` parameter gets it as a :class:`TablesInput`. ``build`` is the
-    JSON of :func:`falco_plugin.environment.build_info` baked into the ``.so``.
+    JSON of :func:`.environment.build_info` baked into the ``.so``.
     """
     info = json.loads(build)
     if info:
@@ -328,8 +320,8 @@ def datetime_ns(value: datetime.datetime) -> int:
     import datetime  # already loaded: the value comes from it
 
     if value.tzinfo is None:
-        value = value.replace(tzinfo=datetime.timezone.utc)
-    delta = value - datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+        value = value.replace(tzinfo=datetime.UTC)
+    delta = value - datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
     return (delta.days * 86400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
 
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     import datetime
 
+    from .. import _shim
     from ..base import Plugin
     from ..source import SourceInstance, SourcePlugin
     from .log import HostLink
@@ -57,7 +58,10 @@ MODULE_ATTRIBUTES: dict[str, tuple[str, ...]] = {
         "ip_packed",  # an ipaddr / ipnet field's value to bytes
         *RUNTIME_CALLS,
     ),
-    "falco_plugin.extract": ("Located",),  # a field value with its offsets
+    "falco_plugin.extract": (
+        "Located",  # a field value with its offsets
+        "Payloads",  # the list a batch field method receives
+    ),
     "falco_plugin.tables": (
         "TableError",  # raised for a failed table operation
         "state_type",  # a key or field type hint to its state type code
@@ -81,9 +85,11 @@ OBJECT_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     # the C AsyncEvent another plugin's shim registered first: used if its layout is this one's
     "falco_plugin._shim.AsyncEvent": ("_fp_abi",),
     "falco_plugin.extract.Located": ("value", "start", "length"),
+    "falco_plugin.extract.Payloads": ("_buffer", "_offsets"),  # set to None when the shim makes one
     # an exported table: its name and key type at add_table, then the host's vtable calls
     "falco_plugin.tables.ExportedTable": (
         "name", "key_type", "_get", "_read", "_write", "_entries_list", "_create", "_add", "_fields", "_add_field",
+        "_schema",  # its fields as handed out, shared by the nested tables of one field
     ),
 }
 
@@ -99,8 +105,8 @@ class Runtime(Protocol):
     def embedded(self) -> None: ...
     def format_exception(self, exc: BaseException) -> str: ...
     def create(
-        self, module: str, qualname: str, config: str, link: HostLink, tables: Any, sys_path: str = "",
-        build: str = "{}",
+        self, module: str, qualname: str, config: str, link: HostLink, tables: _shim.HostTables | None,
+        sys_path: str = "", build: str = "{}",
     ) -> Plugin: ...
     def decide_at_init(self, plugin: Plugin) -> tuple[list[int] | None, list[int] | None, str | None]: ...
     def set_config(self, plugin: Plugin, config: str) -> None: ...

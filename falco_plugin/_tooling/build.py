@@ -28,29 +28,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..async_event import AsyncEventPlugin
-from ..base import (
-    _UNSET,
-    Plugin,
-    PluginDefinitionError,
+from .._spec.capabilities import capabilities as checked_capabilities
+from .._spec.fields import FIELD_TYPE_CODES, check_extract, extract_sources, extract_types
+from .._spec.parse import parse_sources, parse_types
+from .._spec.plugin import (
+    UNSET,
     check_metadata,
     declared_schema_version,
     derived_schema_version,
     init_schema,
+    overrides,
     takes_tables,
 )
-from ..extract import (
-    FIELD_TYPE_CODES,
-    ExtractPlugin,
-    Field,
-    Index,
-    check_extract,
-    extract_sources,
-    extract_types,
-)
+from ..async_event import AsyncEventPlugin
+from ..base import Plugin, PluginDefinitionError
+from ..extract import ExtractPlugin, Field, Index
 from ..listen import CaptureListenPlugin
-from ..parse import ParsePlugin, check_parse, parse_sources, parse_types
-from ..source import SourceInstance, SourcePlugin, check_source
+from ..parse import ParsePlugin
+from ..source import SourceInstance, SourcePlugin
 from . import cc
 
 __all__ = ["BuildError", "PluginSpec", "build", "exported_symbols", "load_plugin_class", "plugin_spec", "read_meta"]
@@ -71,10 +66,11 @@ BASE_API_VERSION = (3, 3, 0)
 SHIM_API_VERSION = (3, 12, 0)
 
 # The plugin API version that brought each exported symbol and each feature of the input
-# structs or JSON the shim uses (plugin-api.md §1). The required version of a plugin is the
-# maximum over what its .so exports and uses: declaring less makes libsinsp drop or shift
-# what it does not expect (a static vtable below 3.10 loses dump_state). Symbols not listed
-# date from 3.0. Add a row when the shim starts to use something new.
+# structs or JSON the shim uses (from the history of userspace/plugin/plugin_api.h in
+# falcosecurity/libs). The required version of a plugin is the maximum over what its .so
+# exports and uses: declaring less makes libsinsp drop or shift what it does not expect (a
+# static vtable below 3.10 loses dump_state). Symbols not listed date from 3.0. Add a row when
+# the shim starts to use something new.
 SYMBOL_API: dict[str, tuple[int, int, int]] = {
     "plugin_set_config": (3, 4, 0),
     "plugin_get_metrics": (3, 6, 0),  # in 3.5 already, but with other enum values
@@ -178,46 +174,10 @@ def import_error_text(exc: Exception, module_name: str) -> str:
     return f"{type(exc).__name__}: {exc}" + where(frames, {root} if root else set())
 
 
-def check_async(cls: type[Plugin]) -> None:
-    """Raise PluginDefinitionError unless the async constants and methods are valid."""
-    names = getattr(cls, "ASYNC_EVENTS", None)
-    if isinstance(names, str) or not isinstance(names, (list, tuple)) or not names:
-        raise PluginDefinitionError(f"{cls.__qualname__}.ASYNC_EVENTS must list the names of the async events it emits")
-    for name in names:
-        if not isinstance(name, str) or not name or "\0" in name:
-            raise PluginDefinitionError(f"{cls.__qualname__}.ASYNC_EVENTS: {name!r} is not a valid event name")
-    if len(set(names)) != len(names):
-        raise PluginDefinitionError(f"{cls.__qualname__}.ASYNC_EVENTS lists a name twice")
-    sources = getattr(cls, "EVENT_SOURCES", ())
-    if isinstance(sources, str) or not all(isinstance(s, str) and s for s in sources):
-        raise PluginDefinitionError(f"{cls.__qualname__}.EVENT_SOURCES must be a list of event source names")
-    for method in ("start_async", "stop_async"):
-        if not _overrides(cls, AsyncEventPlugin, method):
-            raise PluginDefinitionError(f"{cls.__qualname__} is an AsyncEventPlugin but does not define {method}()")
-
-
-def _overrides(cls: type, base: type, name: str) -> bool:
-    return getattr(cls, name, None) is not getattr(base, name, None)
-
-
 def plugin_spec(cls: type[Plugin], sys_path: list[str]) -> PluginSpec:
     """Validate the class and collect its metadata. Raises PluginDefinitionError."""
     check_metadata(cls)
-    capabilities = []
-    if issubclass(cls, SourcePlugin):
-        check_source(cls)
-        capabilities.append("sourcing")
-    if issubclass(cls, ExtractPlugin):
-        check_extract(cls)
-        capabilities.append("extraction")
-    if issubclass(cls, ParsePlugin):
-        check_parse(cls)
-        capabilities.append("parsing")
-    if issubclass(cls, AsyncEventPlugin):
-        check_async(cls)
-        capabilities.append("async")
-    if issubclass(cls, CaptureListenPlugin):
-        capabilities.append("capture_listening")
+    capabilities = checked_capabilities(cls)
     uses_tables = takes_tables(cls)
     if uses_tables and not ({"parsing", "extraction"} & set(capabilities)):
         raise PluginDefinitionError(
@@ -244,14 +204,14 @@ def plugin_spec(cls: type[Plugin], sys_path: list[str]) -> PluginSpec:
     symbols = list(REQUIRED_SYMBOLS)
     if spec.init_schema:
         symbols.append("get_init_schema")
-    if _overrides(cls, Plugin, "set_config"):
+    if overrides(cls, Plugin, "set_config"):
         symbols.append("set_config")
     if issubclass(cls, SourcePlugin):
         spec.plugin_id = cls.PLUGIN_ID
         spec.event_source = cls.EVENT_SOURCE if cls.PLUGIN_ID else ""  # id 0: the syscall source
         spec.timeout_pause = float(cls.TIMEOUT_PAUSE)
-        spec.has_list_open_params = _overrides(cls, SourcePlugin, "list_open_params")
-        spec.has_event_to_string = _overrides(cls, SourcePlugin, "event_to_string")
+        spec.has_list_open_params = overrides(cls, SourcePlugin, "list_open_params")
+        spec.has_event_to_string = overrides(cls, SourcePlugin, "event_to_string")
         if cls.PLUGIN_ID:  # neither symbol: a syscall-source plugin (libsinsp reads no id, no source)
             symbols += ["get_id", "get_event_source"]
         symbols += ["open", "close", "next_batch"]
@@ -265,40 +225,41 @@ def plugin_spec(cls: type[Plugin], sys_path: list[str]) -> PluginSpec:
         spec.fields = check_extract(cls)
         spec.extract_sources = extract_sources(cls)
         spec.extract_types = extract_types(cls)
-        spec.extract_types_at_init = _overrides(cls, ExtractPlugin, "extract_event_types")
+        spec.extract_types_at_init = overrides(cls, ExtractPlugin, "extract_event_types")
         symbols += ["get_fields", "extract_fields", "get_extract_event_sources", "get_extract_event_types"]
     if issubclass(cls, AsyncEventPlugin):
         spec.async_events = list(cls.ASYNC_EVENTS)
         spec.async_sources = list(cls.EVENT_SOURCES)
-        spec.has_dump_state = _overrides(cls, AsyncEventPlugin, "dump_state")
+        spec.has_dump_state = overrides(cls, AsyncEventPlugin, "dump_state")
         spec.check_async_names = bool(cls.CHECK_ASYNC_EVENT_NAMES)
         symbols += ["get_async_events", "get_async_event_sources", "set_async_event_handler"]
         if spec.has_dump_state:
             symbols.append("dump_state")
     if issubclass(cls, ParsePlugin):
         spec.parse_types = parse_types(cls)
-        spec.parse_types_at_init = _overrides(cls, ParsePlugin, "parse_event_types")
+        spec.parse_types_at_init = overrides(cls, ParsePlugin, "parse_event_types")
         spec.parse_sources = parse_sources(cls)
         symbols += ["parse_event", "get_parse_event_types", "get_parse_event_sources"]
     if issubclass(cls, CaptureListenPlugin):
         symbols += ["capture_open", "capture_close"]
     # Falco checks the event schema of a plugin that takes other events than plugin events
-    # against the driver's (plugin-api.md §6.9); without this symbol it assumes 3.0.0, which a
-    # 4.x driver refuses. Declared (a constant, or a method asked at init), else derived from
-    # the event types (at init too when those are decided at init).
+    # against the driver's (check_required_schema_version in libsinsp's plugin.cpp); without
+    # this symbol it assumes 3.0.0, which a 4.x driver refuses. Declared (a constant, or a
+    # method asked at init), else derived from the event types (at init too when those are
+    # decided at init).
     declared = declared_schema_version(cls)
-    if _overrides(cls, Plugin, "required_event_schema_version") or (
-        declared is _UNSET and (spec.extract_types_at_init or spec.parse_types_at_init)
+    if overrides(cls, Plugin, "required_event_schema_version") or (
+        declared is UNSET and (spec.extract_types_at_init or spec.parse_types_at_init)
     ):
         spec.schema_version_at_init = True
-    elif declared is _UNSET:
+    elif declared is UNSET:
         spec.event_schema_version = derived_schema_version(spec.extract_types + spec.parse_types) or ""
     else:
         spec.event_schema_version = declared or ""
     if spec.schema_version_at_init or spec.event_schema_version:
         symbols.append("get_required_event_schema_version")
     spec.uses_tables = uses_tables
-    spec.has_metrics = _overrides(cls, Plugin, "get_metrics")
+    spec.has_metrics = overrides(cls, Plugin, "get_metrics")
     if spec.has_metrics:
         symbols.append("get_metrics")
     spec.symbols = ["plugin_" + s for s in symbols]
@@ -336,7 +297,7 @@ def progress_defined(cls: type, sys_path: Sequence[str] = ()) -> bool:
             return any(Path(file).resolve().is_relative_to(r) for r in roots)
 
         candidates = [c for c in _subclasses(SourceInstance) if own(c)]
-    return any(_overrides(c, SourceInstance, "progress") for c in candidates)
+    return any(overrides(c, SourceInstance, "progress") for c in candidates)
 
 
 def _subclasses(base: type) -> list[type]:

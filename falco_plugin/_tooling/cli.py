@@ -325,7 +325,8 @@ def _cmd_new(args: argparse.Namespace) -> int:
     except ScaffoldError as exc:
         print(f"falco-plugin new: error: {exc}", file=sys.stderr)
         return 2
-    print(f"created {root}/ (plugin {args.name}: {', '.join(caps)}); next: cd {root} && make test")
+    cd = "" if root.resolve() == Path.cwd().resolve() else f"cd {root} && "
+    print(f"created {root}/ (plugin {args.name}: {', '.join(caps)}); next: {cd}make test lint")
     return 0
 
 

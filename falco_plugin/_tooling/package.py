@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.version import Version
 
 from .._runtime.environment import build_info, canonical
 from ..base import PluginDefinitionError
@@ -453,7 +454,8 @@ def package(targets: str | list[str], out_dir: str | os.PathLike[str] = ".",
     py = f"{sys.version_info[0]}.{sys.version_info[1]}"
     lib = libpython()
     first_spec = loaded[0][3]
-    version = first_spec.version if len(loaded) == 1 else max((s.version for *_, s in loaded), key=str)
+    # several plugins: the tarball carries the highest of their versions
+    version = max((s.version for *_, s in loaded), key=Version) if len(loaded) > 1 else first_spec.version
     tarball = out / tarball_name(bundle, version)
     meta = metadata_for(opts, Path(loaded[0][2][0]) if loaded[0][2] else Path.cwd())
     with tempfile.TemporaryDirectory(prefix="falco-plugin-package-") as tmp:

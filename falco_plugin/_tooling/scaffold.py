@@ -5,17 +5,17 @@
 
 The project: ``pyproject.toml``, the plugin package (a class with a pydantic config), tests
 written with :mod:`falco_plugin.testing`, a ``falco.yaml`` snippet, a rules file, a README and
-a Makefile (``build``, ``test``, ``package``). The Makefile runs the Python that ran ``new``
-(``make PYTHON=...`` for another one with the SDK installed).
+a Makefile (``build``, ``test``, ``lint``, ``package``). The Makefile finds the project's Python
+itself: the active virtualenv, else ``.venv`` in the project or its parent folder (``make
+PYTHON=...`` for another one with the SDK installed); no path of this machine is written into it.
 """
 
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
-from ..base import PLUGIN_NAME_RE
+from .._spec.plugin import PLUGIN_NAME_RE
 
 __all__ = ["CAPABILITIES", "ScaffoldError", "new_project"]
 
@@ -31,8 +31,12 @@ def class_name(name: str) -> str:
     return "".join(part.capitalize() for part in re.split(r"[-_]", name) if part) + "Plugin"
 
 
-def new_project(name: str, capabilities: list[str], directory: Path | None = None,
-                python: str | None = None) -> Path:
+def is_virtualenv(path: Path) -> bool:
+    """Whether ``path`` is a virtualenv (``python -m venv`` and virtualenv write ``pyvenv.cfg``)."""
+    return path.is_dir() and (path / "pyvenv.cfg").is_file()
+
+
+def new_project(name: str, capabilities: list[str], directory: Path | None = None) -> Path:
     """Write the project of plugin ``name`` into ``directory`` (default ``./NAME``); return it."""
     if not PLUGIN_NAME_RE.match(name):
         raise ScaffoldError(f"invalid plugin name {name!r}: lowercase letters, digits, '_' and '-', "
@@ -43,8 +47,12 @@ def new_project(name: str, capabilities: list[str], directory: Path | None = Non
                             else "give at least one capability")
     caps = set(capabilities)
     root = Path(directory) if directory is not None else Path(name)
-    if root.exists() and any(root.iterdir()):
-        raise ScaffoldError(f"{root} exists and is not empty")
+    if root.exists():
+        others = sorted(p.name for p in root.iterdir() if not is_virtualenv(p))
+        if others:
+            shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
+            raise ScaffoldError(f"{root} exists and is not empty ({shown}): give a new folder, or one that holds "
+                                "only a virtualenv (e.g. .venv)")
     package = name.replace("-", "_")
     files = {
         "pyproject.toml": _pyproject(name, package),
@@ -54,8 +62,8 @@ def new_project(name: str, capabilities: list[str], directory: Path | None = Non
         "falco.yaml": _falco_yaml(name, caps),
         f"rules/{package}_rules.yaml": _rules(name, caps),
         "README.md": _readme(name, package, caps),
-        "Makefile": _makefile(name, package, python or sys.executable),
-        ".gitignore": "build/\ndist/\n__pycache__/\n.pytest_cache/\n",
+        "Makefile": _makefile(name, package),
+        ".gitignore": ".venv/\nbuild/\ndist/\n__pycache__/\n.pytest_cache/\n.mypy_cache/\n.ruff_cache/\n.coverage*\n",
     }
     for rel, text in files.items():
         path = root / rel
@@ -73,11 +81,11 @@ build-backend = "hatchling.build"
 name = "{name}"
 version = "0.1.0"
 description = "The {name} Falco plugin, written with falco-plugin"
-requires-python = ">=3.10"
+requires-python = ">=3.11"
 dependencies = ["falco-plugin", "pydantic>=2,<3"]
 
 [project.optional-dependencies]
-test = ["pytest>=7"]
+test = ["falco-plugin[testing]"]
 
 [tool.hatch.build.targets.wheel]
 packages = ["{package}"]
@@ -85,8 +93,16 @@ packages = ["{package}"]
 [tool.pytest.ini_options]
 testpaths = ["tests"]
 
+[tool.coverage.run]
+# pytest --cov={package}: measure the plugin's code inside the .so too (in the host's interpreter)
+patch = ["subprocess"]
+
 [tool.ruff]
 line-length = 120
+
+[tool.mypy]
+strict = true
+files = ["{package}", "tests"]
 '''
 
 
@@ -216,12 +232,14 @@ def _tests(name: str, package: str, caps: set[str]) -> str:
     cls = class_name(name)
     source = "source" in caps
     target = f"{package}.plugin:{cls}"
-    lines = [f'"""Tests of {name}: the real .so, built once per session, driven through the host."""', "",
-             "from __future__ import annotations", "", "import pytest"]
+    lines = [f'"""Tests of {name}: the real .so, built once per session, driven through the SDK\'s host, and',
+             'its rules in a real Falco (skipped when there is none: set FALCO=/path/to/falco)."""', "",
+             "from __future__ import annotations", "", "from pathlib import Path", "", "import pytest"]
     if not source and ({"extract", "parse", "listen"} & caps):
         lines += ["from falco_plugin.event import PPME_SYSCALL_OPEN_X"]
     lines += ["from falco_plugin.testing import BuildPlugin, BuiltPlugin, PluginError", "",
-              f'TARGET = "{target}"', "", "",
+              f'TARGET = "{target}"',
+              f'RULES = Path(__file__).resolve().parents[1] / "rules" / "{package}_rules.yaml"', "", "",
               "@pytest.fixture(scope=\"session\")",
               "def plugin(falco_plugin_build: BuildPlugin) -> BuiltPlugin:",
               "    return falco_plugin_build(TARGET)", "", "",
@@ -270,6 +288,7 @@ def _tests(name: str, package: str, caps: set[str]) -> str:
                   f'    assert len(run.events) >= 2 and {{e.async_name for e in run.events}} == {{"{name}"}}',
                   "    # the state at the end: every beat, even one emitted as the session stopped",
                   '    assert int(run.dumped[0].payload.removeprefix(b"beats=")) >= len(run.events)']
+    lines += ["", "", *_falco_test(name, caps)]
     bad = '{"count": -1}' if source else '{"interval": 0}' if "async" in caps else '{"greeting": 5}'
     lines += ["", "", "def test_a_bad_config_is_refused(plugin: BuiltPlugin) -> None:",
               "    with pytest.raises(PluginError, match=\"init config\"):",
@@ -283,17 +302,35 @@ def _tests(name: str, package: str, caps: set[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _falco_test(name: str, caps: set[str]) -> list[str]:
+    """A test of the rules file in a real Falco: the rule fires where Falco has events for it
+    (the plugin's own source, or its async events); else Falco loads the plugin and the rules."""
+    head = ["def test_rules_in_a_real_falco(plugin: BuiltPlugin) -> None:"]
+    if "source" in caps:
+        run = ['    alerts = plugin.with_config({"count": 3}).falco_alerts(RULES)',
+               f'    assert [a["rule"] for a in alerts] == ["{name} event"] * 3']
+        if "extract" in caps:
+            run.append(f'    assert [int(a["output_fields"]["{name}.n"]) for a in alerts] == [0, 1, 2]')
+        return head + run
+    if "async" in caps:
+        return [*head, '    alerts = plugin.with_config({"interval": 0.1}).falco_alerts(RULES, alerts=1, duration=10)',
+                f'    assert [a["rule"] for a in alerts] == ["{name} event"]']
+    return [*head, "    # no driver here, so no syscall events: Falco loads the plugin and compiles the rules",
+            "    assert plugin.in_falco(RULES, duration=1).alerts == []"]
+
+
 def _falco_yaml(name: str, caps: set[str]) -> str:
     config = ["count: 100"] if "source" in caps else []
     if "async" in caps:
         config.append("interval: 5")
     open_params = '\n    open_params: ""' if "source" in caps else ""
+    # never an empty map: Falco turns `init_config: {}` into JSON null, which the schema refuses
+    init_config = f"\n    init_config: {{{', '.join(config)}}}" if config else ""
     return f'''# Merge into /etc/falco/falco.yaml (or a file in /etc/falco/config.d/).
 load_plugins: [{name}]
 plugins:
   - name: {name}
-    library_path: /usr/share/falco/plugins/lib{name}.so
-    init_config: {{{", ".join(config)}}}{open_params}
+    library_path: /usr/share/falco/plugins/lib{name}.so{init_config}{open_params}
 rules_files:
   - /etc/falco/rules.d/{name.replace("-", "_")}_rules.yaml
 '''
@@ -327,36 +364,53 @@ Capabilities: {", ".join(sorted(caps))}.
 
 ```sh
 make build     # build/lib{name}.so
-make test      # the tests in tests/, with falco_plugin.testing (the real .so in the SDK's host)
+make test      # the tests in tests/, with falco_plugin.testing (the real .so in the SDK's host; the
+               # rules in a real Falco when one is found: FALCO=/path/to/falco, else skipped)
+make lint      # ruff and mypy --strict
 make package   # dist/: the .so with what it needs, to copy next to Falco
 ```
+
+The Makefile uses the active virtualenv, else `.venv` here or in the parent folder; it needs
+`falco-plugin[testing]` installed there. `pytest --cov={package}` reports the plugin's coverage,
+including the code that ran inside the `.so`.
 
 The plugin is `{package}/plugin.py`; its config model is `Config` (unknown keys are refused).
 `falco.yaml` has the lines to load it, `rules/` an example rule.
 '''
 
 
-def _makefile(name: str, package: str, python: str) -> str:
+def _makefile(name: str, package: str) -> str:
     target = f"{package}.plugin:{class_name(name)}"
-    return f'''# build, test and package the {name} plugin with falco-plugin.
-PYTHON ?= {python}
+    return f'''# build, test, lint and package the {name} plugin with falco-plugin.
+# The project's Python: the active virtualenv, else .venv here or in the parent folder, else
+# python3 (make PYTHON=... for another one). It needs falco-plugin[testing] installed.
+PYTHON ?= $(firstword $(wildcard $(if $(VIRTUAL_ENV),$(VIRTUAL_ENV)/bin/python) .venv/bin/python \\
+	../.venv/bin/python) python3)
 FALCO_PLUGIN ?= $(PYTHON) -m falco_plugin.cli
 TARGET := {target}
 
-.PHONY: build test package clean
+.PHONY: build test lint package clean check-python
 
 build: build/lib{name}.so
 
-build/lib{name}.so: {package}/*.py
+build/lib{name}.so: {package}/*.py | check-python
 \t@mkdir -p build
 \t$(FALCO_PLUGIN) build $(TARGET) -o $@
 
-test:
+test: check-python
 \t$(PYTHON) -m pytest -q
 
-package:
+lint: check-python
+\t$(PYTHON) -m ruff check .
+\t$(PYTHON) -m mypy
+
+package: check-python
 \t$(FALCO_PLUGIN) package $(TARGET) -o dist
 
+check-python:
+\t@$(PYTHON) -c "import falco_plugin" 2>/dev/null || {{ echo "$(PYTHON) has no falco-plugin:" \\
+\t\t"activate the virtualenv you installed it in, or make PYTHON=/path/to/venv/bin/python"; exit 1; }}
+
 clean:
-\trm -rf build dist .pytest_cache
+\trm -rf build dist .pytest_cache .mypy_cache .ruff_cache
 '''

@@ -23,17 +23,12 @@ from __future__ import annotations
 
 import json
 import re
-import sys
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 __all__ = ["FalcoConfigError", "FalcoPlugin", "Metadata", "config_defaults", "falco_yaml", "helm_values",
            "index_entries", "project_metadata", "read_falco_config", "yaml_to_json"]
@@ -224,7 +219,8 @@ def falco_yaml(plugins: list[SnippetPlugin]) -> str:
         if p.sourcing:
             doc = f": {p.open_doc}" if p.open_doc else ""
             lines.append(f"    # open_params: the string the plugin's open() receives{doc}")
-            lines.append(f"    open_params: {json.dumps(p.open_example)}")
+            quoted = f"'{p.open_example}'" if "'" not in p.open_example else json.dumps(p.open_example)
+            lines.append(f"    open_params: {quoted}")
     return "\n".join(lines) + "\n"
 
 

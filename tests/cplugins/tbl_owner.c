@@ -1,7 +1,9 @@
 /*
  * tbl_owner: a parse plugin that registers its own table "owned" (key uint64; fields "count"
  * uint64, "label" string, "items" a nested table of key uint64 with field "v" uint64), with
- * identical deprecated and _ext vtables; other plugins may add uint64/string fields to it.
+ * identical deprecated and _ext vtables; other plugins may add uint64/string fields to it. A
+ * nested table is handed out as its own ss_plugin_table_input (the same functions), as libsinsp
+ * and the Rust SDK hand out subtables.
  * parse_event (events with a thread): entry tid % 4 gets count += 1, label "k<key>", and its
  * items get entry count % 3 with v = count.
  * Failures set get_last_error, e.g. "owned: no entry 99", "owned: field 'count' is uint64, not
@@ -39,6 +41,7 @@ typedef struct {
 } oentry;
 
 struct otable {
+	ss_plugin_table_input input; /* what reading a field of type table gives: this table's input */
 	struct ostate *st;
 	const char *name;
 	oschema *schema;
@@ -75,12 +78,25 @@ static ofield *schema_add(oschema *s, const char *name, ss_plugin_state_type typ
 	return f;
 }
 
+static ss_plugin_table_reader_vtable_ext g_rd;
+static ss_plugin_table_writer_vtable_ext g_wr;
+static ss_plugin_table_fields_vtable_ext g_fl;
+
 static otable *table_new(ostate *st, oschema *schema, const char *name)
 {
 	otable *t = calloc(1, sizeof *t);
 	t->st = st;
 	t->schema = schema;
 	t->name = name;
+	t->input.name = name;
+	t->input.key_type = SS_PLUGIN_ST_UINT64;
+	t->input.table = t;
+	memcpy(&t->input.reader, &g_rd, sizeof t->input.reader);
+	t->input.writer = g_wr; /* g_* are filled in below (tentative definitions); read at run time */
+	t->input.fields = g_fl;
+	t->input.reader_ext = &g_rd;
+	t->input.writer_ext = &g_wr;
+	t->input.fields_ext = &g_fl;
 	return t;
 }
 
@@ -150,7 +166,7 @@ static ss_plugin_rc o_read(ss_plugin_table_t *tt, ss_plugin_table_entry_t *ee, c
 	}
 	switch (f->type) {
 	case SS_PLUGIN_ST_STRING: out->str = e->s[f->index] ? e->s[f->index] : ""; break;
-	case SS_PLUGIN_ST_TABLE: out->table = e->t[f->index]; break;
+	case SS_PLUGIN_ST_TABLE: out->table = &e->t[f->index]->input; break;
 	default: out->u64 = e->u[f->index];
 	}
 	return SS_PLUGIN_SUCCESS;

@@ -72,7 +72,34 @@ def run_file_notify(build: BuildPlugin, rules: Path, tmp_path: Path) -> None:
     assert Path(alert["output_fields"]["file_notify.path"]).parent == watched
 
 
+AUTH_LOG = """\
+Dec  7 10:00:01 box sshd[101]: Failed password for invalid user admin from 203.0.113.5 port 4242 ssh2
+Dec  7 10:00:02 box sshd[101]: Failed password for root from 203.0.113.5 port 4243 ssh2
+Dec  7 10:00:03 box sshd[102]: Accepted publickey for alice from 198.51.100.7 port 5000 ssh2
+Dec  7 10:00:04 box sshd[101]: Failed password for root from 203.0.113.5 port 4244 ssh2
+Dec  7 10:00:05 box sudo:    alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/bin/bash
+"""
+
+
+def run_authlog(build: BuildPlugin, rules: Path, tmp_path: Path) -> None:
+    """The three rules, one of them on the plugin's async alert in its own source
+    (``evt.asynctype`` on a plugin source)."""
+    log = tmp_path / "auth.log"
+    log.write_text(AUTH_LOG)
+    plugin = build("examples/authlog/authlog.py:AuthLog", config={"threshold": 3, "follow": True})
+    expected = ["SSH login failed"] * 3 + ["SSH brute force", "Sudo to a shell"]
+    run = plugin.in_falco(rules, open_params=str(log), alerts=5, timeout=90)
+    assert sorted(run.rules()) == sorted(expected), fail_with(run, f"alerts: {run.rules()}")
+    by_rule = {a["rule"]: a for a in run.alerts}
+    assert by_rule["SSH brute force"]["output_fields"]["authlog.ip"] == "203.0.113.5"
+    assert by_rule["SSH brute force"]["priority"] == "Critical" and by_rule["SSH brute force"]["source"] == "authlog"
+    assert by_rule["Sudo to a shell"]["output_fields"]["authlog.command"] == "/bin/bash"
+    assert {a["output_fields"]["authlog.user"] for a in run.alerts if a["rule"] == "SSH login failed"} == {
+        "admin", "root"}
+
+
 EXAMPLES_WITH_RULES: dict[str, Callable[[BuildPlugin, Path, Path], None]] = {
+    "authlog/authlog_rules.yaml": run_authlog,
     "dummy/dummy_rules.yaml": run_dummy,
     "file_notify/file_notify_rules.yaml": run_file_notify,
 }
@@ -243,7 +270,7 @@ def test_hot_reload_keeps_every_event(falco_plugin_build: BuildPlugin, tmp_path:
             proc.send_signal(signal.SIGINT)
 
     run = run_falco([k8s, sample], [rules], falco=falco, watch=True, during=drive, timeout=150)
-    restarts = run.stderr.count("restarting")
+    restarts = run.stderr.count("SIGHUP received, restarting")  # also what a watched file change logs
     audit_ids = [a["output_fields"]["ka.auditid"] for a in run.alerts if a["rule"] == "Audit event"]
     context = fail_with(run, f"log: {log}; accepted {len(poster.accepted)}, refused {poster.refused}; "
                              f"restarts {restarts}")

@@ -84,7 +84,7 @@ class Typed(Plugin, SourcePlugin, ExtractPlugin):
 
     @field("typed.when", desc="an absolute time")
     def when(self, event: Event) -> datetime.datetime:
-        return datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc) + datetime.timedelta(
+        return datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC) + datetime.timedelta(
             seconds=self.record(event)["n"]
         )
 

@@ -5,7 +5,8 @@ name and drives them in the host); the README's own build and run commands are e
 blocks parse; shell blocks name only existing ``make`` targets and ``falco-plugin`` commands.
 
 A Python block that starts with ``# file: NAME.py`` is written under that name, so that other
-blocks (a test) can use it; the others get a name of their own. Output is fenced as ``text``.
+blocks (a test) can use it; the others get a name of their own. A YAML block that starts with
+``# file: NAME.yaml`` is written too (rules a test block runs in Falco). Output is fenced as ``text``.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def blocks(lang: str | None = None) -> list[Block]:
 
 def file_name(block: Block, n: int) -> str:
     first = block.code.splitlines()[0] if block.code else ""
-    m = re.fullmatch(r"# (?:file: )?(\w+\.py)", first)
+    m = re.fullmatch(r"# (?:file: )?(\w+\.(?:py|yaml))", first)
     return m.group(1) if m else f"block_{block.page.stem.replace('-', '_')}_{n}.py"
 
 
@@ -61,7 +62,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Every Python block, as the files of one project."""
     out = tmp_path_factory.mktemp("doc_examples")
     written: dict[str, Block] = {}
-    for n, block in enumerate(blocks("python")):
+    named_yaml = [b for b in blocks("yaml") if b.code.startswith("# file: ")]
+    for n, block in enumerate([*blocks("python"), *named_yaml]):
         name = file_name(block, n)
         if name in written and written[name].code != block.code:
             raise AssertionError(f"{block.where}: {name} is also {written[name].where}, with other code")

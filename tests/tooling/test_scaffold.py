@@ -22,18 +22,30 @@ PROJECTS = {
 }
 
 
+#: the project created in a folder that holds only the user's virtualenv, found by the Makefile as
+#: ./.venv; the others find the virtualenv through $VIRTUAL_ENV, as when it is activated
+IN_VENV_FOLDER = "opens"
+
+
 @pytest.fixture(scope="module")
 def projects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, subprocess.CompletedProcess[str]]]:
-    """Each project created, then its generated tests run with `make test` (all at once)."""
+    """Each project created, then `make test lint build` in it (all at once)."""
     base = tmp_path_factory.mktemp("new")
     running = {}
     for name, caps in PROJECTS.items():
-        created = subprocess.run([FP, "new", name, "--capabilities", caps], cwd=base, capture_output=True,
-                                 text=True, timeout=60)
+        env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        if name == IN_VENV_FOLDER:
+            (base / name).mkdir()
+            (base / name / ".venv").symlink_to(sys.prefix)  # this test run's virtualenv
+            argv = [FP, "new", name, "--capabilities", caps, "-o", name]
+        else:
+            env["VIRTUAL_ENV"] = sys.prefix
+            argv = [FP, "new", name, "--capabilities", caps]
+        created = subprocess.run(argv, cwd=base, capture_output=True, text=True, timeout=60)
         assert created.returncode == 0, created.stderr
         assert created.stdout.startswith(f"created {name}/ (plugin {name}: ")
-        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-        running[name] = subprocess.Popen(["make", "test", "build"], cwd=base / name, stdout=subprocess.PIPE,
+        running[name] = subprocess.Popen(["make", "test", "lint", "build"], cwd=base / name, stdout=subprocess.PIPE,
                                          stderr=subprocess.STDOUT, text=True, env=env)
     results = {}
     for name, proc in running.items():
@@ -48,6 +60,13 @@ def test_new_project_passes_its_own_tests(projects: dict[str, tuple[Path, subpro
     root, result = projects[name]
     assert result.returncode == 0, result.stdout
     assert " passed" in result.stdout and "failed" not in result.stdout, result.stdout
+    assert "Success: no issues found" in result.stdout and "All checks passed!" in result.stdout  # make lint
+    makefile = (root / "Makefile").read_text()
+    assert sys.prefix not in makefile and str(root) not in makefile  # nothing of this machine
+    assert ".venv/" in (root / ".gitignore").read_text().splitlines()
+    # a field, the config and the rules in real Falco (skipped without one)
+    tests = (root / "tests" / "test_plugin.py").read_text()
+    assert "def test_a_bad_config_is_refused" in tests and "def test_rules_in_a_real_falco" in tests
     for rel in ("pyproject.toml", f"{name}/plugin.py", "tests/test_plugin.py", "falco.yaml",
                 f"rules/{name}_rules.yaml", "README.md", "Makefile"):
         assert (root / rel).is_file(), rel
@@ -67,6 +86,9 @@ def test_generated_falco_yaml_and_rules(projects: dict[str, tuple[Path, subproce
     assert conf["load_plugins"] == ["allcaps"]
     assert conf["plugins"][0]["library_path"].endswith("/liballcaps.so")
     assert conf["plugins"][0]["init_config"] == {"count": 100, "interval": 5}
+    # no options: no init_config at all (Falco reads `init_config: {}` as null, which a schema refuses)
+    plain = yaml.safe_load((projects["counter"][0] / "falco.yaml").read_text())
+    assert "init_config" not in plain["plugins"][0]
     rules = yaml.safe_load((root / "rules" / "allcaps_rules.yaml").read_text())
     assert rules[0]["source"] == "allcaps" and "allcaps.n" in rules[0]["condition"]
     opens = yaml.safe_load((projects["opens"][0] / "rules" / "opens_rules.yaml").read_text())
@@ -100,5 +122,15 @@ def test_new_refuses_a_non_empty_directory(tmp_path: Path) -> None:
     (tmp_path / "x").mkdir()
     (tmp_path / "x" / "keep.txt").write_text("mine")
     proc = subprocess.run([FP, "new", "x"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 2 and "exists and is not empty" in proc.stderr
+    assert proc.returncode == 2, proc.stderr
+    assert "x exists and is not empty (keep.txt): give a new folder, or one that holds only a virtualenv" in proc.stderr
     assert (tmp_path / "x" / "keep.txt").read_text() == "mine"
+
+
+def test_the_makefile_says_when_no_python_has_the_sdk(tmp_path: Path) -> None:
+    subprocess.run([FP, "new", "x", "--capabilities", "extract"], cwd=tmp_path, check=True, capture_output=True)
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    proc = subprocess.run(["make", "test", "PYTHON=/usr/bin/false"], cwd=tmp_path / "x", capture_output=True,
+                          text=True, timeout=60, env=env)
+    assert proc.returncode != 0
+    assert "/usr/bin/false has no falco-plugin: activate the virtualenv you installed it in" in proc.stdout

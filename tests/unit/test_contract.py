@@ -156,15 +156,28 @@ def test_a_missing_name_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         test_every_name_the_shim_looks_up_is_in_the_contract()
 
 
-def shim_registered() -> set[str]:
-    """The names fp_event_register and the *_register functions add to the module."""
-    names = set()
-    for path in c_sources():
-        text = strip_comments(path.read_text())
-        names.update(re.findall(r'PyModule_AddObjectRef\(module,\s*"(\w+)"', text))
-        for m in re.finditer(r"const char \*names\[\]\s*=\s*\{([^}]*)\}", text):
-            names.update(re.findall(r'"(\w+)"', m.group(1)))
-    return names
+def shim_types() -> dict[str, set[str]]:
+    """By the name ``falco_plugin._shim`` registers it under: the attributes of the C type (its
+    PyMethodDef, PyGetSetDef and PyMemberDef tables, dunders left out)."""
+    text = "\n".join(strip_comments(p.read_text()) for p in c_sources())
+    entry = r'\{\s*"(\w+)"|^\s*[A-Z_]+\((\w+),'  # {"name", ...} or a macro: FIELD(name, ...)
+    array = r"^(?:static )?(?:PyMethodDef|PyGetSetDef|PyMemberDef) (\w+)\[\]\s*=\s*\{(.*?)\n\};"
+    tables = {m.group(1): {a or b for a, b in re.findall(entry, m.group(2), re.M)}
+              for m in re.finditer(array, text, re.S | re.M)}
+    types = {}
+    for m in re.finditer(r"^(?:static )?PyTypeObject (\w+)\s*=\s*\{(.*?)\n\};", text, re.S | re.M):
+        slots = re.findall(r"\.tp_(?:methods|getset|members)\s*=\s*(\w+)", m.group(2))
+        types[m.group(1)] = {n for slot in slots for n in tables.get(slot, ()) if not n.startswith("__")}
+    for var, name in re.findall(r'PyDict_SetItemString\((\w+)\.tp_dict,\s*"(\w+)"', text):  # class attributes
+        types[var].add(name)
+    registered = {}
+    for m in re.finditer(r'PyModule_AddObjectRef\(module,\s*"(\w+)",\s*\(PyObject \*\)&(\w+)\)', text):
+        registered[m.group(1)] = types[m.group(2)]
+    pairs = r"PyTypeObject \*types\[\]\s*=\s*\{([^}]*)\};\s*const char \*names\[\]\s*=\s*\{([^}]*)\}"
+    for m in re.finditer(pairs, text):
+        for var, name in zip(re.findall(r"&(\w+)", m.group(1)), re.findall(r'"(\w+)"', m.group(2)), strict=True):
+            registered[name] = types[var]
+    return registered
 
 
 def stub_classes() -> list[ast.ClassDef]:
@@ -172,5 +185,17 @@ def stub_classes() -> list[ast.ClassDef]:
     return [n for n in stub.body if isinstance(n, ast.ClassDef)]
 
 
+def stub_members(cls: ast.ClassDef) -> set[str]:
+    names = {n.name for n in cls.body if isinstance(n, ast.FunctionDef)}
+    names |= {n.target.id for n in cls.body if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)}
+    return {n for n in names if not n.startswith("__")}
+
+
 def test_the_stub_declares_what_the_shim_registers() -> None:
-    assert shim_registered() == {c.name for c in stub_classes()}
+    registered = shim_types()
+    stub = {c.name: stub_members(c) for c in stub_classes()}
+    assert set(registered) == set(stub), "falco_plugin/_shim.pyi and the C module register other types"
+    assert "Table" in registered and "get" in registered["Table"]
+    wrong = {name: (sorted(registered[name] - stub[name]), sorted(stub[name] - registered[name]))
+             for name in registered if registered[name] != stub[name]}
+    assert not wrong, f"by type: (in the C only, in the stub only): {wrong}"

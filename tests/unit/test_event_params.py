@@ -180,7 +180,7 @@ def test_times() -> None:
     assert RelTime.from_timedelta(dt.timedelta(days=1, microseconds=3)) == 86_400_000_003_000
     stamp = probe_value("PT_ABSTIME", struct.pack("<Q", 1_534_527_342_999_999_999))
     assert isinstance(stamp, AbsTime)
-    assert stamp.to_datetime() == dt.datetime(2018, 8, 17, 17, 35, 42, 999_999, tzinfo=dt.timezone.utc)
+    assert stamp.to_datetime() == dt.datetime(2018, 8, 17, 17, 35, 42, 999_999, tzinfo=dt.UTC)
     assert AbsTime.from_datetime(dt.datetime(1970, 1, 1, 0, 0, 1)) == 1_000_000_000
     assert AbsTime(0).to_datetime().year == 1970
     assert AbsTime(2**64 - 1).to_datetime().year == 2554  # the largest u64 is still a datetime
