@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from support import CAPTURES, PLUGINS, Built, Host
+from support import CAPTURES, PLUGINS, Built, Host, needs_captures
 
 from falco_plugin._tooling.build import BuildError, build
 from falco_plugin.event import EVENT_MAX, PPME_SYSCALL_OPEN_X
@@ -92,6 +92,7 @@ def test_empty_event_types_mean_every_type(host: Host, built: Built) -> None:
     assert init_of(run, "all_types")["required_event_schema_version"] == "4.0.0"
 
 
+@needs_captures
 def test_types_and_schema_version_decided_by_the_initialized_plugin(host: Host, built: Built) -> None:
     lib = built("decided.py:AtInit")
     cfg = json.dumps({"types": [OPEN_X, 322], "schema_version": "4.2.0"})
@@ -111,6 +112,7 @@ def test_types_and_schema_version_decided_by_the_initialized_plugin(host: Host, 
     assert init_of(run, "at_init")["parse_event_types"] == list(range(EVENT_MAX))
 
 
+@needs_captures
 def test_schema_version_derived_at_init_from_the_types_decided_then(host: Host, built: Built) -> None:
     lib = built("decided.py:TypesAtInitOnly")
     run = host("replay", "--json", "--show-init", "--capture", CURL, "-n", "1", "-p", lib, "-c", "322")
@@ -119,6 +121,7 @@ def test_schema_version_derived_at_init_from_the_types_decided_then(host: Host, 
     assert init_of(run, "types_at_init")["required_event_schema_version"] == "4.0.0"
 
 
+@needs_captures
 def test_a_bad_schema_version_at_init_names_the_method(host: Host, built: Built) -> None:
     cfg = json.dumps({"schema_version": "4.x"})
     run = host("replay", "--capture", CURL, "-n", "1", "-p", built("decided.py:AtInit"), "-c", cfg)
@@ -127,6 +130,7 @@ def test_a_bad_schema_version_at_init_names_the_method(host: Host, built: Built)
     assert "must be 'MAJOR.MINOR.PATCH' or None, got '4.x'" in run.stderr
 
 
+@needs_captures
 def test_bad_event_types_at_init_name_the_method(host: Host, built: Built) -> None:
     run = host("replay", "--capture", CURL, "-n", "1", "-p", built("decided.py:AtInit"), "-c", '{"types": [70000]}')
     assert run.returncode == 1
@@ -142,6 +146,7 @@ def test_bad_event_types_at_init_name_the_method(host: Host, built: Built) -> No
         ("5.3.0", "major versions disagree"),
     ],
 )
+@needs_captures
 def test_engine_rejects_a_newer_required_schema(host: Host, built: Built, engine: str, why: str) -> None:
     # §6.9: majors equal, engine minor >= required, with equal minors engine patch >= required
     run = host("replay", "--capture", CURL, "-n", "1", "--engine-schema-version", engine,
@@ -151,6 +156,7 @@ def test_engine_rejects_a_newer_required_schema(host: Host, built: Built, engine
             f"schema version '{engine}': {why}") in run.stderr
 
 
+@needs_captures
 def test_engine_accepts_a_covered_schema(host: Host, built: Built) -> None:
     for engine in ("4.1.2", "4.5.1"):
         run = host("replay", "--capture", CURL, "-n", "1", "--engine-schema-version", engine,
@@ -158,6 +164,7 @@ def test_engine_accepts_a_covered_schema(host: Host, built: Built) -> None:
         assert run.returncode == 0, run
 
 
+@needs_captures
 def test_no_symbol_means_3_0_0_which_a_4x_driver_refuses(host: Host, built: Built) -> None:
     lib = built("decided.py:NoSchemaVersion")
     info = json.loads(host("info", lib).stdout)

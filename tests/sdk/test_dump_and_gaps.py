@@ -4,7 +4,7 @@ event names left for the host to reject (§5.5 check 4)."""
 
 from __future__ import annotations
 
-from support import CAPTURES, Built, Host
+from support import CAPTURES, Built, Host, needs_captures
 
 PORTS = "libsinsp_ports.py"
 
@@ -25,6 +25,7 @@ def test_dump_state_at_the_end(host: Host, built: Built) -> None:
     assert {"plugin": "dumper", "kind": "dump", "when": "end", "dumped": 10} in run.summaries
 
 
+@needs_captures
 def test_dump_state_every_n_events(host: Host, built: Built) -> None:
     run = host("run", "--json", "--dump-state-every", "2", "-p", built(f"{PORTS}:SamplePluginSource"), "-o", "5",
                "-p", built("dumping.py:Dumper"))
@@ -64,6 +65,7 @@ def test_undeclared_names_left_to_the_host(host: Host, built: Built) -> None:
     assert "async event 'nope' is not declared in Checked.ASYNC_EVENTS" in run.stderr
 
 
+@needs_captures
 def test_owner_error_after_a_failed_lookup_and_the_host_table_name(host: Host, built: Built) -> None:
     run = host("replay", "--capture", CAPTURES / "curl_google.scap", "-n", "2", "-p", built("table_gaps.py:Lookups"))
     assert run.returncode == 0, run

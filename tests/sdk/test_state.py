@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import CAPTURES, ROOT, Built, Host, HostRun, fields_of
+from support import CAPTURES, ROOT, Built, Host, HostRun, fields_of, needs_captures
 
 from falco_plugin.event import (
     PPME_SOCKET_CONNECT_X,
@@ -144,6 +144,7 @@ def independent_counts(capture: Path) -> tuple[Counter[int], Counter[int]]:
 
 
 @pytest.mark.parametrize("capture", ["curl_google.scap", "single_ipv6_conn.scap"])
+@needs_captures
 def test_proc_stats_counts_match_the_capture(host: Host, built: Built, capture: str) -> None:
     lib = built(f"{ROOT}/examples/proc_stats/proc_stats.py:ProcStats")
     run = host("replay", "--json", "--metrics", "--dump-tables", "--capture", CAPTURES / capture, "-p", lib,
@@ -196,6 +197,7 @@ def test_erase_and_clear(host: Host, built: Built, mode: str, counts: list[int])
     assert all(f["tc.fds"] in ([], None) for f in fields_of(run))  # nested tables of new entries: empty
 
 
+@needs_captures
 def test_nested_tables_read_from_python_match_the_host(host: Host, built: Built) -> None:
     run = host("replay", "--json", "--dump-tables", "--capture", CAPTURES / "curl_google.scap",
                "-p", built("state.py:FdReader"), "--fields", "fdr.biggest")
@@ -209,6 +211,7 @@ def test_nested_tables_read_from_python_match_the_host(host: Host, built: Built)
     assert names == sorted(fd["name"] for fd in threads[tid]["file_descriptors"])
 
 
+@needs_captures
 def test_falco_plugin_replay_command(built: Built) -> None:
     import subprocess
     import sys

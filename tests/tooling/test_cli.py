@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import C_REFERENCE, CAPTURES, PLUGINS, Built
+from support import C_REFERENCE, CAPTURES, PLUGINS, Built, needs_captures
 
 import falco_plugin
 from falco_plugin.event import PPME_SYSCALL_EXECVE_16_X, PPME_SYSCALL_EXECVE_19_X, read_capture
@@ -30,6 +30,7 @@ def test_version() -> None:
     assert falco_plugin.__name__ == "falco_plugin"
 
 
+@needs_captures
 def test_info_run_and_replay_take_a_bare_file_name(built: Built, tmp_path: Path) -> None:
     shutil.copy(built("counter.py:Counter"), tmp_path / "libcounter.so")
     info = fp("info", "libcounter.so", cwd=tmp_path)
@@ -121,6 +122,7 @@ def test_run_on_an_async_only_plugin_says_how_to_attach_it(built: Built) -> None
     assert '"async_name":"tick"' in both.stdout.replace(" ", ""), both.stderr
 
 
+@needs_captures
 def test_cannot_open_capture_says_why(built: Built, tmp_path: Path) -> None:
     lib = built("state.py:FdReader")
     missing = fp("replay", tmp_path / "nope.scap", lib)
@@ -138,6 +140,7 @@ def test_cannot_open_capture_says_why(built: Built, tmp_path: Path) -> None:
     assert f"cannot open capture {secret}: Permission denied" in denied.stderr, denied.stderr
 
 
+@needs_captures
 def test_clashing_parameter_is_renamed_everywhere(built: Built) -> None:
     event = PPME_SYSCALL_EXECVE_19_X(res=0, pid=5, tid_=7, tid=1)
     assert event.tid_ == 7 and event.tid == 1
