@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import ROOT, Built, Host
+from support import ROOT, Built, Host, finished
 
 from falco_plugin._tooling import cc as _cc
 from falco_plugin._tooling.host import compile_c_plugin, host_binary
@@ -175,8 +175,7 @@ def test_file_notify_end_to_end(tmp_path: Path, built: Built) -> None:
         out, err = proc.communicate(timeout=60)
         err = "".join(seen) + err
     assert proc.returncode == 0, err
-    got = [json.loads(line)["fields"] for line in out.splitlines()
-           if line.startswith("{") and '"type":402' in line.replace(" ", "")]
+    got = [e.fields for e in finished(proc, out, err).events if e.type == 402]
     by_path = {f["file_notify.path"]: f for f in got}
     assert by_path[str(watched / "passwd")]["file_notify.change"] == "modified"
     assert by_path[str(watched / "passwd")]["file_notify.old_size"] == 11

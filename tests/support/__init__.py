@@ -5,6 +5,7 @@ here (``from support import CAPTURES, Built, Host``)."""
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,11 @@ def host(*args: str | Path, env: dict[str, str] | None = None, timeout: float = 
     environment) and parses its output with the parser of :mod:`falco_plugin.testing`."""
     proc = run_host([str(a) for a in args], env={**os.environ, **env} if env else None, timeout=timeout)
     return Run.parse(proc)
+
+
+def finished(proc: subprocess.Popen[str], out: str, err: str) -> Run:
+    """The parsed output of a host run started with ``Popen``, once ``communicate`` gave ``out``, ``err``."""
+    return Run.parse(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
 
 
 def replay(capture: Path, *args: str | Path, env: dict[str, str] | None = None) -> Run:
