@@ -6,6 +6,7 @@ the words our host quotes from libsinsp."""
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 import tarfile
@@ -53,8 +54,9 @@ def falco_in_root(tmp_path: Path, config: str) -> subprocess.CompletedProcess[st
     (tmp_path / "etc" / "falco.yaml").write_text(config)
     # a relative library_path is under the plugin directory Falco was built with: PREFIX/share/falco/plugins
     plugins_dir = str(Path(falco).resolve().parent.parent / "share" / "falco" / "plugins")
-    binds = {str(tmp_path / "falco"): "/opt/falco-ship-test", str(tmp_path / "plugins"): plugins_dir,
-             str(tmp_path / "etc"): "/etc/ship-test"}
+    binds: dict[str | os.PathLike[str], str] = {
+        tmp_path / "falco": "/opt/falco-ship-test", tmp_path / "plugins": plugins_dir,
+        tmp_path / "etc": "/etc/ship-test"}
     with tempfile.TemporaryDirectory() as upper:
         argv = rootfs.chroot_command(root, upper, ["/opt/falco-ship-test/bin/falco", "-c", "/etc/ship-test/falco.yaml",
                                                    "-M", "8"], binds)
