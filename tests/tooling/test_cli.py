@@ -15,6 +15,7 @@ from support import C_REFERENCE, CAPTURES, PLUGINS, Built, needs_captures
 
 import falco_plugin
 from falco_plugin.event import PPME_SYSCALL_EXECVE_16_X, PPME_SYSCALL_EXECVE_19_X, read_capture
+from falco_plugin.testing import Run
 
 FP = str(Path(sys.executable).with_name("falco-plugin"))
 
@@ -105,10 +106,11 @@ def test_run_text_mode_prints_readable_timestamps_and_json_raw_ns(built: Built) 
     lib = built("counter.py:Counter")
     text = fp("run", lib, "--open-params", "count=1").stdout
     assert re.search(r"^#1 \[counter\] ts=20\d\d-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z tid=", text, re.M), text
-    event = json.loads(fp("run", lib, "--open-params", "count=1", "--json").stdout.splitlines()[0])
-    assert isinstance(event["ts"], int) and event["ts"] > 10**18
+    (event,) = Run.parse(fp("run", lib, "--open-params", "count=1", "--json")).events
+    assert isinstance(event.ts, int) and event.ts > 10**18
 
 
+@pytest.mark.timing
 def test_run_on_an_async_only_plugin_says_how_to_attach_it(built: Built) -> None:
     lib = built("async_plugins.py:Ticker")
     proc = fp("run", lib)
@@ -150,8 +152,8 @@ def test_clashing_parameter_is_renamed_everywhere(built: Built) -> None:
     # a field reading it over a real capture: the parameter, not the header
     run = fp("replay", CAPTURES / "curl_google.scap", built("rough.py:Execs"), "--fields", "execs.tid", "--json")
     assert run.returncode == 0, run.stderr
-    values = [json.loads(line)["fields"]["execs.tid"] for line in run.stdout.splitlines() if '"evtnum"' in line]
-    expected = [int(e.tid_) for c in read_capture(CAPTURES / "curl_google.scap")
+    values = [e.fields["execs.tid"] for e in Run.parse(run).events]
+    expected = [e.tid_ for c in read_capture(CAPTURES / "curl_google.scap")
                 if isinstance(e := c.event.load_any(), PPME_SYSCALL_EXECVE_16_X)]
     assert expected == [17497]
     assert [v for v in values if v is not None] == expected

@@ -59,8 +59,10 @@ Packaged = Callable[[str], Path]
 def without_python(cmd: list[str], **kw: object) -> subprocess.Popen[str]:
     found = {os.path.realpath(p) for pattern in PYTHON_PATHS for p in glob.glob(pattern) if os.path.exists(p)}
     masks = sorted(p for p in found if not any(p.startswith(q + "/") for q in found))
-    return subprocess.Popen(["unshare", "-m", "sh", "-c", NO_PYTHON_SCRIPT, "sh", str(len(masks)), *masks, *cmd],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)  # type: ignore[call-overload]
+    proc: subprocess.Popen[str] = subprocess.Popen(  # type: ignore[call-overload]
+        ["unshare", "-m", "sh", "-c", NO_PYTHON_SCRIPT, "sh", str(len(masks)), *masks, *cmd],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+    return proc
 
 
 def host_json(cmd: list[str], *, no_python: bool, env: dict[str, str] | None = None,
