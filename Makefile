@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 FP     := $(VENV)/bin/falco-plugin
 OUT    := build
 
-.PHONY: setup demo test test-falco lint bench docs sanitize pythons clean
+.PHONY: setup demo test test-falco lint bench docs sanitize pythons bench-pythons clean
 
 setup: $(VENV)/.installed
 
@@ -43,9 +43,16 @@ test-falco: setup
 		echo "make test-falco: no Falco binary (FALCO=PATH, or falco on PATH): every test below is skipped"
 	$(PY) -m pytest -q -ra tests/falco
 
-# build, package and run examples/dummy with each pyenv CPython 3.10-3.13 found (says which are skipped)
+# every supported CPython, 3.11-3.15 (3.11-3.13 from pyenv, 3.14 and 3.15 in a cached Debian
+# testing rootfs): build, run, package and run examples/dummy, the core tests, two minors in one
+# host, bookworm-packaged bundles in the rootfs; fails on any skip, printed with its reason.
 pythons: setup
 	$(PY) tools/pythons.py
+
+# per CPython: section I of make bench (callgrind), the dummy's tarball size and cold start
+bench-pythons: setup
+	@bash tools/ensure-system-deps.sh "$(PYTHON)" valgrind
+	$(PY) tools/pythons.py --bench
 
 # the API reference from the docstrings (mkdocs + mkdocstrings, offline); strict: a broken
 # reference fails. The test suite builds it too (tests/tooling/test_docs.py).
@@ -74,6 +81,7 @@ bench: setup
 	$(PY) bench/run.py
 	$(PY) bench/bench_events.py
 	$(PY) bench/k8saudit_bench.py
+	$(PY) bench/falco_bench.py
 
 clean:
 	rm -rf $(OUT) .pytest_cache .mypy_cache .ruff_cache

@@ -72,7 +72,11 @@ BatchItem = bytes | tuple[bytes, int]
 class EndOfStream(Exception):
     """Raise from ``next_batch`` when the stream is over, optionally with its last events.
 
-    >>> raise EndOfStream([b"last"])  # doctest: +SKIP
+    >>> try:
+    ...     raise EndOfStream([b"last"])
+    ... except EndOfStream as end:
+    ...     end.events
+    [b'last']
     """
 
     def __init__(self, events: Sequence[BatchItem] = ()) -> None:

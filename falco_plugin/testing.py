@@ -108,6 +108,9 @@ class Event:
     async_name: str | None = None
     info: str | None = None
     name: str | None = None  # the libs event name, for syscall events of a capture
+    len: int = 0  # the event's size in bytes, header included
+    cpu: int | None = None  # the CPU of a capture's syscall event
+    offsets: dict[str, Any] | None = None  # field -> [[start, length], ...] (run with offsets)
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> Event:
@@ -124,6 +127,9 @@ class Event:
             async_name=obj.get("async_name"),
             info=obj.get("info"),
             name=obj.get("name"),
+            len=obj.get("len", 0),
+            cpu=obj.get("cpu"),
+            offsets=obj.get("offsets"),
         )
 
 
@@ -160,9 +166,10 @@ def _keyed(entries: list[dict[str, Any]]) -> Table:
     return dict(rows)
 
 
-@dataclass
+@dataclass(repr=False)
 class Run:
-    """Everything one host run printed, sorted out."""
+    """Everything one host run printed, sorted out. ``records`` are all the JSON lines as printed;
+    ``summary`` is the session's (or the capture's), ``plugins`` each plugin's by name."""
 
     returncode: int
     stdout: str
@@ -170,6 +177,9 @@ class Run:
     events: list[Event] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
     summaries: list[dict[str, Any]] = field(default_factory=list)
+    plugins: dict[str, dict[str, Any]] = field(default_factory=dict)
+    inits: list[dict[str, Any]] = field(default_factory=list)
+    records: list[dict[str, Any]] = field(default_factory=list)
     tables: dict[str, Table] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     dumped: list[Event] = field(default_factory=list)
@@ -183,10 +193,16 @@ class Run:
             if not line.startswith("{"):
                 continue
             obj = json.loads(line)
+            run.records.append(obj)
             if "summary" in obj:
                 run.summaries.append(obj["summary"])
-                if "kind" not in obj["summary"]:  # the session's (or capture's); not a plugin's or a dump's
+                kind = obj["summary"].get("kind")
+                if kind is None:  # the session's (or capture's); not a plugin's or a dump's
                     run.summary = obj["summary"]
+                elif kind == "plugin":
+                    run.plugins[obj["summary"]["plugin"]] = obj["summary"]
+            elif "init" in obj:
+                run.inits.append(obj["init"])
             elif "table" in obj:
                 run.tables[obj["table"]["name"]] = _keyed(obj["table"]["entries"])
             elif "metrics" in obj:
@@ -195,7 +211,7 @@ class Run:
                 d = obj["dump"]
                 run.dumped.append(Event(0, "", d["ts"], d["tid"], 402, bytes.fromhex(d["payload_hex"]), {},
                                         plugin=d["plugin"], async_name=d["async_name"]))
-            else:
+            elif "evtnum" in obj:
                 run.events.append(Event.from_json(obj))
         in_error = False
         for line in proc.stderr.splitlines():
@@ -211,6 +227,13 @@ class Run:
             else:
                 in_error = False
         return run
+
+    def __repr__(self) -> str:
+        return f"<Run rc={self.returncode}\nstdout:\n{self.stdout[-3000:]}\nstderr:\n{self.stderr[-3000:]}>"
+
+    def payloads(self, source: str | None = None) -> list[bytes]:
+        """The payloads of the events (of one source)."""
+        return [e.payload for e in self.events if source in (None, e.source)]
 
     def log(self, severity: str | None = None) -> list[str]:
         """The messages logged (of one severity: ``"info"``, ``"error"``, ...)."""

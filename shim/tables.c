@@ -170,6 +170,15 @@ fp_table *fp_table_new(fp_state *s, ss_plugin_table_t *t, PyObject *name, ss_plu
 	return tb;
 }
 
+static int has_dict(PyTypeObject *t)
+{
+#ifdef Py_TPFLAGS_MANAGED_DICT
+	if (t->tp_flags & Py_TPFLAGS_MANAGED_DICT)
+		return 1;
+#endif
+	return t->tp_dictoffset != 0;
+}
+
 /* Whether Python can no longer reach o in any way: no other reference, no weak reference,
  * no attribute set on it. Only then may the object stand for another entry. */
 static int entry_unreachable(PyObject *o)
@@ -179,8 +188,18 @@ static int entry_unreachable(PyObject *o)
 	PyTypeObject *t = Py_TYPE(o);
 	if (t->tp_weaklistoffset && *(PyObject **)((char *)o + t->tp_weaklistoffset))
 		return 0;
-	PyObject **dict = t == &fp_entry_type ? NULL : _PyObject_GetDictPtr(o);
-	return !dict || !*dict || PyDict_GET_SIZE(*dict) == 0;
+	if (t == &fp_entry_type || !has_dict(t))
+		return 1;
+	/* documented API: it makes the dict of an object that has none yet (once per object,
+	 * the spare entry is reused) where the private _PyObject_GetDictPtr did not */
+	PyObject *dict = PyObject_GenericGetDict(o, NULL);
+	if (!dict) {
+		PyErr_Clear();
+		return 0;
+	}
+	int empty = PyDict_GET_SIZE(dict) == 0;
+	Py_DECREF(dict);
+	return empty;
 }
 
 /* The entry object for e during the call of this generation. An entry lookup is per event,

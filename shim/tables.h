@@ -107,9 +107,8 @@ static inline int to_state(PyObject *v, ss_plugin_state_type t, ss_plugin_state_
 		if (s == -1 && PyErr_Occurred())
 			return -1;
 	} else {
-		if (_PyLong_Sign(v) < 0)
-			overflow = 1;
-		else if ((u = PyLong_AsUnsignedLongLong(v)) == (unsigned long long)-1 && PyErr_Occurred()) {
+		/* a negative int raises OverflowError here too */
+		if ((u = PyLong_AsUnsignedLongLong(v)) == (unsigned long long)-1 && PyErr_Occurred()) {
 			PyErr_Clear();
 			overflow = 1;
 		}

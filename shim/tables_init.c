@@ -280,7 +280,9 @@ PyObject *fp_init_tables_new(fp_state *s, const ss_plugin_init_tables_input *in)
 
 void fp_init_tables_done(PyObject *obj)
 {
-	if (obj)
+	/* obj is None for a plugin given no tables: writing there overwrote libpython's own
+	 * data next to Py_None (3.14 crashed in its parser) */
+	if (obj && Py_IS_TYPE(obj, &init_tables_type))
 		((fp_init_tables *)obj)->in = NULL;
 }
 

@@ -69,7 +69,7 @@ def rootfs(suite: str = "bookworm", include: Sequence[str] = (), mirror: str = M
             return dest
         tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
         cmd = [debootstrap, "--variant=minbase", *([f"--include={','.join(include)}"] if include else []),
-               suite, str(tmp), mirror]
+               suite, str(tmp), mirror, *_script(suite)]
         print(f"building the Debian {suite} minbase rootfs in {dest} (once, about 2 minutes)", file=sys.stderr)
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
@@ -85,10 +85,19 @@ def rootfs(suite: str = "bookworm", include: Sequence[str] = (), mirror: str = M
     return dest
 
 
+def _script(suite: str) -> list[str]:
+    """The sid script for a suite this debootstrap has none for: bookworm's knows no ``forky``,
+    and testing's layout is unstable's (Debian's own scripts/testing is a link to sid)."""
+    scripts = Path("/usr/share/debootstrap/scripts")
+    if (scripts / suite).exists() or not (scripts / "sid").exists():
+        return []
+    return [str(scripts / "sid")]
+
+
 def _install_debootstrap() -> str:
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    proc = subprocess.run(["apt-get", "-o", "DPkg::Lock::Timeout=600", "install", "-y", "-qq", "debootstrap"],
-                          capture_output=True, text=True, env=env)
+    # the project's installer: it runs apt-get update first (a fresh machine has no package lists)
+    proc = subprocess.run(["bash", str(Path(__file__).with_name("ensure-system-deps.sh")), sys.executable,
+                           "debootstrap"], capture_output=True, text=True)
     path = shutil.which("debootstrap")
     if not path:
         raise RootfsUnavailable(f"debootstrap is not installed and apt-get could not install it: "

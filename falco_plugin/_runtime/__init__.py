@@ -320,8 +320,8 @@ def datetime_ns(value: datetime.datetime) -> int:
     import datetime  # already loaded: the value comes from it
 
     if value.tzinfo is None:
-        value = value.replace(tzinfo=datetime.timezone.utc)
-    delta = value - datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+        value = value.replace(tzinfo=datetime.UTC)
+    delta = value - datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
     return (delta.days * 86400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
 
 

@@ -374,7 +374,7 @@ def c_string(text: str) -> str:
     """A C string literal holding ``text`` as UTF-8.
 
     >>> c_string('a"b\\n')
-    '"a\\\\"b\\\\n"'
+    '"a\\\\"b\\\\012"'
     """
     out = []
     for byte in text.encode():

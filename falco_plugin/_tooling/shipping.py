@@ -23,17 +23,12 @@ from __future__ import annotations
 
 import json
 import re
-import sys
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 __all__ = ["FalcoConfigError", "FalcoPlugin", "Metadata", "config_defaults", "falco_yaml", "helm_values",
            "index_entries", "project_metadata", "read_falco_config", "yaml_to_json"]

@@ -39,7 +39,7 @@ def format_time(ts: int) -> str:
     """A nanosecond timestamp as UTC time of day, ``HH:MM:SS.nnnnnnnnn`` (the integer if invalid)."""
     seconds, nanos = divmod(ts, 1_000_000_000)
     try:
-        clock = _dt.datetime.fromtimestamp(seconds, tz=_dt.timezone.utc)
+        clock = _dt.datetime.fromtimestamp(seconds, tz=_dt.UTC)
     except (OverflowError, OSError, ValueError):
         return str(ts)
     return f"{clock:%H:%M:%S}.{nanos:09d}"

@@ -339,7 +339,7 @@ class AbsTime(int):
         """As an aware UTC datetime (microsecond precision). Raises EventError when out of range."""
         seconds, nanos = divmod(int(self), _NS_PER_SEC)
         try:
-            base = _dt.datetime.fromtimestamp(seconds, tz=_dt.timezone.utc)
+            base = _dt.datetime.fromtimestamp(seconds, tz=_dt.UTC)
         except (OverflowError, OSError, ValueError):
             raise EventError(f"timestamp {int(self)} ns is outside the datetime range") from None
         return base.replace(microsecond=nanos // 1000)
@@ -348,8 +348,8 @@ class AbsTime(int):
     def from_datetime(cls, value: _dt.datetime) -> AbsTime:
         """From a datetime (naive datetimes are taken as UTC)."""
         if value.tzinfo is None:
-            value = value.replace(tzinfo=_dt.timezone.utc)
-        delta = value - _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+            value = value.replace(tzinfo=_dt.UTC)
+        delta = value - _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
         return cls((delta.days * 86_400 + delta.seconds) * _NS_PER_SEC + delta.microseconds * 1000)
 
     def __repr__(self) -> str:

@@ -6,6 +6,7 @@ import json
 import os
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ def jsonl(falco_plugin_build: BuildPlugin) -> BuiltPlugin:
     return falco_plugin_build("examples/jsonl/jsonl.py:JsonLines")
 
 
-def write_lines(path: Path, lines: list[object], mode: str = "w") -> None:
+def write_lines(path: Path, lines: Sequence[object], mode: str = "w") -> None:
     with path.open(mode) as f:
         for line in lines:
             f.write((line if isinstance(line, str) else json.dumps(line)) + "\n")
@@ -75,6 +76,7 @@ def test_many_lines_in_batches(jsonl: BuiltPlugin, tmp_path: Path) -> None:
     assert [e.fields["jsonl.value[/n]"] for e in events] == [str(i) for i in range(1000)]
 
 
+@pytest.mark.timing
 def test_follow_mode_reads_appended_lines_and_a_truncated_file(jsonl: BuiltPlugin, tmp_path: Path) -> None:
     path = tmp_path / "growing.jsonl"
     write_lines(path, [{"n": 0}])

@@ -17,15 +17,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import support
 import yaml
 from k8saudit_cases import ARG_FORMS, CASES, POD, SWITCHED
 from k8saudit_upstream_fields import UPSTREAM_FIELDS
-from support import ROOT, Built, Host, HostRun, fields_of
+from support import ROOT, SHARED, Built, Host, fields_of, finished, metric_snapshots, needs_shared
 
-from falco_plugin._tooling.host import host_binary, run_host
+from falco_plugin._tooling.host import host_binary
 
 K8SAUDIT = str(ROOT / "examples" / "k8saudit" / "k8saudit.py") + ":K8sAudit"
-RULES = ROOT.parent / "shared" / "k8saudit" / "k8s_audit_rules.yaml"
+RULES = SHARED / "k8saudit" / "k8s_audit_rules.yaml"
+needs_rules = needs_shared(RULES)
 NAMES = [name for name, _, arg in UPSTREAM_FIELDS if arg != "Key, Required"]
 ASKED = NAMES + ARG_FORMS
 
@@ -57,6 +59,7 @@ def test_field_list_matches_upstream_table(host: Host, built: Built) -> None:
     assert got == {name: ("string", is_list, arg) for name, is_list, arg in UPSTREAM_FIELDS}
 
 
+@needs_rules
 def test_version_satisfies_the_rules_requirement() -> None:
     rules = yaml.safe_load(RULES.read_text())
     required = next(r["required_plugin_versions"] for r in rules if "required_plugin_versions" in r)
@@ -71,13 +74,12 @@ def test_version_satisfies_the_rules_requirement() -> None:
 @pytest.fixture(scope="module")
 def case_run(built: Built, tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     path = write_jsonl(tmp_path_factory.mktemp("k8s") / "cases.jsonl", [event for _, event, _ in CASES])
-    run = HostRun(run_host(["run", "--json", "--metrics", "--fields", ",".join(ASKED), "-p", str(built(K8SAUDIT)),
-                            "-o", str(path)]))
+    run = support.host("run", "--json", "--metrics", "--fields", ",".join(ASKED), "-p", built(K8SAUDIT), "-o", path)
     assert run.returncode == 0, run
     got = fields_of(run)
     assert len(got) == len(CASES)
     # one JSON parse per event for all its fields: the source's, handed over to the fields
-    (metrics,) = [e["metrics"] for e in run.events if "metrics" in e]
+    (metrics,) = metric_snapshots(run)
     by_name = {m["name"]: m["value"] for m in metrics["metrics"]}
     assert by_name == {"json_decodes": 0, "shared_decodes": len(CASES)}
     return got
@@ -102,8 +104,8 @@ def test_each_switch_changes_its_fields_only(built: Built, tmp_path: Path, case_
     """With one switch on, its fields give the corrected values and every other field upstream's
     (the run with every switch off is ``case_run``, checked against upstream's values above)."""
     path = write_jsonl(tmp_path / "cases.jsonl", [event for _, event, _ in CASES])
-    run = HostRun(run_host(["run", "--json", "--fields", ",".join(ASKED), "-p", str(built(K8SAUDIT)),
-                            "-c", json.dumps(switch_config(switch)), "-o", str(path)]))
+    run = support.host("run", "--json", "--fields", ",".join(ASKED), "-p", built(K8SAUDIT),
+                       "-c", json.dumps(switch_config(switch)), "-o", path)
     assert run.returncode == 0, run
     got = fields_of(run)
     changed = 0
@@ -124,6 +126,7 @@ def test_the_cases_give_every_field_a_value() -> None:
 LIST_OPERATORS = {"in", "intersects", "exists", "pmatch"}
 
 
+@needs_rules
 def test_rules_use_only_fields_we_have_with_compatible_types(host: Host, built: Built) -> None:
     info = json.loads(host("info", built(K8SAUDIT)).stdout)
     ours = {f["name"]: f for f in info["fields"]}
@@ -171,7 +174,7 @@ def test_plain_file_event_lists_bad_lines_size_limit_and_timestamps(host: Host, 
     run = run_fields(host, built, str(path), ["ka.auditid"], "-c", json.dumps({"maxEventSize": 4096}))
     assert [f["ka.auditid"] for f in fields_of(run)] == ["one", "two", "three"]
     # stageTimestamp, to the ns; "+01:00" is an hour before the same clock time in UTC
-    assert [e["ts"] for e in run.events] == [1709633472123456789, 1709633472000000000, 1709633472234567000]
+    assert [e.ts for e in run.events] == [1709633472123456789, 1709633472000000000, 1709633472234567000]
     assert run.summaries[0]["end"] == "eof"
     log = run.stderr
     assert "useAsync is accepted and ignored" in log  # upstream's default is true
@@ -228,6 +231,7 @@ def wait_consumed(pid: int, path: Path, deadline: float = 30.0) -> None:
     raise AssertionError(f"{path} not read to its end by {pid}")
 
 
+@pytest.mark.timing
 def test_follow_mode_reads_appends_rotation_and_truncation(built: Built, tmp_path: Path) -> None:
     path = tmp_path / "audit.log"
     write_jsonl(path, [{**POD, "auditID": "before-open"}])  # already there: not read
@@ -262,7 +266,7 @@ def test_follow_mode_reads_appends_rotation_and_truncation(built: Built, tmp_pat
     finally:
         proc.kill()
         proc.wait()
-    ids = [json.loads(line)["fields"]["ka.auditid"] for line in out.splitlines() if '"fields"' in line]
+    ids = [e.fields["ka.auditid"] for e in finished(proc, out, err).events]
     assert ids == ["appended", "late-in-old", "rotated", "truncated"], (ids, "".join(err_lines) + err)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from k8saudit_cases import CRB, EXEC, POD
-from support import ROOT, Built
+from support import ROOT, Built, finished
 
 from falco_plugin._tooling.host import host_binary
 
@@ -78,10 +78,6 @@ def start(built: Built, params: str, n: int, config: dict[str, Any] | None = Non
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def events_of(out: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in out.splitlines() if '"fields"' in line]
-
-
 def test_webhook_single_events_lists_and_bad_bodies(built: Built) -> None:
     port = free_port()
     proc = start(built, f"http://127.0.0.1:{port}/k8s-audit", n=4, config={"webhookMaxBatchSize": 20000})
@@ -110,10 +106,10 @@ def test_webhook_single_events_lists_and_bad_bodies(built: Built) -> None:
         (400, "bad request: http: request body too large\n"),
         (200, ""),
     ]
-    got = events_of(out)
-    assert [e["fields"]["ka.auditid"] for e in got] == ["single", "list-1", "list-2", "array"]
-    assert [e["fields"]["ka.verb"] for e in got] == ["create", "create", "create", "create"]
-    assert got[0]["ts"] == 1709633472234567000  # POD's stageTimestamp
+    got = finished(proc, out, err).events
+    assert [e.fields["ka.auditid"] for e in got] == ["single", "list-1", "list-2", "array"]
+    assert [e.fields["ka.verb"] for e in got] == ["create", "create", "create", "create"]
+    assert got[0].ts == 1709633472234567000  # POD's stageTimestamp
     assert "invalid JSON" in err and "request body too large" in err
     assert '"end":"eof"' not in out  # it stopped at -n 4, the server would have gone on
 
@@ -141,10 +137,11 @@ def test_webhook_tls_with_upstream_pem(built: Built, tmp_path: Path) -> None:
         proc.wait()
     assert status == (200, "")
     assert not plain.startswith(b"HTTP/1.1 200")
-    assert [e["fields"]["ka.auditid"] for e in events_of(out)] == ["over-tls"], err
+    assert [e.fields["ka.auditid"] for e in finished(proc, out, err).events] == ["over-tls"], err
     assert "connection from 127.0.0.1 failed" in err
 
 
+@pytest.mark.timing
 def test_close_frees_the_port(tmp_path: Path) -> None:
     # The source object as the shim drives it: open twice on one port in one process.
     sys.path.insert(0, str(ROOT / "examples" / "k8saudit"))

@@ -27,8 +27,8 @@ def test_bench_output(lib: Lib) -> None:
         "-o",
         "1000",
     )
-    assert run.rc == 0, run
-    results = [json.loads(line) for line in run.out.splitlines()]
+    assert run.returncode == 0, run
+    results = [json.loads(line) for line in run.stdout.splitlines()]
     assert [set(r) for r in results] == [
         {
             "plugin",
@@ -63,20 +63,20 @@ def test_bench_work_mode_touches_memory_between_events(lib: Lib) -> None:
         host("bench", "--fields", "bench.value", *extra, "-p", bench_c, "-o", "20000")
         for extra in ((), ("--work-kib", "4"))
     ]
-    assert all(r.rc == 0 for r in runs), runs
-    plain, work = (json.loads(r.out) for r in runs)
+    assert all(r.returncode == 0 for r in runs), runs
+    plain, work = (json.loads(r.stdout) for r in runs)
     assert plain["events"] == work["events"] == 20000
     # 20000 events x 4 KiB = 78 MiB written: the whole ring was touched
     assert plain["peak_rss_kb"] < 16 * 1024, plain  # the C plugin's process, not pytest's
     assert work["peak_rss_kb"] - plain["peak_rss_kb"] >= 4 * 1024 - 256, (plain, work)
     bad = host("bench", "--work-kib", "x", "-p", bench_c)
-    assert bad.rc == 2 and "--work-kib needs a number of KiB" in bad.err, bad
+    assert bad.returncode == 2 and "--work-kib needs a number of KiB" in bad.stderr, bad
 
 
 def test_bench_samples_rss_every_million_events(lib: Lib) -> None:
     run = host("bench", "-p", lib("bench_c"), "-c", '{"batch": 512}', "-o", "2000000")
-    assert run.rc == 0, run
-    samples = json.loads(run.out)["rss_kb_samples"]
+    assert run.returncode == 0, run
+    samples = json.loads(run.stdout)["rss_kb_samples"]
     assert len(samples) == 2 and all(isinstance(v, int) and v > 0 for v in samples), run
 
 
@@ -91,10 +91,10 @@ def test_bench_fields_per_call_and_event_count(lib: Lib) -> None:
         "-p",
         lib("bench_c"),
     )
-    assert run.rc == 0, run
-    assert json.loads(run.out)["events"] == 3000
+    assert run.returncode == 0, run
+    assert json.loads(run.stdout)["events"] == 3000
 
 
 def test_bench_field_errors(lib: Lib) -> None:
     run = host("bench", "--fields", "bench.div", "-p", lib("bench_c"), "-o", "10")
-    assert run.rc == 2 and "requires an argument" in run.err, run
+    assert run.returncode == 2 and "requires an argument" in run.stderr, run

@@ -16,15 +16,15 @@ from support import Lib, host
 
 def test_valid_config_reaches_init(lib: Lib) -> None:
     run = host("run", "--json", "-p", lib("test_src"), "-c", '{"count": 2}')
-    assert run.rc == 0, run
-    assert 'log info test_src: init config={"count": 2}' in run.err  # log_fn, component NULL
+    assert run.returncode == 0, run
+    assert 'log info test_src: init config={"count": 2}' in run.stderr  # log_fn, component NULL
     assert len(run.events) == 2
 
 
 def test_empty_config_becomes_an_empty_object_with_a_schema(lib: Lib) -> None:
     run = host("run", "--json", "-p", lib("test_src"))
-    assert run.rc == 0, run
-    assert "log info test_src: init config={} tid=" in run.err
+    assert run.returncode == 0, run
+    assert "log info test_src: init config={} tid=" in run.stderr
     assert len(run.events) == 3  # the plugin's default count
 
 
@@ -42,16 +42,16 @@ def test_empty_config_becomes_an_empty_object_with_a_schema(lib: Lib) -> None:
 )
 def test_invalid_config_names_the_field_and_skips_init(lib: Lib, config: str, message: str) -> None:
     run = host("run", "-p", lib("test_src"), "-c", config)
-    assert run.rc == 1, run
-    assert f"error: error in plugin test_src init config: {message}" in run.err
-    assert "init config=" not in run.err and run.out == ""
+    assert run.returncode == 1, run
+    assert f"error: error in plugin test_src init config: {message}" in run.stderr
+    assert "init config=" not in run.stderr and run.stdout == ""
 
 
 def test_config_that_is_not_json(lib: Lib) -> None:
     run = host("run", "-p", lib("test_src"), "-c", "count=3")
-    assert run.rc == 1 and "error in plugin test_src: init config is not a valid json: " in run.err, run
+    assert run.returncode == 1 and "error in plugin test_src: init config is not a valid json: " in run.stderr, run
     run = host("run", "-p", lib("test_src"), "-c", '{\n  "count": 3,\n  "x": tru\n}')
-    assert "init config is not a valid json: invalid literal at line 3, column 8 (offset 23)" in run.err, run
+    assert "init config is not a valid json: invalid literal at line 3, column 8 (offset 23)" in run.stderr, run
 
 
 SCHEMA: dict[str, Any] = {
@@ -130,14 +130,14 @@ def test_schema_validation_agrees_with_jsonschema(lib: Lib, config: Any, word: s
     env = {**os.environ, "FPH_SCHEMA": json.dumps(SCHEMA)}
     run = host("run", "-p", lib("schema_env"), "-c", json.dumps(config), env=env)
     if valid:
-        assert run.rc == 0, run
-        assert f"init config={json.dumps(config)}" in run.err
+        assert run.returncode == 0, run
+        assert f"init config={json.dumps(config)}" in run.stderr
     else:
-        assert run.rc == 1, run
+        assert run.returncode == 1, run
         assert re.search(
-            rf"error in plugin schema_env init config: In <root>\S*, .*'{re.escape(word)}'", run.err
+            rf"error in plugin schema_env init config: In <root>\S*, .*'{re.escape(word)}'", run.stderr
         ), run
-        assert "init config=" not in run.err
+        assert "init config=" not in run.stderr
 
 
 @pytest.mark.parametrize(
@@ -153,9 +153,9 @@ def test_schema_validation_agrees_with_jsonschema(lib: Lib, config: Any, word: s
 )
 def test_init_failures(lib: Lib, config: str, message: str) -> None:
     run = host("run", "-p", lib("test_src"), "-p", lib("ext_only"), "-c", config)
-    assert run.rc == 1, run
-    assert message in run.err
-    assert "open mode" not in run.err  # no session after a failed init
-    assert "log debug test_src: destroy" in run.err  # earlier states are destroyed
+    assert run.returncode == 1, run
+    assert message in run.stderr
+    assert "open mode" not in run.stderr  # no session after a failed init
+    assert "log debug test_src: destroy" in run.stderr  # earlier states are destroyed
     # a state returned with the failure is destroyed too (log_fn with its own component)
-    assert ("log warning ext_only-component: destroy" in run.err) == (config != "null")
+    assert ("log warning ext_only-component: destroy" in run.stderr) == (config != "null")

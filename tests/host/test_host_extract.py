@@ -13,10 +13,10 @@ def test_index_argument(lib: Lib) -> None:
     run = host(
         "run", "--json", "-p", lib("bench_c"), "-o", "6", "--fields", "bench.div[3],bench.value,bench.str"
     )
-    assert run.rc == 0, run
-    assert [e["fields"]["bench.div[3]"] for e in run.events] == [0, 0, 1, 0, 0, 1]
-    assert [e["fields"]["bench.value"] for e in run.events] == [1, 2, 3, 4, 5, 6]
-    assert [e["fields"]["bench.str"] for e in run.events] == ["1", "2", "3", "4", "5", "6"]
+    assert run.returncode == 0, run
+    assert [e.fields["bench.div[3]"] for e in run.events] == [0, 0, 1, 0, 0, 1]
+    assert [e.fields["bench.value"] for e in run.events] == [1, 2, 3, 4, 5, 6]
+    assert [e.fields["bench.str"] for e in run.events] == ["1", "2", "3", "4", "5", "6"]
 
 
 @pytest.mark.parametrize(
@@ -33,15 +33,15 @@ def test_index_argument(lib: Lib) -> None:
 )
 def test_field_errors_before_the_run(lib: Lib, field: str, message: str) -> None:
     run = host("run", "-p", lib("bench_c"), "-o", "3", "--fields", field)
-    assert run.rc == 2, run
-    assert message in run.err and run.out == ""
+    assert run.returncode == 2, run
+    assert message in run.stderr and run.stdout == ""
 
 
 def test_arguments_as_the_plugin_sees_them(lib: Lib) -> None:
     fields = "test.argdump,test.argdump[0],test.argdump[7],test.argdump[07],test.argdump[abc],test.idx[4]"
     run = host("run", "--json", "-p", lib("test_src"), "-o", "count:1", "--fields", fields)
-    assert run.rc == 0, run
-    assert run.events[0]["fields"] == {
+    assert run.returncode == 0, run
+    assert run.events[0].fields == {
         "test.argdump": f"present=0 index={UINT64_MAX} key=(null)",
         "test.argdump[0]": "present=1 index=0 key=0",
         "test.argdump[7]": "present=1 index=7 key=7",  # isKey: the key is set even for an index
@@ -54,7 +54,7 @@ def test_arguments_as_the_plugin_sees_them(lib: Lib) -> None:
 def test_value_types_in_json_and_text(lib: Lib) -> None:
     fields = "test.list,test.flag,test.ip,test.na,test.msg,test.evtnum,test.src"
     run = host("run", "--json", "-p", lib("test_src"), "-o", "count:2", "--fields", fields)
-    assert [e["fields"] for e in run.events] == [
+    assert [e.fields for e in run.events] == [
         {
             "test.list": [n, n * 10],
             "test.flag": n == 1,
@@ -66,7 +66,7 @@ def test_value_types_in_json_and_text(lib: Lib) -> None:
         }
         for n in (1, 2)
     ], run
-    text = host("run", "-p", lib("test_src"), "-o", "count:1", "--fields", fields).out.splitlines()[0]
+    text = host("run", "-p", lib("test_src"), "-o", "count:1", "--fields", fields).stdout.splitlines()[0]
     assert text.endswith(
         " test.list=1,10 test.flag=true test.ip=10.0.0.1 test.na=<NA> test.msg=test event 1 test.evtnum=1 "
         "test.src=test info=to_string: test event 1"
@@ -91,8 +91,8 @@ def test_extraction_follows_sources_and_event_types(lib: Lib) -> None:
         "--fields",
         "ext.len,ext.src,ext.fail,test.n,bench.value",
     )
-    assert run.rc == 0, run
-    by_source = {s: [e["fields"] for e in run.events if e["source"] == s] for s in ("test", "bench_c")}
+    assert run.returncode == 0, run
+    by_source = {s: [e.fields for e in run.events if e.source == s] for s in ("test", "bench_c")}
     assert by_source["test"] == [
         {"ext.len": 50, "ext.src": "test", "ext.fail": None, "test.n": n, "bench.value": None} for n in (1, 2)
     ]
@@ -103,6 +103,6 @@ def test_extraction_follows_sources_and_event_types(lib: Lib) -> None:
 
 def test_extract_without_res_len_is_reported(lib: Lib) -> None:
     run = host("run", "-p", lib("test_src"), "-p", lib("ext_only"), "-c", "nores", "--fields", "ext.len")
-    assert run.rc == 1, run
-    assert "extract_fields returned SUCCESS without setting res_len for ext.len" in run.err
-    assert "summary: plugin=test_src source=test events=1 timeouts=0 end=failure" in run.out
+    assert run.returncode == 1, run
+    assert "extract_fields returned SUCCESS without setting res_len for ext.len" in run.stderr
+    assert "summary: plugin=test_src source=test events=1 timeouts=0 end=failure" in run.stdout

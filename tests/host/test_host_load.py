@@ -14,8 +14,8 @@ from support import Lib, host
 
 def test_info_reports_the_static_answers(lib: Lib) -> None:
     run = host("info", lib("test_src"))
-    assert run.rc == 0, run
-    info = json.loads(run.out)
+    assert run.returncode == 0, run
+    info = json.loads(run.stdout)
     assert info["path"] == lib("test_src")
     assert (info["name"], info["version"], info["required_api_version"]) == ("test_src", "1.2.3", "3.3.0")
     assert info["description"] == "test source plugin"
@@ -29,11 +29,11 @@ def test_info_reports_the_static_answers(lib: Lib) -> None:
     assert info["extract_event_sources"] is None  # symbol not exported
     assert info["async_events"] is None and info["parse_event_sources"] is None
     assert "plugin_next_batch" in info["symbols"] and "plugin_parse_event" not in info["symbols"]
-    assert "init config" not in run.err  # info never calls init
+    assert "init config" not in run.stderr  # info never calls init
 
 
 def test_info_of_an_extraction_only_plugin(lib: Lib) -> None:
-    info = json.loads(host("info", lib("ext_only")).out)
+    info = json.loads(host("info", lib("ext_only")).stdout)
     assert info["capabilities"] == ["extraction"]
     assert (info["id"], info["event_source"]) == (0, "")
     assert info["extract_event_sources"] == ["test"]  # the empty string is dropped
@@ -76,16 +76,16 @@ LOAD_ERRORS = [
 @pytest.mark.parametrize(("name", "message"), LOAD_ERRORS)
 def test_load_errors(lib: Lib, name: str, message: str) -> None:
     info = host("info", lib(name))
-    assert (info.rc, info.out, info.err) == (2, "", f"error: {message}\n")
+    assert (info.returncode, info.stdout, info.stderr) == (2, "", f"error: {message}\n")
     run = host("run", "-p", lib("test_src"), "-p", lib(name))
-    assert run.rc == 2, run
-    assert f"error: could not load plugin {lib(name)}: {message}" in run.err
-    assert "init config" not in run.err  # nothing is inited when any load fails
+    assert run.returncode == 2, run
+    assert f"error: could not load plugin {lib(name)}: {message}" in run.stderr
+    assert "init config" not in run.stderr  # nothing is inited when any load fails
 
 
 def test_missing_library_is_a_load_error(tmp_path: Path) -> None:
     run = host("info", str(tmp_path / "nope.so"))
-    assert run.rc == 2 and run.err.startswith("error: can't load plugin dynamic library: "), run
+    assert run.returncode == 2 and run.stderr.startswith("error: can't load plugin dynamic library: "), run
 
 
 @pytest.mark.parametrize(
@@ -93,4 +93,4 @@ def test_missing_library_is_a_load_error(tmp_path: Path) -> None:
 )
 def test_usage_errors(args: list[str]) -> None:
     run = host("run", *args)
-    assert run.rc == 2 and run.err.startswith("error: "), run
+    assert run.returncode == 2 and run.stderr.startswith("error: "), run

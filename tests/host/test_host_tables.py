@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import CURL, IPV6, Lib, Out, host, needs_captures, replay
+from support import CURL, IPV6, Lib, host, logged, needs_captures, replay, table_dumps
 
 from falco_plugin._tooling.host import run_host
 from falco_plugin.event import CaptureReader
+from falco_plugin.testing import Run
 
 PROCEXIT_CODES = {16, 186}  # PPME_PROCEXIT_E, PPME_PROCEXIT_1_E
 
@@ -141,15 +142,15 @@ def final_counts(path: Path) -> tuple[dict[int, int], list[int]]:
 @pytest.mark.parametrize("capture", [CURL, IPV6], ids=["curl_google", "single_ipv6_conn"])
 def test_replay_events_match_the_capture_reader(lib: Lib, capture: Path) -> None:
     run = replay(capture, "-p", lib("parse_noop_c"))
-    assert run.rc == 0, run
+    assert run.returncode == 0, run
     reference = list(CaptureReader(capture))
     assert len(run.events) == len(reference) == run.summary["events"]
     for got, item in zip(run.events, reference, strict=True):
         event = item.event
-        assert (got["ts"], got["tid"], got["type"], got["len"], got["cpu"]) == (
+        assert (got.ts, got.tid, got.type, got.len, got.cpu) == (
             event.ts, event.tid, event.type, len(event.to_bytes()), item.cpu)
-    assert [e["evtnum"] for e in run.events] == list(range(1, len(reference) + 1))
-    assert {e["source"] for e in run.events} == {"syscall"}
+    assert [e.evtnum for e in run.events] == list(range(1, len(reference) + 1))
+    assert {e.source for e in run.events} == {"syscall"}
     assert (run.summary["end"], run.summary["source"]) == ("eof", "syscall")
     assert run.summary["procs"] == len(capture_procs(capture))
     assert run.summary["fds"] == sum(len(v) for tid, v in capture_fds(capture).items() if tid in capture_procs(capture))
@@ -160,8 +161,8 @@ def test_replay_events_match_the_capture_reader(lib: Lib, capture: Path) -> None
 @pytest.mark.parametrize("capture", [CURL, IPV6], ids=["curl_google", "single_ipv6_conn"])
 def test_threads_table_is_filled_from_the_process_and_fd_lists(lib: Lib, capture: Path) -> None:
     run = replay(capture, "-n", "1", "--dump-tables", "-p", lib("parse_noop_c"))
-    assert run.rc == 0, run
-    threads = run.tables["threads"]
+    assert run.returncode == 0, run
+    threads = table_dumps(run)["threads"]
     assert (threads["key_type"], threads["owner"]) == ("int64", "host")
     fields = {f["name"]: (f["type"], f["read_only"]) for f in threads["fields"]}
     for name, expected in {
@@ -185,7 +186,7 @@ def test_threads_table_is_filled_from_the_process_and_fd_lists(lib: Lib, capture
             fd: t for fd, (t, _n) in fds.get(tid, {}).items()}
         assert all(f["fd"] == f["key"] and f["pid"] == proc["pid"] for f in entry["file_descriptors"])
     # the first event's thread, if the lists do not have it, gets an entry with its tid only
-    first_tid = run.events[0]["tid"]
+    first_tid = run.events[0].tid
     assert first_tid in entries
     assert len(entries) == len(procs) + (first_tid not in procs)
 
@@ -202,12 +203,12 @@ def test_replay_state_update_clone_execve_and_procexit(lib: Lib) -> None:
             break
         if event.direction == "<" and event.name in ("clone", "execve"):
             typed = event.load_any()
-            if int(typed.res) == 0:
+            if int(typed.res) == 0:  # type: ignore[attr-defined]
                 last[event.tid] = typed
     assert first_exit and len(last) >= 2  # curl's execve and its clone child
     run = replay(CURL, "-n", str(first_exit - 1), "--dump-tables", "-p", lib("parse_noop_c"))
-    assert run.rc == 0, run
-    entries = {e["key"]: e for e in run.tables["threads"]["entries"]}
+    assert run.returncode == 0, run
+    entries = {e["key"]: e for e in table_dumps(run)["threads"]["entries"]}
     for tid, typed in last.items():
         entry = entries[tid]
         assert (entry["comm"], entry["exe"], entry["pid"], entry["ptid"]) == (
@@ -215,7 +216,7 @@ def test_replay_state_update_clone_execve_and_procexit(lib: Lib) -> None:
         assert entry["cwd"] == typed.cwd
     # after the whole capture: the threads that exited are gone, the others stay
     run = replay(CURL, "--dump-tables", "-p", lib("parse_noop_c"))
-    entries = {e["key"]: e for e in run.tables["threads"]["entries"]}
+    entries = {e["key"]: e for e in table_dumps(run)["threads"]["entries"]}
     exited: set[int] = set()
     seen: set[int] = set(capture_procs(CURL))
     for item in CaptureReader(CURL):
@@ -241,20 +242,20 @@ def test_replay_text_output_and_limit(lib: Lib) -> None:
 
 def test_replay_errors(lib: Lib, tmp_path: Path) -> None:
     run = host("replay", "-p", lib("parse_noop_c"))
-    assert run.rc == 2 and "error: --capture FILE is required" in run.err, run
+    assert run.returncode == 2 and "error: --capture FILE is required" in run.stderr, run
     run = host("replay", "--capture", str(tmp_path / "nope.scap"), "-p", lib("parse_noop_c"))
-    assert run.rc == 1 and "error: cannot open capture" in run.err, run
+    assert run.returncode == 1 and "error: cannot open capture" in run.stderr, run
     bad = tmp_path / "bad.scap"
     bad.write_bytes(b"\x00" * 64)
     run = host("replay", "--capture", str(bad), "-p", lib("parse_noop_c"))
-    assert run.rc == 1 and "not a scap capture" in run.err, run
+    assert run.returncode == 1 and "not a scap capture" in run.stderr, run
     truncated = tmp_path / "truncated.scap"
     truncated.write_bytes(gzip.decompress(CURL.read_bytes())[:5000] if CURL.exists() else b"")
     if CURL.exists():
         run = host("replay", "--capture", str(truncated), "-p", lib("parse_noop_c"))
-        assert run.rc == 1 and "truncated capture" in run.err, run
+        assert run.returncode == 1 and "truncated capture" in run.stderr, run
     run = host("replay", "--capture", str(bad), "-o", "x", "-p", lib("parse_noop_c"))
-    assert run.rc == 2, run
+    assert run.returncode == 2, run
 
 
 # -- tables through both vtable flavours ------------------------------------------------------
@@ -265,16 +266,16 @@ def test_replay_errors(lib: Lib, tmp_path: Path) -> None:
 def test_table_reads_and_writes(lib: Lib, flavour: str) -> None:
     fields = "tbl.count,tbl.tag,tbl.pid,tbl.fds,tbl.i8"
     run = replay(CURL, "-p", lib(flavour), "--fields", fields, "--dump-tables")
-    assert run.rc == 0, run
+    assert run.returncode == 0, run
     counts, running = final_counts(CURL)
     summary = run.plugins[flavour]
     assert (summary["parsed"], summary["parse_failures"], summary["table_entries_unreleased"]) == (
         len(running), 0, 0)
-    assert run.log(f"log info {flavour}: init fields=") == ["39 listed_tbl_count=1"]
+    assert logged(run, f"info {flavour}: init fields=") == ["39 listed_tbl_count=1"]
     # fields see what parse_event wrote for the same event (parse runs before extraction)
-    assert [e["fields"]["tbl.count"] for e in run.events] == running
-    assert [e["fields"]["tbl.i8"] for e in run.events] == [1000 - n % 100 for n in running]
-    threads = run.tables["threads"]
+    assert [e.fields["tbl.count"] for e in run.events] == running
+    assert [e.fields["tbl.i8"] for e in run.events] == [1000 - n % 100 for n in running]
+    threads = table_dumps(run)["threads"]
     added = {f["name"]: (f["type"], f["added_by"]) for f in threads["fields"] if f["added_by"]}
     assert added == {
         "tbl_count": ("uint64", flavour), "tbl_tag": ("string", flavour), "tbl_flag": ("bool", flavour),
@@ -296,12 +297,12 @@ def test_table_reads_and_writes(lib: Lib, flavour: str) -> None:
                              for e in untouched)
     last = {}
     for event in run.events:
-        last[event["tid"]] = event
+        last[event.tid] = event
     for tid, event in last.items():
         if tid in entries and entries[tid]["tbl_count"]:
-            assert event["fields"]["tbl.tag"] == entries[tid]["tbl_tag"]
-            assert event["fields"]["tbl.fds"] == len(entries[tid]["file_descriptors"])
-            assert event["fields"]["tbl.pid"] == entries[tid]["pid"] % 2**64
+            assert event.fields["tbl.tag"] == entries[tid]["tbl_tag"]
+            assert event.fields["tbl.fds"] == len(entries[tid]["file_descriptors"])
+            assert event.fields["tbl.pid"] == entries[tid]["pid"] % 2**64
 
 
 MISUSE = {
@@ -328,8 +329,8 @@ MISUSE = {
 @pytest.mark.parametrize("flavour", ["tbl_ext", "tbl_old"])
 def test_table_misuse_gives_clear_owner_errors(lib: Lib, flavour: str) -> None:
     run = replay(CURL, "-n", "5", "-p", lib(flavour), "-c", "misuse", "--fields", "tbl.count")
-    assert run.rc == 0, run
-    got = dict(line.split(": ", 1) for line in run.log(f"log info {flavour}: misuse "))
+    assert run.returncode == 0, run
+    got = dict(line.split(": ", 1) for line in logged(run, f"info {flavour}: misuse "))
     expected = dict(MISUSE)
     if flavour == "tbl_ext":
         expected["foreign field"] = ("table 'threads': write_entry_field: field 'tbl_seen' belongs to table "
@@ -338,21 +339,21 @@ def test_table_misuse_gives_clear_owner_errors(lib: Lib, flavour: str) -> None:
         "does not come from create_table_entry in this call, or was already added")
     assert got == expected
     # the misuses did not change anything: the counts are as without them
-    assert [e["fields"]["tbl.count"] for e in run.events] == final_counts(CURL)[1][:5]
+    assert [e.fields["tbl.count"] for e in run.events] == final_counts(CURL)[1][:5]
 
 
 @needs_captures
 def test_create_add_erase_with_the_deprecated_writer(lib: Lib) -> None:
     run = replay(CURL, "-n", "12", "-p", lib("tbl_old"), "-c", "crud", "--dump-tables")
-    assert run.rc == 0, run
-    logs = run.log("log info tbl_old: ")
+    assert run.returncode == 0, run
+    logs = logged(run, "info tbl_old: ")
     assert "parse add 999999: ok" in logs
     assert "crud erase 999999: ok" in logs and "crud add 888888: ok" in logs
-    entries = {e["key"]: e for e in run.tables["threads"]["entries"]}
+    entries = {e["key"]: e for e in table_dumps(run)["threads"]["entries"]}
     assert any(line.startswith("crud size=") for line in logs)
     assert 999999 not in entries and entries[888888]["tid"] == 888888
     run = replay(CURL, "-n", "5", "-p", lib("tbl_old"), "-c", "crud", "--dump-tables")
-    entries = {e["key"]: e for e in run.tables["threads"]["entries"]}
+    entries = {e["key"]: e for e in table_dumps(run)["threads"]["entries"]}
     assert entries[999999]["comm"] == "made-in-parse" and entries[999999]["tbl_count"] == 0
     assert run.plugins["tbl_old"]["table_entries_unreleased"] == 0
 
@@ -360,8 +361,8 @@ def test_create_add_erase_with_the_deprecated_writer(lib: Lib) -> None:
 @needs_captures
 def test_nested_tables_create_add_erase_clear_and_iterate(lib: Lib) -> None:
     run = replay(CURL, "-p", lib("tbl_ext"), "-c", "crud", "--dump-tables")
-    assert run.rc == 0, run
-    logs = run.log("log info tbl_ext: ")
+    assert run.returncode == 0, run
+    logs = logged(run, "info tbl_ext: ")
     procs = capture_procs(CURL)
     fds_of_1 = len(capture_fds(CURL)[1])
     assert "init nested table name=file_descriptors" in logs
@@ -369,11 +370,11 @@ def test_nested_tables_create_add_erase_clear_and_iterate(lib: Lib) -> None:
     assert "init add 999999: ok" in logs
     assert f"crud fds of 1 before: {fds_of_1}" in logs and "crud fds of 1 after: 1" in logs
     # iteration at the first event: the process list, 999999, and the first event's thread
-    first_tid = run.events[0]["tid"]
+    first_tid = run.events[0].tid
     n = len(procs) + 1 + (first_tid not in procs)
     assert f"crud iterate={n} size={n}" in logs
     assert "crud erase 999999: ok" in logs and "crud add 888888: ok" in logs
-    entries = {e["key"]: e for e in run.tables["threads"]["entries"]}
+    entries = {e["key"]: e for e in table_dumps(run)["threads"]["entries"]}
     assert 999999 not in entries
     assert entries[888888]["tid"] == 888888 and entries[888888]["pid"] == -1  # libsinsp's initial values
     assert entries[888888]["uid"] == 2**32 - 1 and entries[888888]["comm"] == ""
@@ -385,7 +386,7 @@ def test_nested_tables_create_add_erase_clear_and_iterate(lib: Lib) -> None:
 @needs_captures
 def test_unreleased_entries_are_counted(lib: Lib) -> None:
     run = replay(CURL, "-n", "20", "-p", lib("tbl_ext"), "-c", "leak")
-    assert run.rc == 0, run
+    assert run.returncode == 0, run
     assert run.plugins["tbl_ext"]["table_entries_unreleased"] == 20
     run = replay(CURL, "-n", "20", "-p", lib("tbl_old"), "-c", "leak")  # nothing to release there
     assert run.plugins["tbl_old"]["table_entries_unreleased"] == 0
@@ -394,11 +395,11 @@ def test_unreleased_entries_are_counted(lib: Lib) -> None:
 @needs_captures
 def test_tables_only_on_the_calling_thread(lib: Lib) -> None:
     run = replay(CURL, "-n", "1", "-p", lib("tbl_ext"), "-c", "thread")
-    assert run.rc == 0, run
+    assert run.returncode == 0, run
     message = ("table 'threads': get_table_size called outside a plugin call that received table vtables (tables "
                "may only be used synchronously, on the thread of that call)")
-    assert run.log("log info tbl_ext: thread ") == [f"get_table_size=-1: {message}"]
-    assert run.log("log warning host: ") == [message]
+    assert logged(run, "info tbl_ext: thread ") == [f"get_table_size=-1: {message}"]
+    assert logged(run, "warning host: ") == [message]
 
 
 # -- plugin-owned tables -------------------------------------------------------------------------
@@ -408,9 +409,9 @@ def test_tables_only_on_the_calling_thread(lib: Lib) -> None:
 def test_plugin_owned_table_read_and_extended_by_another_plugin(lib: Lib) -> None:
     run = replay(CURL, "-p", lib("tbl_owner"), "-p", lib("tbl_reader"), "-c", "misuse", "--fields",
                  "rdr.count,rdr.items", "--dump-tables")
-    assert run.rc == 0, run
-    assert run.log("log info tbl_owner: ") == ["add_table: ok"]
-    assert run.log("log info tbl_reader: ") == [
+    assert run.returncode == 0, run
+    assert logged(run, "info tbl_owner: ") == ["add_table: ok"]
+    assert logged(run, "info tbl_reader: ") == [
         "init table name=owned",
         # failures inside the owner's functions carry the owner's get_last_error
         "misuse field type: owned: field 'count' is uint64, not string",
@@ -418,7 +419,7 @@ def test_plugin_owned_table_read_and_extended_by_another_plugin(lib: Lib) -> Non
         "misuse missing entry: owned: no entry 99",
     ]
     per_key = Counter(item.event.tid % 4 for item in CaptureReader(CURL))
-    owned = run.tables["owned"]
+    owned = table_dumps(run)["owned"]
     assert (owned["key_type"], owned["owner"], owned["size"]) == ("uint64", "tbl_owner", 4)
     assert [(f["name"], f["type"]) for f in owned["fields"]] == [
         ("count", "uint64"), ("label", "string"), ("items", "table"), ("seen_by_reader", "uint64")]
@@ -429,9 +430,9 @@ def test_plugin_owned_table_read_and_extended_by_another_plugin(lib: Lib) -> Non
         assert sorted(i["v"] for i in e["items"]) == [e["count"] - 2, e["count"] - 1, e["count"]]
     running: Counter[int] = Counter()
     for event in run.events:
-        key = event["tid"] % 4
+        key = event.tid % 4
         running[key] += 1
-        assert event["fields"] == {"rdr.count": running[key], "rdr.items": min(running[key], 3)}
+        assert event.fields == {"rdr.count": running[key], "rdr.items": min(running[key], 3)}
     assert run.plugins["tbl_reader"]["table_entries_unreleased"] == 0
 
 
@@ -448,35 +449,35 @@ def test_plugin_owned_table_read_and_extended_by_another_plugin(lib: Lib) -> Non
 @needs_captures
 def test_add_table_checks(lib: Lib, config: str, message: str) -> None:
     run = replay(CURL, "-n", "1", "-p", lib("tbl_owner"), "-c", config, "--dump-tables")
-    assert run.rc == 0, run
-    assert run.log("log info tbl_owner: ") == [f"add_table: {message}"]
-    assert list(run.tables) == ["threads"]
+    assert run.returncode == 0, run
+    assert logged(run, "info tbl_owner: ") == [f"add_table: {message}"]
+    assert list(table_dumps(run)) == ["threads"]
 
 
 @needs_captures
 def test_list_tables_has_host_and_plugin_tables(lib: Lib) -> None:
     run = replay(CURL, "-n", "1", "-p", lib("tbl_owner"), "-p", lib("tbl_ext"), "-c", "crud")
-    assert run.rc == 0, run
-    assert [line for line in run.log("log info tbl_ext: ") if line.startswith("table ")] == [
+    assert run.returncode == 0, run
+    assert [line for line in logged(run, "info tbl_ext: ") if line.startswith("table ")] == [
         "table threads key=4", "table owned key=8"]
 
 
 def test_reader_of_a_missing_plugin_table_fails_init(lib: Lib) -> None:
     run = host("run", "-p", lib("test_src"), "-p", lib("tbl_reader"))
-    assert run.rc == 1, run
-    assert "error: could not initialize plugin: no table owned: table 'owned' not found" in run.err
+    assert run.returncode == 1, run
+    assert "error: could not initialize plugin: no table owned: table 'owned' not found" in run.stderr
 
 
 # -- parsing ---------------------------------------------------------------------------------
 
 
-def parsed_lines(run: Out) -> list[str]:
-    return run.log("log info parse_filter: parsed ")
+def parsed_lines(run: Run) -> list[str]:
+    return logged(run, "info parse_filter: parsed ")
 
 
 def test_parse_only_plugin_next_to_a_source(lib: Lib) -> None:
     run = host("run", "--json", "-p", lib("test_src"), "-o", "count:3", "-p", lib("parse_filter"))
-    assert run.rc == 0, run
+    assert run.returncode == 0, run
     assert parsed_lines(run) == [f"evtnum={i} type=322 src=test" for i in (1, 2, 3)]
     assert run.plugins["parse_filter"] == {
         "plugin": "parse_filter", "kind": "plugin", "parsed": 3, "parse_failures": 0,
@@ -500,14 +501,14 @@ def test_parse_filters_in_run(lib: Lib, sources: str | None, config: str, parsed
     env = {"FPH_PARSE_SOURCES": sources} if sources is not None else {}
     run = host("run", "--json", "-p", lib("test_src"), "-o", "count:3", "-p", lib("parse_filter"), "-c", config,
                env=env)
-    assert run.rc == 0, run
+    assert run.returncode == 0, run
     assert len(parsed_lines(run)) == parsed == run.plugins["parse_filter"]["parsed"]
 
 
 def test_parse_sees_async_events(lib: Lib) -> None:
     run = host("run", "--json", "-p", lib("test_src"), "-o", "count:1", "-p", lib("async_src"), "-c",
                json.dumps({"mode": "sync", "count": 2}), "-p", lib("parse_filter"), "-c", "types=402")
-    assert run.rc == 0, run
+    assert run.returncode == 0, run
     assert parsed_lines(run) == ["evtnum=1 type=402 src=test", "evtnum=2 type=402 src=test"]
 
 
@@ -519,7 +520,7 @@ def test_parse_sees_async_events(lib: Lib) -> None:
 def test_parse_filters_in_replay(lib: Lib, sources: str | None, config: str) -> None:
     env = {"FPH_PARSE_SOURCES": sources} if sources is not None else {}
     run = replay(CURL, "-p", lib("parse_filter"), "-c", config, env=env)
-    assert run.rc == 0, run
+    assert run.returncode == 0, run
     types = Counter(item.event.type for item in CaptureReader(CURL))
     wanted = {int(t) for t in config[6:].split(",") if t} if config.startswith("types=") else set()
     if sources == '["test"]':
@@ -536,16 +537,16 @@ def test_parse_filters_in_replay(lib: Lib, sources: str | None, config: str) -> 
 
 def test_parse_failures_are_counted_and_logged_once_per_message(lib: Lib) -> None:
     run = host("run", "--json", "-p", lib("test_src"), "-o", "count:5", "-p", lib("parse_filter"), "-c", "fail")
-    assert run.rc == 0, run  # the rc of parse_event is ignored, as libsinsp does
+    assert run.returncode == 0, run  # the rc of parse_event is ignored, as libsinsp does
     assert (run.plugins["parse_filter"]["parsed"], run.plugins["parse_filter"]["parse_failures"]) == (5, 5)
-    assert run.log("log error parse_filter: ") == ["parse_event failed: failure A", "parse_event failed: failure B"]
+    assert logged(run, "error parse_filter: ") == ["parse_event failed: failure A", "parse_event failed: failure B"]
     assert len(run.events) == 5
 
 
 def test_parse_in_two_sessions(lib: Lib) -> None:
     run = host("run", "--json", "-p", lib("test_src"), "-o", "count:20", "-p", lib("async_both"), "-o", "src:20",
                "-p", lib("parse_filter"))
-    assert run.rc == 0, run
+    assert run.returncode == 0, run
     srcs = Counter(line.split(" src=")[1] for line in parsed_lines(run))
     assert srcs["test"] == 20 and run.plugins["parse_filter"]["parsed"] == sum(srcs.values())
 
@@ -554,6 +555,6 @@ def test_parse_in_two_sessions(lib: Lib) -> None:
 def test_dump_tables_in_run_and_untouched_summaries(lib: Lib) -> None:
     # plugins that neither parse, listen nor use tables get no plugin summary line
     run = host("run", "--json", "-p", lib("test_src"), "-o", "count:2", "--dump-tables")
-    assert run.rc == 0, run
+    assert run.returncode == 0, run
     assert run.plugins == {}
-    assert run.tables["threads"]["entries"] == [] and run.tables["threads"]["size"] == 0
+    assert table_dumps(run)["threads"]["entries"] == [] and table_dumps(run)["threads"]["size"] == 0

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from falco_plugin import Plugin, SourceInstance, SourcePlugin
 
 
 class Meta:
-    NAME = "bad"
-    PLUGIN_VERSION = "0.1.0"
-    DESCRIPTION = "bad"
-    CONTACT = "x"
+    NAME: ClassVar[str] = "bad"
+    PLUGIN_VERSION: ClassVar[str] = "0.1.0"
+    DESCRIPTION: ClassVar[str] = "bad"
+    CONTACT: ClassVar[str] = "x"
 
 
 class NoCapability(Meta, Plugin):

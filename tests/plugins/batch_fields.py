@@ -76,7 +76,7 @@ class Batched(Plugin, SourcePlugin, ExtractPlugin):
         return [len(payloads)] * len(payloads)
 
     @field("batched.str", desc="the number in words", batch=True)
-    def str(self, payloads: Sequence[bytes]) -> list[str]:
+    def words(self, payloads: Sequence[bytes]) -> list[str]:
         return [f"n={v}" for v in self.numbers(payloads)]
 
     @field("batched.tags", desc="n tags", batch=True)
@@ -206,13 +206,13 @@ class KeptBatches(SourceInstance):
         self.mine: list[object] = []
         self.handed = handed
 
-    def next_batch(self) -> Sequence[object]:
+    def next_batch(self) -> Sequence[object]:  # type: ignore[override]  # objects of the wrong types, on purpose
         if self.done >= self.count:
             raise EndOfStream
         start, self.done = self.done, min(self.done + self.size, self.count)
         payloads: list[object] = [str(i).encode() for i in range(start + 1, self.done + 1)]
         if self.kind == "bytearray":
-            payloads = [bytearray(p) for p in payloads]  # type: ignore[arg-type]
+            payloads = [bytearray(p) for p in payloads]  # type: ignore[call-overload]
         self.handed[:] = payloads
         if self.kind == "tuple":
             return tuple(payloads)

@@ -63,7 +63,7 @@ class CounterInstance(SourceInstance):
         if self.mode == "raise_batch" and self.calls == 2:
             raise ValueError("batch exploded on call 2")
         if self.mode == "bad_item":
-            return ["not bytes"]  # type: ignore[list-item]
+            return ["not bytes"]  # type: ignore[return-value]
         if self.timeouts_left > 0:
             self.timeouts_left -= 1
             if self.timeouts_left % 2:

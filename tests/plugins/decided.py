@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import BaseModel
 
 from falco_plugin import HOST_DEFAULT_EVENT_TYPES, Event, ExtractPlugin, ParsePlugin, Plugin, field
@@ -78,17 +80,17 @@ class AtInit(Plugin, ParsePlugin, ExtractPlugin):
     PARSE_EVENT_SOURCES = ("syscall",)
 
     def __init__(self, config: Config) -> None:
-        self.config = config
+        self.settings = config
         self.opens = 0
 
     def extract_event_types(self) -> list[int] | None:
-        return self.config.types
+        return self.settings.types
 
     def parse_event_types(self) -> list[int] | None:
-        return self.config.types
+        return self.settings.types
 
     def required_event_schema_version(self) -> str | None:
-        return self.config.schema_version
+        return self.settings.schema_version
 
     def parse_event(self, event: PPME_SYSCALL_OPEN_X) -> None:
         self.opens += 1
@@ -124,7 +126,7 @@ class Requires41(Plugin, ExtractPlugin):
     DESCRIPTION = "requires schema 4.1.0"
     CONTACT = "https://example.com"
     EXTRACT_EVENT_SOURCES = ("syscall",)
-    REQUIRED_EVENT_SCHEMA_VERSION = "4.1.2"
+    REQUIRED_EVENT_SCHEMA_VERSION: ClassVar[str | None] = "4.1.2"
 
     @field("r41.path", desc="the path opened")
     def path(self, event: PPME_SYSCALL_OPEN_X) -> str | None:

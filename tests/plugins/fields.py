@@ -72,7 +72,7 @@ class Typed(Plugin, SourcePlugin, ExtractPlugin):
 
     @field("typed.even", desc="is the counter even")
     def even(self, event: Event) -> bool:
-        return self.record(event)["n"] % 2 == 0
+        return bool(self.record(event)["n"] % 2 == 0)
 
     @field("typed.age", desc="a relative time")
     def age(self, event: Event) -> datetime.timedelta:
@@ -84,7 +84,7 @@ class Typed(Plugin, SourcePlugin, ExtractPlugin):
 
     @field("typed.when", desc="an absolute time")
     def when(self, event: Event) -> datetime.datetime:
-        return datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc) + datetime.timedelta(
+        return datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC) + datetime.timedelta(
             seconds=self.record(event)["n"]
         )
 
@@ -194,4 +194,4 @@ class Prefetched(Plugin, SourcePlugin, ExtractPlugin):
 
     @field("pf.memo_misuse", desc="calls a per_event method with a keyword")
     def memo_misuse(self, event: Event) -> int:
-        return self.n(event=event)  # type: ignore[call-arg]
+        return self.n(event=event)

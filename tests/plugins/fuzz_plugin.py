@@ -150,7 +150,7 @@ VALUES: dict[str, Callable[[Ctx], Any]] = {
     "delta": lambda c: datetime.timedelta(seconds=3, microseconds=7),
     "neg_delta": lambda c: datetime.timedelta(days=-1),
     "big_delta": lambda c: datetime.timedelta(days=999_999_999),
-    "datetime": lambda c: datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc),
+    "datetime": lambda c: datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.UTC),
     "naive_datetime": lambda c: datetime.datetime(2024, 1, 2),
     "old_datetime": lambda c: datetime.datetime(1900, 1, 1),
     "raise": _raise,

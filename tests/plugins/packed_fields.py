@@ -97,7 +97,7 @@ class Packed(Plugin, SourcePlugin, ExtractPlugin):
 
     @field("packed.str", desc="the number in words, in the form the key names", type="string", arg=Key(),
            batch=True)
-    def str(self, payloads: Payloads, form: str) -> Any:
+    def text(self, payloads: Payloads, form: str) -> Any:
         words = [f"n={v}" for v in numbers(payloads)]
         if form == "joined":
             return "\0".join(words)

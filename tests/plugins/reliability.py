@@ -175,7 +175,7 @@ class ItemOwner(Plugin, SourcePlugin, ParsePlugin):
     EVENT_SOURCE = "numbers"
 
     def __init__(self, config: None, tables: TablesInput) -> None:
-        self.items = ExportedTable("items", UInt64, Item)
+        self.items: ExportedTable[int, Item] = ExportedTable("items", UInt64, Item)
         tables.add_table(self.items)
 
     def open(self, params: str) -> Numbers:

@@ -170,7 +170,7 @@ class Exporter(Plugin, SourcePlugin, ParsePlugin):
     EVENT_SOURCE = "ticks"
 
     def __init__(self, config: None, tables: TablesInput) -> None:
-        self.stats = ExportedTable("tick_stats", UInt64, Stat)
+        self.stats: ExportedTable[int, Stat] = ExportedTable("tick_stats", UInt64, Stat)
         tables.add_table(self.stats)
 
     def open(self, params: str) -> Ticks:

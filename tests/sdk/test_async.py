@@ -7,12 +7,14 @@ import os
 import re
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
-from support import ROOT, Built, Host, HostRun
+from support import ROOT, Built, Host, finished
 
 from falco_plugin._tooling import cc as _cc
 from falco_plugin._tooling.host import compile_c_plugin, host_binary
+from falco_plugin.testing import Event, Run
 
 TICKER = "async_plugins.py:Ticker"
 
@@ -21,30 +23,31 @@ def idle_source(built: Built) -> list[str]:
     return ["-p", str(built("counter.py:Counter")), "-o", "mode=idle"]
 
 
-def run_ticker(host: Host, built: Built, config: dict[str, object], *extra: str, duration: float = 0.6) -> HostRun:
+def run_ticker(host: Host, built: Built, config: dict[str, object], *extra: str, duration: float = 0.6) -> Run:
     return host("run", "--json", "--duration", str(duration), *extra, *idle_source(built),
                 "-p", built(TICKER), "-c", json.dumps(config))
 
 
-def async_events(run: HostRun) -> list[dict[str, object]]:
-    return [e for e in run.events if e["type"] == 402]
+def async_events(run: Run) -> list[Event]:
+    return [e for e in run.events if e.type == 402]
 
 
 def test_events_from_a_background_thread_reach_the_host(host: Host, built: Built) -> None:
     run = run_ticker(host, built, {"interval": 0.01, "count": 5}, "--fields", "ticker.payload,ticker.name")
     assert run.returncode == 0, run
     events = async_events(run)
-    assert [bytes.fromhex(str(e["payload_hex"])) for e in events] == [b"0:0", b"0:1", b"0:2", b"0:3", b"0:4"]
-    assert {e["async_name"] for e in events} == {"tick"}
-    assert {e["plugin_id"] for e in events} == {999}  # the host wrote the open source's id
-    assert {e["source"] for e in events} == {"counter"}
-    assert all(e["tid"] == 2**64 - 1 and e["len"] == 42 + len("tick") + 1 + 3 for e in events)
-    assert [e["fields"] for e in events][:2] == [
+    assert [e.payload for e in events] == [b"0:0", b"0:1", b"0:2", b"0:3", b"0:4"]
+    assert {e.async_name for e in events} == {"tick"}
+    assert {e.plugin_id for e in events} == {999}  # the host wrote the open source's id
+    assert {e.source for e in events} == {"counter"}
+    assert all(e.tid == 2**64 - 1 and e.len == 42 + len("tick") + 1 + 3 for e in events)
+    assert [e.fields for e in events][:2] == [
         {"ticker.payload": "0:0", "ticker.name": "tick"}, {"ticker.payload": "0:1", "ticker.name": "tick"},
     ]
     assert run.summaries[0]["async_events"] == 5
 
 
+@pytest.mark.timing
 def test_stop_async_returns_after_the_thread_stopped_within_an_interval(host: Host, built: Built) -> None:
     run = run_ticker(host, built, {"interval": 5.0}, duration=0.3)
     assert run.returncode == 0, run
@@ -56,7 +59,7 @@ def test_stop_async_returns_after_the_thread_stopped_within_an_interval(host: Ho
 def test_exception_in_the_task_surfaces_on_join_and_is_logged(host: Host, built: Built) -> None:
     run = run_ticker(host, built, {"interval": 0.005, "mode": "raise"})
     assert run.returncode == 0, run
-    assert [bytes.fromhex(str(e["payload_hex"])) for e in async_events(run)] == [b"0:0", b"0:1", b"0:2"]
+    assert [e.payload for e in async_events(run)] == [b"0:0", b"0:1", b"0:2"]
     assert re.search(r"log error ticker: background task falco-plugin:emit failed: OSError: sensor unplugged after 3",
                      run.stderr), run.stderr
     assert "join errors: ['OSError: sensor unplugged after 3 events']" in run.stderr
@@ -82,10 +85,11 @@ def test_start_async_failure_is_reported(host: Host, built: Built) -> None:
             "(at async_plugins.py:") in run.stderr
 
 
+@pytest.mark.timing
 def test_emission_from_several_threads_at_once(host: Host, built: Built) -> None:
     run = run_ticker(host, built, {"interval": 0, "count": 300, "threads": 4}, duration=1.5)
     assert run.returncode == 0, run
-    payloads = [bytes.fromhex(str(e["payload_hex"])).decode() for e in async_events(run)]
+    payloads = [e.payload.decode() for e in async_events(run)]
     assert len(payloads) == 1200
     for t in range(4):
         mine = [int(p.split(":")[1]) for p in payloads if p.startswith(f"{t}:")]
@@ -94,11 +98,12 @@ def test_emission_from_several_threads_at_once(host: Host, built: Built) -> None
 
 def test_emit_many_sends_a_batch(host: Host, built: Built) -> None:
     run = run_ticker(host, built, {"interval": 0.005, "count": 3, "mode": "batch"})
-    assert [(e["async_name"], bytes.fromhex(str(e["payload_hex"]))) for e in async_events(run)] == [
+    assert [(e.async_name, e.payload) for e in async_events(run)] == [
         ("tick", b"0:0"), ("tock", b"0:0!"), ("tick", b"0:1"), ("tock", b"0:1!"), ("tick", b"0:2"), ("tock", b"0:2!"),
     ]
 
 
+@pytest.mark.timing
 @pytest.mark.parametrize("threads", [1, 2])
 def test_no_deadlock_when_the_host_holds_its_lock_while_calling_the_plugin(
     host: Host, built: Built, threads: int
@@ -132,17 +137,19 @@ def test_start_stop_start_again_and_destroy_while_running(built: Built) -> None:
     assert "destroyed while running: quiet_after_destroy=1 malformed=0" in proc.stdout
 
 
+@pytest.mark.timing
 def test_sample_async_beside_a_source(host: Host, built: Built) -> None:
     lib = built(f"{ROOT}/examples/sample_async/sample_async.py:SampleAsync")
     run = host("run", "--json", "--duration", "0.55", *idle_source(built), "-p", lib)
     assert run.returncode == 0, run
     events = async_events(run)
     assert 3 <= len(events) <= 7
-    assert all(e["async_name"] == "sample_async" and e["payload_hex"] == b"hello".hex() for e in events)
+    assert all(e.async_name == "sample_async" and e.payload.hex() == b"hello".hex() for e in events)
     info = json.loads(host("info", lib).stdout)
     assert info["capabilities"] == ["async"] and info["async_events"] == ["sample_async"]
 
 
+@pytest.mark.timing
 @pytest.mark.no_sanitize  # sleeps for Python start-up, which ASan slows down
 def test_file_notify_end_to_end(tmp_path: Path, built: Built) -> None:
     watched = tmp_path / "etc"
@@ -168,8 +175,7 @@ def test_file_notify_end_to_end(tmp_path: Path, built: Built) -> None:
         out, err = proc.communicate(timeout=60)
         err = "".join(seen) + err
     assert proc.returncode == 0, err
-    got = [json.loads(line)["fields"] for line in out.splitlines()
-           if line.startswith("{") and '"type":402' in line.replace(" ", "")]
+    got = [e.fields for e in finished(proc, out, err).events if e.type == 402]
     by_path = {f["file_notify.path"]: f for f in got}
     assert by_path[str(watched / "passwd")]["file_notify.change"] == "modified"
     assert by_path[str(watched / "passwd")]["file_notify.old_size"] == 11
@@ -218,20 +224,21 @@ def test_python_async_event_checks_and_normalizes_values() -> None:
     class Name(str):
         pass
 
-    event = AE(Name("tick"), bytearray(b"ab"), ts=True, tid=2**64 - 1)
+    event = AE(Name("tick"), bytearray(b"ab"), ts=True, tid=2**64 - 1)  # type: ignore[arg-type]  # converted
     assert type(event.name) is str and event.data == b"ab" and type(event.data) is bytes
     assert (event.ts, event.tid) == (1, 2**64 - 1)
-    assert AE("t", memoryview(b"abcd")[::2]).data == b"ac"
-    for args, kwargs, exc, message in [
+    assert AE("t", memoryview(b"abcd")[::2]).data == b"ac"  # type: ignore[arg-type]
+    cases: list[tuple[tuple[Any, ...], dict[str, Any], type[Exception], str]] = [
         ((1,), {}, TypeError, "AsyncEvent.name must be a str, not int"),
         (("t", "x"), {}, TypeError, "AsyncEvent.data must be bytes-like, not str"),
         (("t",), {"ts": -1}, ValueError, "AsyncEvent.ts must be None or an int in [0, 2**64), not -1"),
         (("t",), {"tid": 2**64}, ValueError, f"AsyncEvent.tid must be None or an int in [0, 2**64), not {2**64}"),
         (("t",), {"ts": 1.5}, TypeError, "AsyncEvent.ts must be None or an int, not float"),
-    ]:
+    ]
+    for args, kwargs, exc, message in cases:
         with pytest.raises(exc, match=re.escape(message)):
             AE(*args, **kwargs)
-    event.data = bytearray(b"new")
+    event.data = bytearray(b"new")  # type: ignore[assignment]  # converted to bytes
     assert type(event.data) is bytes
     with pytest.raises(TypeError, match=re.escape("AsyncEvent.name must be a str")):
         event.name = b"tick"  # type: ignore[assignment]
@@ -372,6 +379,7 @@ class Parity(Plugin, AsyncEventPlugin):
 '''
 
 
+@pytest.mark.timing
 @pytest.mark.parametrize("source", ["counter", "test"])
 def test_in_the_shim_async_event_is_the_c_class_and_behaves_like_the_python_one(
     tmp_path: Path, host: Host, built: Built, source: str
@@ -388,7 +396,7 @@ def test_in_the_shim_async_event_is_the_c_class_and_behaves_like_the_python_one(
     assert run.returncode == 0, run
     assert "log info parity: implementation: C" in run.stderr, run.stderr
     assert "log info parity: parity: 29 cases, differences: {}" in run.stderr, run.stderr
-    events = [(e["async_name"], bytes.fromhex(str(e["payload_hex"])), e["ts"]) for e in async_events(run)]
+    events = [(e.async_name, e.payload, e.ts) for e in async_events(run)]
     assert [e[:2] for e in events] == [
         ("tick", b"c"), ("tick", b"py"), ("tick", b"\x03\x00"), ("tock", b"duck"), ("tick", b"fresh"),
         ("tock", b"str subclass"), ("tick", b"many"), ("tock", b"many py"),

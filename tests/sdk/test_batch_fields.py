@@ -71,8 +71,7 @@ def test_other_sources_events_take_the_per_event_path(host: Host, built: Built) 
     assert run.returncode == 0, run
     by_source: dict[str, list[int]] = {}
     for event in run.events:
-        if "fields" in event:
-            by_source.setdefault(event["source"], []).append(event["fields"]["batched.size"])
+        by_source.setdefault(event.source, []).append(event.fields["batched.size"])
     assert by_source == {"counter": [1, 1, 1], "batched_any": [2, 2, 2, 2]}, run
 
 
@@ -167,12 +166,13 @@ def test_bench_batch_example_gives_the_values_of_bench_py(host: Host, built: Bui
     assert [f["bench.value"] for f in fields_of(runs[1])] == list(range(1, 31))
 
 
+@pytest.mark.timing
 @pytest.mark.parametrize(("field", "all_before"), [("gil_hog.batch", True), ("gil_hog.event", False)])
 def test_batch_values_are_answered_without_the_gil(built: Built, field: str, all_before: bool) -> None:
     # While a Python thread holds the GIL for 4 s, the host gets the batch values of all 50,000
     # events of the batch (no GIL needed); with a per-event field (the control) the host waits
     # for the GIL, so most events come after the hog is done.
-    cmd = [str(host_binary()), "run", "--json", "--fields", field, "-p", built("batch_fields.py:GilHog")]
+    cmd = [str(host_binary()), "run", "--json", "--fields", field, "-p", str(built("batch_fields.py:GilHog"))]
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout
     lines = proc.stdout.splitlines()
@@ -229,6 +229,6 @@ def test_async_events_take_the_per_event_path(host: Host, built: Built) -> None:
     assert run.returncode == 0, run
     by_type: dict[int, list[dict[str, object]]] = {}
     for event in run.events:
-        by_type.setdefault(int(event["type"]), []).append(event["fields"])
+        by_type.setdefault(int(event.type), []).append(event.fields)
     assert by_type[322] == [{"batched.n": v, "batched.size": 2} for v in range(1, 5)]
     assert by_type[402] == [{"batched.n": v, "batched.size": 1} for v in (100, 101, 102)]

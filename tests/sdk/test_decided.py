@@ -4,25 +4,26 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
-from support import CAPTURES, PLUGINS, Built, Host
+from support import CURL, PLUGINS, Built, Host, needs_captures
 
 from falco_plugin._tooling.build import BuildError, build
 from falco_plugin.event import EVENT_MAX, PPME_SYSCALL_OPEN_X
+from falco_plugin.testing import Run
 
 PORTS = "libsinsp_ports.py"
-CURL = CAPTURES / "curl_google.scap"
 OPEN_X = PPME_SYSCALL_OPEN_X.CODE
 
 
-def init_of(run: object, name: str) -> dict[str, object]:
-    inits = [i for i in run.inits if i["plugin"] == name]  # type: ignore[attr-defined]
+def init_of(run: Run, name: str) -> dict[str, Any]:
+    inits = [i for i in run.inits if i["plugin"] == name]
     assert len(inits) == 1, run
     return inits[0]
 
 
-def run_sample(host: Host, built: Built, config: str, *extra: str) -> object:
+def run_sample(host: Host, built: Built, config: str, *extra: str) -> Run:
     return host("run", "--json", "--show-init", *extra, "-p", built(f"{PORTS}:SamplePluginSource"), "-o", "2",
                 "-p", built(f"{PORTS}:SamplePluginExtract"), "-c", config)
 
@@ -32,7 +33,7 @@ def test_event_types_from_the_config_at_init(host: Host, built: Built) -> None:
     run = run_sample(host, built, "", "--fields", "sample.hello")
     assert run.returncode == 0, run
     assert init_of(run, "sample_plugin_extract")["extract_event_types"] == [322]
-    assert [e["fields"] for e in run.events] == [{"sample.hello": "hello world"}] * 2
+    assert [e.fields for e in run.events] == [{"sample.hello": "hello world"}] * 2
     run = run_sample(host, built, "322,402")
     assert run.returncode == 0, run
     assert init_of(run, "sample_plugin_extract")["extract_event_types"] == [322, 402]
@@ -42,7 +43,7 @@ def test_event_types_decided_at_init_exclude_plugin_events(host: Host, built: Bu
     run = run_sample(host, built, "402", "--fields", "sample.hello")
     assert run.returncode == 0, run
     assert init_of(run, "sample_plugin_extract")["extract_event_types"] == [402]
-    assert [e["fields"] for e in run.events] == [{"sample.hello": None}] * 2
+    assert [e.fields for e in run.events] == [{"sample.hello": None}] * 2
 
 
 def test_a_bad_config_fails_init_with_the_plugins_message(host: Host, built: Built) -> None:
@@ -59,7 +60,7 @@ def test_host_default_declares_zero_types_and_the_host_applies_its_default(host:
     init = init_of(run, "host_default")
     assert (init["extract_event_types_declared"], init["parse_event_types_declared"]) == (0, 0)
     assert init["extract_event_types"] == init["parse_event_types"] == [322]  # libsinsp's default for "sample"
-    assert [e["fields"] for e in run.events] == [{"host_default.parsed": [322]}, {"host_default.parsed": [322, 322]}]
+    assert [e.fields for e in run.events] == [{"host_default.parsed": [322]}, {"host_default.parsed": [322, 322]}]
     info = json.loads(host("info", built("decided.py:HostDefault")).stdout)
     assert "plugin_get_extract_event_types" in info["symbols"]
     # () still means every type, declared as such
@@ -86,12 +87,13 @@ def test_empty_event_types_mean_every_type(host: Host, built: Built) -> None:
                "-p", built("decided.py:AllTypes"), "--fields", "all.type")
     assert run.returncode == 0, run
     assert init_of(run, "all_types")["extract_event_types"] == list(range(EVENT_MAX))
-    assert [e["fields"] for e in run.events] == [{"all.type": 322}]
+    assert [e.fields for e in run.events] == [{"all.type": 322}]
     # a source other than syscall: libsinsp's default would be plugin events only, so the
     # schema version is derived from every type (not only 322)
     assert init_of(run, "all_types")["required_event_schema_version"] == "4.0.0"
 
 
+@needs_captures
 def test_types_and_schema_version_decided_by_the_initialized_plugin(host: Host, built: Built) -> None:
     lib = built("decided.py:AtInit")
     cfg = json.dumps({"types": [OPEN_X, 322], "schema_version": "4.2.0"})
@@ -111,6 +113,7 @@ def test_types_and_schema_version_decided_by_the_initialized_plugin(host: Host, 
     assert init_of(run, "at_init")["parse_event_types"] == list(range(EVENT_MAX))
 
 
+@needs_captures
 def test_schema_version_derived_at_init_from_the_types_decided_then(host: Host, built: Built) -> None:
     lib = built("decided.py:TypesAtInitOnly")
     run = host("replay", "--json", "--show-init", "--capture", CURL, "-n", "1", "-p", lib, "-c", "322")
@@ -119,6 +122,7 @@ def test_schema_version_derived_at_init_from_the_types_decided_then(host: Host, 
     assert init_of(run, "types_at_init")["required_event_schema_version"] == "4.0.0"
 
 
+@needs_captures
 def test_a_bad_schema_version_at_init_names_the_method(host: Host, built: Built) -> None:
     cfg = json.dumps({"schema_version": "4.x"})
     run = host("replay", "--capture", CURL, "-n", "1", "-p", built("decided.py:AtInit"), "-c", cfg)
@@ -127,6 +131,7 @@ def test_a_bad_schema_version_at_init_names_the_method(host: Host, built: Built)
     assert "must be 'MAJOR.MINOR.PATCH' or None, got '4.x'" in run.stderr
 
 
+@needs_captures
 def test_bad_event_types_at_init_name_the_method(host: Host, built: Built) -> None:
     run = host("replay", "--capture", CURL, "-n", "1", "-p", built("decided.py:AtInit"), "-c", '{"types": [70000]}')
     assert run.returncode == 1
@@ -134,6 +139,7 @@ def test_bad_event_types_at_init_name_the_method(host: Host, built: Built) -> No
     assert "70000 is not an event type code" in run.stderr
 
 
+@needs_captures
 @pytest.mark.parametrize(
     ("engine", "why"),
     [
@@ -151,6 +157,7 @@ def test_engine_rejects_a_newer_required_schema(host: Host, built: Built, engine
             f"schema version '{engine}': {why}") in run.stderr
 
 
+@needs_captures
 def test_engine_accepts_a_covered_schema(host: Host, built: Built) -> None:
     for engine in ("4.1.2", "4.5.1"):
         run = host("replay", "--capture", CURL, "-n", "1", "--engine-schema-version", engine,
@@ -158,6 +165,7 @@ def test_engine_accepts_a_covered_schema(host: Host, built: Built) -> None:
         assert run.returncode == 0, run
 
 
+@needs_captures
 def test_no_symbol_means_3_0_0_which_a_4x_driver_refuses(host: Host, built: Built) -> None:
     lib = built("decided.py:NoSchemaVersion")
     info = json.loads(host("info", lib).stdout)

@@ -153,9 +153,9 @@ def test_two_states_extracting_on_two_threads(host: Host, built: Built) -> None:
     assert run.returncode == 0, run
     assert len(run.events) == 400
     for e in run.events:
-        f = e["fields"]
+        f = e.fields
         assert f["typed.str"] == f"n={f['typed.n']} é"
-    assert len({e["fields"]["typed.thread"] for e in run.events}) == 2
+    assert len({e.fields["typed.thread"] for e in run.events}) == 2
 
 
 def test_dummy_example_fields(host: Host, built: Built) -> None:

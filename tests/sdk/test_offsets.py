@@ -9,17 +9,19 @@ import json
 
 from support import Built, Host
 
+from falco_plugin.testing import Event, Run
+
 PORTS = "libsinsp_ports.py"
 
 
-def run_words(host: Host, built: Built, fields: str, *extra: str) -> object:
+def run_words(host: Host, built: Built, fields: str, *extra: str) -> Run:
     return host("run", "--json", "--offsets", *extra, "--fields", fields,
                 "-p", built(f"{PORTS}:SamplePluginSource"), "-o", "1", "-p", built("offsets.py:Words"))
 
 
-def raw_event(ev: dict[str, object]) -> bytes:
+def raw_event(ev: Event) -> bytes:
     # header (26) + two 4-byte lengths + the plugin id (4) + the payload: offset 38
-    return b"\0" * 38 + bytes.fromhex(str(ev["payload_hex"]))
+    return b"\0" * 38 + ev.payload
 
 
 def test_port_of_libsinsp_custom_source_with_offsets(host: Host, built: Built) -> None:
@@ -27,10 +29,10 @@ def test_port_of_libsinsp_custom_source_with_offsets(host: Host, built: Built) -
                "-o", "1", "-p", built(f"{PORTS}:SamplePluginExtract"))
     assert run.returncode == 0, run
     (ev,) = run.events
-    assert ev["type"] == 322 and ev["source"] == "sample" and ev["plugin_id"] == 999
-    assert ev["tid"] == 2**64 - 1
-    assert ev["fields"] == {"sample.hello": "hello world"}
-    assert ev["offsets"] == {"sample.hello": [[38, 11]]}  # PLUGIN_EVENT_PAYLOAD_OFFSET, 11
+    assert ev.type == 322 and ev.source == "sample" and ev.plugin_id == 999
+    assert ev.tid == 2**64 - 1
+    assert ev.fields == {"sample.hello": "hello world"}
+    assert ev.offsets == {"sample.hello": [[38, 11]]}  # PLUGIN_EVENT_PAYLOAD_OFFSET, 11
     assert raw_event(ev)[38:49] == b"hello world"
     info = json.loads(host("info", built(f"{PORTS}:SamplePluginExtract")).stdout)
     # value_offsets is in the input from 3.11, and get_required_event_schema_version (3.12) is
@@ -43,28 +45,28 @@ def test_one_entry_per_value_and_zero_for_plain_values(host: Host, built: Built)
     run = run_words(host, built, "words.all,words.count,words.first")
     assert run.returncode == 0, run
     (ev,) = run.events
-    assert ev["fields"] == {"words.all": ["hello", "world"], "words.count": 2, "words.first": "hello"}
-    assert ev["offsets"] == {"words.all": [[38, 5], [44, 5]], "words.count": [[0, 0]], "words.first": [[0, 0]]}
+    assert ev.fields == {"words.all": ["hello", "world"], "words.count": 2, "words.first": "hello"}
+    assert ev.offsets == {"words.all": [[38, 5], [44, 5]], "words.count": [[0, 0]], "words.first": [[0, 0]]}
     raw = raw_event(ev)
-    assert [raw[s:s + n] for s, n in ev["offsets"]["words.all"]] == [b"hello", b"world"]
+    assert [raw[s:s + n] for s, n in ev.offsets["words.all"]] == [b"hello", b"world"]
 
 
 def test_a_declared_offset(host: Host, built: Built) -> None:
     run = run_words(host, built, "words.head")
     assert run.returncode == 0, run
     (ev,) = run.events
-    assert ev["fields"] == {"words.head": "hello"}
-    assert ev["offsets"] == {"words.head": [[38, 5]]}
+    assert ev.fields == {"words.head": "hello"}
+    assert ev.offsets == {"words.head": [[38, 5]]}
     assert raw_event(ev)[38:43] == b"hello"
 
 
 def test_no_offsets_asked_no_offsets_given(host: Host, built: Built) -> None:
     run = run_words(host, built, "words.all")
     assert run.returncode == 0, run
-    assert run.events[0]["offsets"]["words.all"] == [[38, 5], [44, 5]]
+    assert run.events[0].offsets == {"words.all": [[38, 5], [44, 5]]}
     run = host("run", "--json", "--fields", "words.all", "-p", built(f"{PORTS}:SamplePluginSource"), "-o", "1",
                "-p", built("offsets.py:Words"))
-    assert "offsets" not in run.events[0]
+    assert run.events[0].offsets is None
 
 
 def test_a_plugin_without_offsets(host: Host, built: Built) -> None:
@@ -73,14 +75,14 @@ def test_a_plugin_without_offsets(host: Host, built: Built) -> None:
                "-o", "1", "-p", built("decided.py:AllTypes"))
     assert run.returncode == 0, run
     assert "Unable to extract offsets for all.type" in run.stderr
-    assert run.events[0]["offsets"] == {"all.type": None}
+    assert run.events[0].offsets == {"all.type": None}
     assert json.loads(host("info", built("decided.py:AllTypes")).stdout)["required_api_version"] != "3.11.0"
 
 
 def test_located_without_declaring_it_is_an_error_naming_the_field(host: Host, built: Built) -> None:
     run = run_words(host, built, "words.bad")
     assert run.returncode == 0, run
-    assert run.events[0]["fields"] == {"words.bad": None}
+    assert run.events[0].fields == {"words.bad": None}
     assert "field words.bad" in run.stderr and "declare the field with @field(..., located=True)" in run.stderr
     assert "offsets.py:" in run.stderr
 
@@ -96,8 +98,8 @@ def test_falco_plugin_run_with_offsets_and_a_library_in_the_current_directory(bu
                            "--plugin", ext.name, "--fields", "sample.hello", "--offsets", "--json"],
                           capture_output=True, text=True, timeout=120, cwd=src.parent)
     assert proc.returncode == 0, proc.stderr
-    (ev,) = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith('{"evtnum"')]
-    assert ev["offsets"] == {"sample.hello": [[38, 11]]}
+    (ev,) = Run.parse(proc).events
+    assert ev.offsets == {"sample.hello": [[38, 11]]}
 
 
 def test_a_malformed_declared_offset_is_refused(tmp_path: object) -> None:

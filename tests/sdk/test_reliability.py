@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import PLUGINS, Built, Host, HostRun, fields_of
+from support import PLUGINS, Built, Host, fields_of
 
 from falco_plugin import PluginDefinitionError
 from falco_plugin._tooling.build import SYMBOL_API, BuildError, build, exported_symbols, plugin_spec
 from falco_plugin._tooling.host import host_binary
+from falco_plugin.testing import Run
 
 RELY = "reliability.py"
 
@@ -69,7 +70,7 @@ def _async_run(host: Host, built: Built, mode: str) -> list[tuple[str, bytes]]:
                "-p", built(f"{RELY}:Reentrant"), "-c", mode)
     assert run.returncode == 0, run
     assert errors(run.stderr, "reentrant") == []
-    return [(str(e["async_name"]), bytes.fromhex(str(e["payload_hex"]))) for e in run.events if e["type"] == 402]
+    return [(str(e.async_name), e.payload) for e in run.events if e.type == 402]
 
 
 def _expected_inner(i: int) -> tuple[str, bytes]:
@@ -103,7 +104,7 @@ def test_entries_added_to_a_plugin_owned_table_stay_alive_for_iteration(host: Ho
 # -- wrong values instead of errors, leaked exceptions ----------------------------------------
 
 
-def odd(host: Host, built: Built, mode: str, *extra: str) -> HostRun:
+def odd(host: Host, built: Built, mode: str, *extra: str) -> Run:
     return host("run", "--json", *extra, "-p", built(f"{RELY}:Odd"), "-c", mode)
 
 
@@ -167,12 +168,13 @@ def test_parse_errors_are_logged_once_per_distinct_message(host: Host, built: Bu
 # -- hangs ------------------------------------------------------------------------------------
 
 
+@pytest.mark.timing
 def test_plugin_code_cannot_take_signals_from_the_host(built: Built) -> None:
     lib = built(f"{RELY}:Odd")
     cmd = [str(host_binary()), "run", "--duration", "60", "-p", str(lib), "-c", "signal"]
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
         assert proc.stderr is not None
-        warnings = []
+        warnings: list[str] = []
         deadline = time.monotonic() + 60
         while len(warnings) < 3 and time.monotonic() < deadline:  # init has run: the three were refused
             line = proc.stderr.readline()
@@ -192,6 +194,7 @@ def test_plugin_code_cannot_take_signals_from_the_host(built: Built) -> None:
     assert all("reliability.py:" in w and "the host owns the process's signal handlers" in w for w in warnings)
 
 
+@pytest.mark.timing
 def test_a_stop_async_that_does_not_return_is_reported(host: Host, built: Built) -> None:
     run = host("run", "--json", "--duration", "0.2", "-p", built("counter.py:Counter"), "-o", "mode=idle",
                "-p", built(f"{RELY}:Hang"))

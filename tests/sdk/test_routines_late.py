@@ -6,15 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from support import Built, Host
+from support import Built, Host, metric_snapshots
 
 PORTS = "libsinsp_ports.py"
 
 
 def metrics_of(run: Any, plugin: str) -> dict[str, int]:
-    for e in run.events:
-        if "metrics" in e and e["metrics"]["plugin"] == plugin:
-            return {m["name"].rsplit(".", 1)[-1]: m["value"] for m in e["metrics"]["metrics"]}
+    for snapshot in metric_snapshots(run):
+        if snapshot["plugin"] == plugin:
+            return {m["name"].rsplit(".", 1)[-1]: m["value"] for m in snapshot["metrics"]}
     raise AssertionError(run)
 
 

@@ -10,14 +10,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import ROOT, Built, Host, HostRun
+from support import ROOT, Built, Host
 
 from falco_plugin._tooling.build import exported_symbols
+from falco_plugin.testing import Run
 
 COUNTER = "counter.py:Counter"
 
 
-def counter_values(run: HostRun) -> list[int]:
+def counter_values(run: Run) -> list[int]:
     return [int(p.split(b":")[1]) for p in run.payloads("counter")]
 
 
@@ -130,8 +131,8 @@ def test_batches_deliver_every_event_in_order(host: Host, built: Built, batch: i
     run = host("run", "--json", "-p", built(COUNTER), "-o", f"count=150,batch={batch}")
     assert run.returncode == 0, run
     assert counter_values(run) == list(range(1, 151))
-    assert [e["evtnum"] for e in run.events] == list(range(1, 151))
-    assert all(e["type"] == 322 and e["plugin_id"] == 999 for e in run.events)
+    assert [e.evtnum for e in run.events] == list(range(1, 151))
+    assert all(e.type == 322 and e.plugin_id == 999 for e in run.events)
     assert run.summaries[0]["end"] == "eof"
 
 
@@ -139,14 +140,14 @@ def test_event_framing(host: Host, built: Built) -> None:
     run = host("run", "--json", "-p", built(COUNTER), "-c", '{"label": "abc"}', "-o", "count=1")
     event = run.events[0]
     payload = run.payloads()[0]
-    assert event["len"] == 38 + len(payload)
-    assert event["tid"] == 2**64 - 1
-    assert event["ts"] not in (0, 2**64 - 1)  # "now", filled in by the host
+    assert event.len == 38 + len(payload)
+    assert event.tid == 2**64 - 1
+    assert event.ts not in (0, 2**64 - 1)  # "now", filled in by the host
 
 
 def test_timestamps_given_by_the_plugin_are_kept(host: Host, built: Built) -> None:
     run = host("run", "--json", "-p", built(COUNTER), "-o", "count=3,batch=3,mode=timestamps")
-    assert [e["ts"] for e in run.events] == [1_000_000_000, 1_000_000_001, 1_000_000_002]
+    assert [e.ts for e in run.events] == [1_000_000_000, 1_000_000_001, 1_000_000_002]
 
 
 def test_timeouts_then_events_then_eof(host: Host, built: Built) -> None:
@@ -164,6 +165,7 @@ def test_partial_batch_together_with_end_of_stream(host: Host, built: Built) -> 
     assert "closed after 3 calls" in run.stderr  # the last 2 came with EOF, no 4th call
 
 
+@pytest.mark.timing
 def test_idle_source_does_not_spin(host: Host, built: Built) -> None:
     run = host("run", "--json", "--duration", "0.5", "-p", built(COUNTER), "-o", "mode=idle")
     assert run.returncode == 0, run
@@ -182,7 +184,7 @@ def test_list_open_params_and_event_text(host: Host, built: Built) -> None:
     lib = built("examples/dummy/dummy_plugin.py:DummyPlugin".replace("examples", str(ROOT / "examples")))
     run = host("run", "--json", "-p", lib, "-o", '{"start": 10, "maxEvents": 3}', "-c", '{"jitter": 0}')
     assert run.returncode == 0, run
-    assert [e["info"] for e in run.events] == ["value=10", "value=10", "value=10"]
+    assert [e.info for e in run.events] == ["value=10", "value=10", "value=10"]
 
 
 # -- threads and processes ------------------------------------------------------------------

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import CAPTURES, ROOT, Built, Host, HostRun, fields_of
+from support import CAPTURES, ROOT, Built, Host, fields_of, metric_snapshots, needs_captures
 
 from falco_plugin.event import (
     PPME_SOCKET_CONNECT_X,
@@ -19,18 +19,19 @@ from falco_plugin.event import (
     PPME_SYSCALL_OPENAT_2_X,
     CaptureReader,
 )
+from falco_plugin.testing import Run
 
 
-def objects(run: HostRun, key: str) -> list[dict[str, Any]]:
-    return [e[key] for e in run.events if key in e]
+def objects(run: Run, key: str) -> list[dict[str, Any]]:
+    return [r[key] for r in run.records if key in r]
 
 
-def table(run: HostRun, name: str) -> dict[str, Any]:
+def table(run: Run, name: str) -> dict[str, Any]:
     (found,) = [t for t in objects(run, "table") if t["name"] == name]
     return found
 
 
-def plugin_summary(run: HostRun, name: str) -> dict[str, Any]:
+def plugin_summary(run: Run, name: str) -> dict[str, Any]:
     (found,) = [s for s in run.summaries if s.get("plugin") == name and s.get("kind") == "plugin"]
     return found
 
@@ -143,6 +144,7 @@ def independent_counts(capture: Path) -> tuple[Counter[int], Counter[int]]:
     return opens, connects
 
 
+@needs_captures
 @pytest.mark.parametrize("capture", ["curl_google.scap", "single_ipv6_conn.scap"])
 def test_proc_stats_counts_match_the_capture(host: Host, built: Built, capture: str) -> None:
     lib = built(f"{ROOT}/examples/proc_stats/proc_stats.py:ProcStats")
@@ -164,8 +166,8 @@ def test_proc_stats_counts_match_the_capture(host: Host, built: Built, capture: 
     # the fields of the last counted event of each thread say its running total
     last: dict[int, int] = {}
     for event in run.events:
-        if "fields" in event and event["fields"]["proc_stats.open_count"] is not None:
-            last[event["tid"]] = event["fields"]["proc_stats.open_count"]
+        if event.fields["proc_stats.open_count"] is not None:
+            last[event.tid] = event.fields["proc_stats.open_count"]
     assert {tid: n for tid, n in last.items() if opens[tid]} == {tid: n for tid, n in opens.items() if tid in last}
     by_comm = table(run, "proc_stats")
     assert sum(e["opens"] for e in by_comm["entries"]) == sum(opens.values())
@@ -196,12 +198,13 @@ def test_erase_and_clear(host: Host, built: Built, mode: str, counts: list[int])
     assert all(f["tc.fds"] in ([], None) for f in fields_of(run))  # nested tables of new entries: empty
 
 
+@needs_captures
 def test_nested_tables_read_from_python_match_the_host(host: Host, built: Built) -> None:
     run = host("replay", "--json", "--dump-tables", "--capture", CAPTURES / "curl_google.scap",
                "-p", built("state.py:FdReader"), "--fields", "fdr.biggest")
     assert run.returncode == 0, run
     threads = {e["key"]: e for e in table(run, "threads")["entries"]}
-    biggest = [json.loads(e["fields"]["fdr.biggest"]) for e in run.events if e.get("fields", {}).get("fdr.biggest")]
+    biggest = [json.loads(e.fields["fdr.biggest"]) for e in run.events if e.fields.get("fdr.biggest")]
     assert biggest, "no open event"
     tid, *names = biggest[-1]
     assert len(names) > 3
@@ -209,6 +212,7 @@ def test_nested_tables_read_from_python_match_the_host(host: Host, built: Built)
     assert names == sorted(fd["name"] for fd in threads[tid]["file_descriptors"])
 
 
+@needs_captures
 def test_falco_plugin_replay_command(built: Built) -> None:
     import subprocess
     import sys
@@ -217,7 +221,7 @@ def test_falco_plugin_replay_command(built: Built) -> None:
     proc = subprocess.run([sys.executable, "-m", "falco_plugin.cli", "replay", str(CAPTURES / "curl_google.scap"),
                            str(lib), "--json", "--metrics"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    metrics = [json.loads(line)["metrics"] for line in proc.stdout.splitlines() if line.startswith('{"metrics"')]
+    metrics = metric_snapshots(Run.parse(proc))
     assert {m["name"]: m["value"] for m in metrics[0]["metrics"]}["opens"] == 47
 
 

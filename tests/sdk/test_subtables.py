@@ -1,4 +1,4 @@
-"""Subtables (plugin-api.md §3.7, SS_PLUGIN_ST_TABLE): the Python port of libsinsp's
+"""Subtables (table fields of type SS_PLUGIN_ST_TABLE): the Python port of libsinsp's
 ``syscall_subtables`` test plugin, driven as libsinsp's ``plugin_subtables`` test drives it,
 through our host: one ``PPME_SYSCALL_OPEN_X`` per step; after step 0 the event thread's
 ``file_descriptors`` holds 1024 entries (pid 123, custom "world"), after step 1 1023, after
@@ -9,14 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from support import Built, Host
+from support import Built, Host, fields_of, table_dumps
+
+from falco_plugin.testing import Run
 
 PORTS = "libsinsp_ports.py"
 
 
-def table_of(run: Any, name: str) -> dict[str, Any]:
-    (table,) = [e["table"] for e in run.events if "table" in e and e["table"]["name"] == name]
-    return table
+def table_of(run: Run, name: str) -> dict[str, Any]:
+    return table_dumps(run)[name]
 
 
 @pytest.mark.parametrize(("events", "left"), [(1, 1024), (2, 1023), (3, 0)])
@@ -53,7 +54,7 @@ def test_the_port_works_the_nested_tables_a_python_plugin_exports(host: Host, bu
                "-p", built("nested_tables.py:NestedExporter"), "-p", built(f"{PORTS}:SampleSubtables"),
                "-c", "py_threads", "--fields", "nested.fds,nested.pids,nested.customs")
     assert run.returncode == 0, run
-    seen = [e["fields"] for e in run.events if "fields" in e]
+    seen = fields_of(run)
     steps = [{"nested.fds": 1024, "nested.pids": [123], "nested.customs": ["world"]},
              {"nested.fds": 1023, "nested.pids": [123], "nested.customs": ["world"]},
              {"nested.fds": 0, "nested.pids": None, "nested.customs": None}]
@@ -75,7 +76,7 @@ def test_a_nested_table_field_is_read_only_and_its_entries_are_not(host: Host, b
                "-p", built("nested_tables.py:NestedExporter"), "-p", built("nested_tables.py:WritesTheTable"),
                "--fields", "nested.fds")
     assert run.returncode == 0, run
-    assert [e["fields"] for e in run.events if "fields" in e] == [{"nested.fds": 1}]
+    assert fields_of(run) == [{"nested.fds": 1}]
     assert "writing the table field: field 'file_descriptors' of table 'py_threads' is read-only" in run.stderr, run
 
 
@@ -86,5 +87,5 @@ def test_the_records_of_nested_tables_no_entry_holds_are_swept(host: Host, built
                "-p", built("nested_tables.py:ChurnExporter"), "-p", built("nested_tables.py:ChurnReader"),
                "--fields", "churn.seen")
     assert run.returncode == 0, run
-    assert [e["fields"]["churn.seen"] for e in run.events if "fields" in e] == [
+    assert [e.fields["churn.seen"] for e in run.events] == [
         ["300", f"/gen/{n}"] for n in range(1, 6)]

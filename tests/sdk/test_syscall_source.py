@@ -10,7 +10,7 @@ import struct
 from pathlib import Path
 
 import pytest
-from support import Built, Host
+from support import Built, Host, table_dumps
 
 from falco_plugin._tooling.build import BuildError, build
 from falco_plugin.event import PPME_SYSCALL_OPEN_X
@@ -25,17 +25,17 @@ def test_port_of_libsinsp_syscall_source(host: Host, built: Built) -> None:
     run = host("run", "--json", "--dump-tables", "-p", lib, "-o", "1",
                "-p", built("decided.py:Requires41"), "--fields", "r41.path")
     assert run.returncode == 0, run
-    (ev,) = [e for e in run.events if "evtnum" in e]
-    assert ev["type"] == PPME_SYSCALL_OPEN_X.CODE and ev["source"] == "syscall" and ev["tid"] == 1
-    assert ev["plugin_id"] is None and ev["ts"] != 2**64 - 1  # the host stamped it
-    assert ev["fields"] == {"r41.path": "/tmp/the_file"}  # a syscall extractor sees it
-    params = bytes.fromhex(ev["payload_hex"])  # what follows the 26-byte header
-    header = struct.pack("<QQIHI", ev["ts"], ev["tid"], 26 + len(params), ev["type"], 6)
+    (ev,) = run.events
+    assert ev.type == PPME_SYSCALL_OPEN_X.CODE and ev.source == "syscall" and ev.tid == 1
+    assert ev.plugin_id is None and ev.ts != 2**64 - 1  # the host stamped it
+    assert ev.fields == {"r41.path": "/tmp/the_file"}  # a syscall extractor sees it
+    params = ev.payload  # what follows the 26-byte header
+    header = struct.pack("<QQIHI", ev.ts, ev.tid, 26 + len(params), ev.type, 6)
     decoded = PPME_SYSCALL_OPEN_X.from_bytes(header + params)
     got = (decoded.fd, decoded.name, int(decoded.flags or 0), decoded.dev, decoded.ino)
     assert got == (3, "/tmp/the_file", 3, 5, 123)
     # parsed into thread state as a driver event: thread 1 with fd 3 on /tmp/the_file
-    (threads,) = [e["table"] for e in run.events if "table" in e and e["table"]["name"] == "threads"]
+    threads = table_dumps(run)["threads"]
     (t1,) = [t for t in threads["entries"] if t["key"] == 1]
     fds = {fd["key"]: fd for fd in t1["file_descriptors"]}
     assert fds[3]["name"] == "/tmp/the_file"

@@ -4,7 +4,6 @@ here (``from support import CAPTURES, Built, Host``)."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 from collections.abc import Callable
@@ -15,6 +14,7 @@ import pytest
 
 from falco_plugin._tooling.build import build
 from falco_plugin._tooling.host import compile_c_plugin, host_binary, run_host
+from falco_plugin.testing import Run
 
 TESTS = Path(__file__).resolve().parent.parent
 ROOT = TESTS.parent
@@ -98,92 +98,42 @@ UINT64_MAX = 2**64 - 1  # a tid or index the plugin left unset
 TEXT_TS = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z"  # a timestamp in the host's text output: UTC with ns
 
 
-class HostRun:
-    """The outcome of one host run, with its JSON lines split into events and summaries."""
-
-    def __init__(self, proc: subprocess.CompletedProcess[str]) -> None:
-        self.proc = proc
-        self.returncode = proc.returncode
-        self.stdout = proc.stdout
-        self.stderr = proc.stderr
-        self.events: list[dict[str, Any]] = []
-        self.summaries: list[dict[str, Any]] = []
-        self.inits: list[dict[str, Any]] = []  # with --show-init
-        for line in proc.stdout.splitlines():
-            if not line.startswith("{"):
-                continue
-            obj = json.loads(line)
-            if "summary" in obj:
-                self.summaries.append(obj["summary"])
-            elif "init" in obj:
-                self.inits.append(obj["init"])
-            else:
-                self.events.append(obj)
-
-    def payloads(self, source: str | None = None) -> list[bytes]:
-        return [bytes.fromhex(e["payload_hex"]) for e in self.events if source in (None, e["source"])]
-
-    def __repr__(self) -> str:
-        return f"<HostRun rc={self.returncode}\nstdout:\n{self.stdout[-3000:]}\nstderr:\n{self.stderr[-3000:]}>"
+Host = Callable[..., Run]
 
 
-Host = Callable[..., HostRun]
+def host(*args: str | Path, env: dict[str, str] | None = None, timeout: float = 120) -> Run:
+    """``host("run", "--json", "-p", lib, ...)`` runs the host binary (``env`` added to the
+    environment) and parses its output with the parser of :mod:`falco_plugin.testing`."""
+    proc = run_host([str(a) for a in args], env={**os.environ, **env} if env else None, timeout=timeout)
+    return Run.parse(proc)
 
 
-def run(*args: str | Path, timeout: float = 120) -> HostRun:
-    """``run("run", "--json", "-p", lib, ...)`` runs the host binary and parses its output."""
-    return HostRun(run_host([str(a) for a in args], timeout=timeout))
+def finished(proc: subprocess.Popen[str], out: str, err: str) -> Run:
+    """The parsed output of a host run started with ``Popen``, once ``communicate`` gave ``out``, ``err``."""
+    return Run.parse(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
 
 
-def fields_of(run: HostRun) -> list[dict[str, Any]]:
+def replay(capture: Path, *args: str | Path, env: dict[str, str] | None = None) -> Run:
+    """The host's replay of ``capture`` (JSON output), with ``args`` after it."""
+    return host("replay", "--json", "--capture", capture, *args, env=env)
+
+
+def fields_of(run: Run) -> list[dict[str, Any]]:
     """The extracted fields of each event the run printed."""
-    return [e["fields"] for e in run.events if "fields" in e]
+    return [e.fields for e in run.events]
 
 
-class Out:
-    """One host run: events, summaries (session/capture and per plugin), tables, log lines."""
-
-    def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
-        full_env = {**os.environ, **(env or {})}
-        proc = run_host(args, env=full_env, timeout=60)
-        self.rc = proc.returncode
-        self.out = proc.stdout
-        self.err = proc.stderr
-        self.events: list[dict[str, Any]] = []
-        self.summaries: list[dict[str, Any]] = []
-        self.summary: dict[str, Any] = {}
-        self.plugins: dict[str, dict[str, Any]] = {}
-        self.tables: dict[str, dict[str, Any]] = {}
-        self.metrics: list[dict[str, Any]] = []
-        for line in self.out.splitlines():
-            if not line.startswith("{"):
-                continue
-            obj = json.loads(line)
-            if "summary" in obj:
-                s = obj["summary"]
-                self.summaries.append(s)
-                if s.get("kind") == "plugin":
-                    self.plugins[s["plugin"]] = s
-                else:
-                    self.summary = s
-            elif "table" in obj:
-                self.tables[obj["table"]["name"]] = obj["table"]
-            elif "metrics" in obj:
-                self.metrics.append(obj["metrics"])
-            else:
-                self.events.append(obj)
-        self.logs = [line for line in self.err.splitlines() if line.startswith("log ")]
-
-    def log(self, prefix: str) -> list[str]:
-        return [line[len(prefix) :] for line in self.logs if line.startswith(prefix)]
-
-    def __repr__(self) -> str:
-        return f"<Out rc={self.rc}\nstdout:\n{self.out[-3000:]}\nstderr:\n{self.err[-3000:]}>"
+def logged(run: Run, prefix: str) -> list[str]:
+    """The host log lines that start with ``prefix`` (``"info listen_c: destroy "``), without it."""
+    lines = (f"{x.severity} {x.component}: {x.message}" for x in run.logs)
+    return [line[len(prefix) :] for line in lines if line.startswith(prefix)]
 
 
-def host(*args: str, env: dict[str, str] | None = None) -> Out:
-    return Out(list(args), env)
+def table_dumps(run: Run) -> dict[str, dict[str, Any]]:
+    """The tables of ``--dump-tables`` as the host printed them (key type, owner, fields, entries)."""
+    return {r["table"]["name"]: r["table"] for r in run.records if "table" in r}
 
 
-def replay(capture: Path, *args: str, env: dict[str, str] | None = None) -> Out:
-    return host("replay", "--json", "--capture", str(capture), *args, env=env)
+def metric_snapshots(run: Run) -> list[dict[str, Any]]:
+    """Each ``--metrics`` print as the host made it (``when``: at the end or at an interval)."""
+    return [r["metrics"] for r in run.records if "metrics" in r]

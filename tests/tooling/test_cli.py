@@ -11,10 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import C_REFERENCE, CAPTURES, PLUGINS, Built
+from support import C_REFERENCE, CAPTURES, PLUGINS, Built, needs_captures
 
 import falco_plugin
 from falco_plugin.event import PPME_SYSCALL_EXECVE_16_X, PPME_SYSCALL_EXECVE_19_X, read_capture
+from falco_plugin.testing import Run
 
 FP = str(Path(sys.executable).with_name("falco-plugin"))
 
@@ -30,6 +31,7 @@ def test_version() -> None:
     assert falco_plugin.__name__ == "falco_plugin"
 
 
+@needs_captures
 def test_info_run_and_replay_take_a_bare_file_name(built: Built, tmp_path: Path) -> None:
     shutil.copy(built("counter.py:Counter"), tmp_path / "libcounter.so")
     info = fp("info", "libcounter.so", cwd=tmp_path)
@@ -104,10 +106,11 @@ def test_run_text_mode_prints_readable_timestamps_and_json_raw_ns(built: Built) 
     lib = built("counter.py:Counter")
     text = fp("run", lib, "--open-params", "count=1").stdout
     assert re.search(r"^#1 \[counter\] ts=20\d\d-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z tid=", text, re.M), text
-    event = json.loads(fp("run", lib, "--open-params", "count=1", "--json").stdout.splitlines()[0])
-    assert isinstance(event["ts"], int) and event["ts"] > 10**18
+    (event,) = Run.parse(fp("run", lib, "--open-params", "count=1", "--json")).events
+    assert isinstance(event.ts, int) and event.ts > 10**18
 
 
+@pytest.mark.timing
 def test_run_on_an_async_only_plugin_says_how_to_attach_it(built: Built) -> None:
     lib = built("async_plugins.py:Ticker")
     proc = fp("run", lib)
@@ -121,6 +124,7 @@ def test_run_on_an_async_only_plugin_says_how_to_attach_it(built: Built) -> None
     assert '"async_name":"tick"' in both.stdout.replace(" ", ""), both.stderr
 
 
+@needs_captures
 def test_cannot_open_capture_says_why(built: Built, tmp_path: Path) -> None:
     lib = built("state.py:FdReader")
     missing = fp("replay", tmp_path / "nope.scap", lib)
@@ -138,6 +142,7 @@ def test_cannot_open_capture_says_why(built: Built, tmp_path: Path) -> None:
     assert f"cannot open capture {secret}: Permission denied" in denied.stderr, denied.stderr
 
 
+@needs_captures
 def test_clashing_parameter_is_renamed_everywhere(built: Built) -> None:
     event = PPME_SYSCALL_EXECVE_19_X(res=0, pid=5, tid_=7, tid=1)
     assert event.tid_ == 7 and event.tid == 1
@@ -147,8 +152,8 @@ def test_clashing_parameter_is_renamed_everywhere(built: Built) -> None:
     # a field reading it over a real capture: the parameter, not the header
     run = fp("replay", CAPTURES / "curl_google.scap", built("rough.py:Execs"), "--fields", "execs.tid", "--json")
     assert run.returncode == 0, run.stderr
-    values = [json.loads(line)["fields"]["execs.tid"] for line in run.stdout.splitlines() if '"evtnum"' in line]
-    expected = [int(e.tid_) for c in read_capture(CAPTURES / "curl_google.scap")
+    values = [e.fields["execs.tid"] for e in Run.parse(run).events]
+    expected = [e.tid_ for c in read_capture(CAPTURES / "curl_google.scap")
                 if isinstance(e := c.event.load_any(), PPME_SYSCALL_EXECVE_16_X)]
     assert expected == [17497]
     assert [v for v in values if v is not None] == expected

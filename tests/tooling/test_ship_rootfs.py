@@ -96,8 +96,10 @@ def shipped(tmp_path_factory: pytest.TempPathFactory) -> Shipped:
     return Shipped(root, stage, result)
 
 
-def chroot(shipped: Shipped, upper: str, argv: list[str], binds: dict[str, str] | None = None) -> list[str]:
-    return rootfs.chroot_command(shipped.root, upper, argv, {str(shipped.stage): INSIDE, **(binds or {})})
+def chroot(shipped: Shipped, upper: str, argv: list[str],
+           binds: dict[str | os.PathLike[str], str] | None = None) -> list[str]:
+    mounts: dict[str | os.PathLike[str], str] = {str(shipped.stage): INSIDE, **(binds or {})}
+    return rootfs.chroot_command(shipped.root, upper, argv, mounts)
 
 
 def host_args(shipped: Shipped, falco_yaml: Path, *extra: str) -> list[str]:

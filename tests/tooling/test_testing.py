@@ -13,7 +13,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from support import CAPTURES, ROOT
+from support import CAPTURES, ROOT, needs_captures
 
 from falco_plugin.event import PPME_SYSCALL_CLONE_20_X, PPME_SYSCALL_OPEN_X, read_capture
 from falco_plugin.testing import BuildPlugin, PluginError, source_hash
@@ -89,6 +89,7 @@ def test_synthetic_events_through_parsing_extraction_and_tables(falco_plugin_bui
     assert stats.extract(events[1:2], ["proc_stats.open_count"]) == [{"proc_stats.open_count": 1}]
 
 
+@needs_captures
 def test_replay_a_capture(falco_plugin_build: BuildPlugin) -> None:
     run = falco_plugin_build(PROC_STATS).replay(CAPTURES / "curl_google.scap", metrics=True, dump_tables=True)
     assert run.metrics["opens"] == 47

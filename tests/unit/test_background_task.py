@@ -17,6 +17,7 @@ sys.path.insert(0, str(ROOT / "examples" / "file_notify"))
 from file_notify import Watcher
 
 
+@pytest.mark.timing
 def test_runs_every_interval_until_stopped() -> None:
     task, ticks = BackgroundTask(), []
     thread = task.spawn(0.005, lambda: ticks.append(time.monotonic()))
@@ -27,6 +28,7 @@ def test_runs_every_interval_until_stopped() -> None:
     assert not thread.is_alive()
 
 
+@pytest.mark.timing
 def test_stop_wakes_the_thread_at_once() -> None:
     task = BackgroundTask()
     thread = task.spawn(3600, lambda: None)  # would sleep an hour between runs
@@ -38,6 +40,7 @@ def test_stop_wakes_the_thread_at_once() -> None:
     assert time.monotonic() - started < 1.0
 
 
+@pytest.mark.timing
 def test_join_reraises_what_the_function_raised() -> None:
     task, calls = BackgroundTask(), []
 
@@ -56,11 +59,17 @@ def test_join_reraises_what_the_function_raised() -> None:
 
 def test_returning_false_ends_the_loop() -> None:
     task, calls = BackgroundTask(), []
-    thread = task.spawn(0.001, lambda: calls.append(1) or len(calls) < 4)
+
+    def work() -> bool:
+        calls.append(1)
+        return len(calls) < 4
+
+    thread = task.spawn(0.001, work)
     thread.join(timeout=5)
     assert len(calls) == 4
 
 
+@pytest.mark.timing
 def test_can_start_again_after_a_stop() -> None:
     task, ticks = BackgroundTask(), []
     first = task.spawn(0.001, lambda: ticks.append("a"))

@@ -191,7 +191,7 @@ def values_for(codec: Codec) -> st.SearchStrategy[Any]:
             inner_values = values_for(inner)
             if not isinstance(inner, BytesCodec):
                 inner_values = st.one_of(st.none(), inner_values)
-            choices.append(inner_values.map(lambda v, i=index, t=ptype: DynamicValue(i, t, v)))
+            choices.append(inner_values.map(lambda v, i=index, t=ptype: DynamicValue(i, t, v)))  # type: ignore[misc]
         return st.one_of(*choices)
     raise AssertionError(f"no strategy for {codec!r}")
 

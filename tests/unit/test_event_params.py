@@ -180,7 +180,7 @@ def test_times() -> None:
     assert RelTime.from_timedelta(dt.timedelta(days=1, microseconds=3)) == 86_400_000_003_000
     stamp = probe_value("PT_ABSTIME", struct.pack("<Q", 1_534_527_342_999_999_999))
     assert isinstance(stamp, AbsTime)
-    assert stamp.to_datetime() == dt.datetime(2018, 8, 17, 17, 35, 42, 999_999, tzinfo=dt.timezone.utc)
+    assert stamp.to_datetime() == dt.datetime(2018, 8, 17, 17, 35, 42, 999_999, tzinfo=dt.UTC)
     assert AbsTime.from_datetime(dt.datetime(1970, 1, 1, 0, 0, 1)) == 1_000_000_000
     assert AbsTime(0).to_datetime().year == 1970
     assert AbsTime(2**64 - 1).to_datetime().year == 2554  # the largest u64 is still a datetime
@@ -280,7 +280,7 @@ def test_strings() -> None:
     assert probe_value("PT_CHARBUF", b"a\0b\0") == "a\0b"  # embedded NULs kept
     invalid = probe_value("PT_CHARBUF", b"\xff\xfe/x\0")  # not UTF-8: kept via surrogateescape
     assert invalid.encode("utf-8", "surrogateescape") == b"\xff\xfe/x"
-    assert probe("PT_CHARBUF")(value=invalid).to_dict()["params"]["value"] == "\\xff\\xfe/x"
+    assert probe("PT_CHARBUF")(value=invalid).to_dict()["params"]["value"] == "\\xff\\xfe/x"  # type: ignore[call-arg]
     with pytest.raises(EventError, match="'value' \\(PT_CHARBUF\\): string is not NUL-terminated"):
         probe_value("PT_CHARBUF", b"abc")
     assert probe_value("PT_CHARBUF", b"x" * 65534 + b"\0") == "x" * 65534  # the 2-byte length maximum
@@ -315,7 +315,7 @@ def test_large_payload_parameter() -> None:
     event = decode(type(RawEvent(frame(322, [b"\1\0\0\0", big], large=True)).load_any()), [b"\1\0\0\0", big])
     assert event.event_data == big
     with pytest.raises(EventError, match="over the 65535-byte limit"):
-        probe("PT_BYTEBUF")(value=big).to_bytes()
+        probe("PT_BYTEBUF")(value=big).to_bytes()  # type: ignore[call-arg]
 
 
 def test_string_arrays() -> None:

@@ -74,7 +74,7 @@ def test_from_buffer_accepts_buffer_protocol_objects() -> None:
     with mmap.mmap(-1, len(event) + 16) as region:
         region[8 : 8 + len(event)] = event
         raw = RawEvent.from_buffer(region, 8)
-        assert raw.load_any().fd == 11
+        assert raw.load_any().fd == 11  # type: ignore[attr-defined]
         del raw
     words = memoryview(bytearray(event + b"\0\0")).cast("H")  # a non-byte format is re-cast
     assert RawEvent.from_buffer(words).type == 5
@@ -85,7 +85,7 @@ def test_several_events_in_one_buffer() -> None:
     offset, fds = 0, []
     while offset < len(batch):
         raw = RawEvent.from_buffer(batch, offset)
-        fds.append(raw.load_any().fd)
+        fds.append(raw.load_any().fd)  # type: ignore[attr-defined]
         offset += raw.len
     assert fds == [1, 2, 3]
 
@@ -130,7 +130,7 @@ def test_async_event_matches_the_reference_bytes() -> None:
 def test_build_frames_encoded_params() -> None:
     raw = RawEvent.build(322, [struct.pack("<I", 7), b"data"], ts=3)
     assert raw.large_payload and raw.ts == 3 and raw.tid == UINT64_MAX
-    assert raw.load_any().data == b"data"
+    assert raw.load_any().data == b"data"  # type: ignore[attr-defined]
 
 
 def test_load_checks_the_type() -> None:

@@ -184,7 +184,7 @@ def test_other_blocks_are_recorded_and_skipped_anywhere() -> None:
         + block(0x216, struct.pack("<H", 1) + close_event(2))
     )
     with CaptureReader(io.BytesIO(data)) as capture:
-        assert [i.event.load_any().fd for i in capture] == [1, 2]
+        assert [i.event.load_any().fd for i in capture] == [1, 2]  # type: ignore[attr-defined]
         assert [b.kind for b in capture.blocks] == [
             "section header",
             "machine info",
