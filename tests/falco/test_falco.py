@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import ROOT
+from support import ROOT, falco_with_libraries
 
 from falco_plugin._tooling.falco import FalcoRun, PluginSpec, falco_yaml, plugin_spec, rule_sources, run_falco
 from falco_plugin.testing import BuildPlugin, falco_binary
@@ -286,23 +286,6 @@ def test_hot_reload_keeps_every_event(falco_plugin_build: BuildPlugin, tmp_path:
 
 
 # -- a packaged plugin in a bare Debian, with Falco copied in ----------------------------------
-
-
-def falco_with_libraries(falco: str, root: Path, dest: Path) -> None:
-    """Copy Falco and the shared libraries it needs that the rootfs lacks into ``dest``
-    (``bin/falco``, ``lib/``): what installing a Falco package would bring."""
-    (dest / "bin").mkdir(parents=True)
-    (dest / "lib").mkdir()
-    shutil.copy2(falco, dest / "bin" / "falco")
-    ldd = subprocess.run(["ldd", falco], capture_output=True, text=True, check=True).stdout
-    for line in ldd.splitlines():
-        name, _, rest = line.strip().partition(" => ")
-        path = rest.split(" (")[0].strip()
-        if not path.startswith("/"):
-            continue
-        if not any((root / d / name).exists() for d in ("usr/lib/x86_64-linux-gnu", "lib/x86_64-linux-gnu",
-                                                        "usr/lib", "lib")):
-            shutil.copy2(path, dest / "lib" / name)
 
 
 def test_packaged_plugin_in_minbase_rootfs(tmp_path: Path) -> None:
