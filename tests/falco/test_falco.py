@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import ROOT
+from support import ROOT, falco_with_libraries
 
 from falco_plugin._tooling.falco import FalcoRun, PluginSpec, falco_yaml, plugin_spec, rule_sources, run_falco
 from falco_plugin.testing import BuildPlugin, falco_binary
@@ -288,23 +288,6 @@ def test_hot_reload_keeps_every_event(falco_plugin_build: BuildPlugin, tmp_path:
 # -- a packaged plugin in a bare Debian, with Falco copied in ----------------------------------
 
 
-def falco_with_libraries(falco: str, root: Path, dest: Path) -> None:
-    """Copy Falco and the shared libraries it needs that the rootfs lacks into ``dest``
-    (``bin/falco``, ``lib/``): what installing a Falco package would bring."""
-    (dest / "bin").mkdir(parents=True)
-    (dest / "lib").mkdir()
-    shutil.copy2(falco, dest / "bin" / "falco")
-    ldd = subprocess.run(["ldd", falco], capture_output=True, text=True, check=True).stdout
-    for line in ldd.splitlines():
-        name, _, rest = line.strip().partition(" => ")
-        path = rest.split(" (")[0].strip()
-        if not path.startswith("/"):
-            continue
-        if not any((root / d / name).exists() for d in ("usr/lib/x86_64-linux-gnu", "lib/x86_64-linux-gnu",
-                                                        "usr/lib", "lib")):
-            shutil.copy2(path, dest / "lib" / name)
-
-
 def test_packaged_plugin_in_minbase_rootfs(tmp_path: Path) -> None:
     """``falco-plugin package`` of the dummy example, extracted into Falco's plugin directory
     of a Debian minbase root (no Python there), run by a real Falco copied in: its rules fire."""
@@ -329,7 +312,7 @@ def test_packaged_plugin_in_minbase_rootfs(tmp_path: Path) -> None:
     etc.mkdir()
     shutil.copy2(ROOT / "examples/dummy/dummy_rules.yaml", etc / "dummy_rules.yaml")
     spec = PluginSpec(Path("/usr/share/falco/plugins/libdummy_py.so"), "dummy_py", '{"jitter": 0}',
-                      '{"start": 1, "maxEvents": 12}', ["sourcing", "extraction"])
+                      '{"start": 3, "maxEvents": 4}', ["sourcing", "extraction"])
     (etc / "falco.yaml").write_text(falco_yaml([spec], ["/etc/falco-test/dummy_rules.yaml"], json_output=True))
     proc = rootfs.run_in(root, ["/opt/falco/bin/falco", "-c", "/etc/falco-test/falco.yaml",
                                 "--disable-source=syscall"],
@@ -338,7 +321,7 @@ def test_packaged_plugin_in_minbase_rootfs(tmp_path: Path) -> None:
                          env={"LD_LIBRARY_PATH": "/opt/falco/lib"}, timeout=120)
     assert proc.returncode == 0, proc.stderr + proc.stdout
     alerts = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
-    assert [a["output_fields"]["dummy.value"] for a in alerts] == [3, 6, 9, 12], proc.stderr + proc.stdout
+    assert [a["output_fields"]["dummy.value"] for a in alerts] == [3, 3, 3, 3], proc.stderr + proc.stdout
     assert "Loaded plugin 'dummy_py@0.1.0' from file /usr/share/falco/plugins/libdummy_py.so" in proc.stderr
 
 
@@ -395,7 +378,7 @@ def test_cli_stops_falco_on_ctrl_c(falco_plugin_build: BuildPlugin, tmp_path: Pa
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, err
-    assert "SIGINT received, exiting" in err or "exiting" in err.lower(), err
+    assert "SIGINT received, exiting" in err, err
 
 
 def test_cli_without_falco_says_how_to_get_one(tmp_path: Path) -> None:

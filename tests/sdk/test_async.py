@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import ROOT, Built, Host, finished
+from support import CPLUGINS, ROOT, TESTS, Built, Host, finished
 
 from falco_plugin._tooling import cc as _cc
 from falco_plugin._tooling.host import compile_c_plugin, host_binary
@@ -124,7 +124,7 @@ def test_no_deadlock_when_the_host_holds_its_lock_while_calling_the_plugin(
 
 def test_start_stop_start_again_and_destroy_while_running(built: Built) -> None:
     shim = _cc.c_source_dir("shim")
-    driver = _cc.build_cached("cdriver", [ROOT / "tests" / "cdrivers" / "async_cycle.c"], "async_cycle",
+    driver = _cc.build_cached("cdriver", [TESTS / "cdrivers" / "async_cycle.c"], "async_cycle",
                               [f"-I{shim}", "-O1", "-pthread", "-Wl,--no-as-needed", "-ldl"])
     lib = built(f"{ROOT}/examples/sample_async/sample_async.py:SampleAsync")
     proc = subprocess.run([str(driver), str(lib), ""], capture_output=True, text=True, timeout=60)
@@ -391,7 +391,7 @@ def test_in_the_shim_async_event_is_the_c_class_and_behaves_like_the_python_one(
     if source == "counter":
         src = idle_source(built)
     else:
-        src = ["-p", str(compile_c_plugin(ROOT / "tests" / "cplugins" / "test_src.c")), "-o", "slow:100"]
+        src = ["-p", str(compile_c_plugin(CPLUGINS / "test_src.c")), "-o", "slow:100"]
     run = host("run", "--json", "--duration", "0.6", *src, "-p", built(f"{tmp_path}/parity_plugin.py:Parity"))
     assert run.returncode == 0, run
     assert "log info parity: implementation: C" in run.stderr, run.stderr

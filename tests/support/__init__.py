@@ -5,6 +5,7 @@ here (``from support import CAPTURES, Built, Host``)."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -137,3 +138,20 @@ def table_dumps(run: Run) -> dict[str, dict[str, Any]]:
 def metric_snapshots(run: Run) -> list[dict[str, Any]]:
     """Each ``--metrics`` print as the host made it (``when``: at the end or at an interval)."""
     return [r["metrics"] for r in run.records if "metrics" in r]
+
+
+def falco_with_libraries(falco: str, root: Path, dest: Path) -> None:
+    """Copy Falco and the shared libraries it needs that the rootfs lacks into ``dest``
+    (``bin/falco``, ``lib/``): what installing a Falco package would bring."""
+    (dest / "bin").mkdir(parents=True)
+    (dest / "lib").mkdir()
+    shutil.copy2(falco, dest / "bin" / "falco")
+    ldd = subprocess.run(["ldd", falco], capture_output=True, text=True, check=True).stdout
+    for line in ldd.splitlines():
+        name, _, rest = line.strip().partition(" => ")
+        path = rest.split(" (")[0].strip()
+        if not path.startswith("/"):
+            continue
+        if not any((root / d / name).exists() for d in ("usr/lib/x86_64-linux-gnu", "lib/x86_64-linux-gnu",
+                                                        "usr/lib", "lib")):
+            shutil.copy2(path, dest / "lib" / name)
