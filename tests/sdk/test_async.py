@@ -1,4 +1,4 @@
-"""Issue 4, end to end: async events from Python threads through the shim into the host."""
+"""End to end: async events from Python threads through the shim into the host."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 3, end to end: field extraction through real .so files and the host."""
+"""End to end: field extraction through real .so files and the host."""
 
 from __future__ import annotations
 

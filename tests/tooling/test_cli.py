@@ -1,4 +1,4 @@
-"""The rough edges a new user hit with the ``falco-plugin`` command (issue 14, item 4)."""
+"""The rough edges a new user hit with the ``falco-plugin`` command."""
 
 from __future__ import annotations
 

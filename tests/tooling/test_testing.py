@@ -1,4 +1,4 @@
-"""falco_plugin.testing: the pytest plugin, used on the example plugins (issue 14, item 1).
+"""falco_plugin.testing: the pytest plugin, used on the example plugins.
 
 Every test here drives a real .so through our host via the ``falco_plugin_build`` fixture, which
 pytest gets from the ``pytest11`` entry point (no import of it in conftest).
