@@ -81,6 +81,7 @@ bench: setup
 	$(PY) bench/run.py
 	$(PY) bench/bench_events.py
 	$(PY) bench/k8saudit_bench.py
+	$(PY) bench/falco_bench.py
 
 clean:
 	rm -rf $(OUT) .pytest_cache .mypy_cache .ruff_cache

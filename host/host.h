@@ -417,9 +417,10 @@ typedef struct {
 	uint64_t repeat;          /* --repeat (bench-parse) */
 } cli_opts;
 
-/* Per-plugin counters line ({"summary":{"plugin":..,"kind":"plugin",...}}) for every plugin
- * that parses, listens or used tables. */
-void print_plugin_summaries(plugin **plugins, size_t np, int json);
+/* The end of a run or replay: a counters line ({"summary":{"plugin":..,"kind":"plugin",...}})
+ * for every plugin that parses, listens or used tables, then the final metrics (--metrics) and
+ * the tables (--dump-tables). 1 when the metrics could not be read. */
+int print_session_end(plugin **plugins, const cli_opts *o);
 
 /* The usage text of every command (cli.c). */
 extern const char cli_usage[];

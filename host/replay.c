@@ -192,14 +192,8 @@ int cmd_replay(int argc, char **argv)
 	}
 	write_line(&b);
 	sb_free(&b);
-	print_plugin_summaries(plugins, o.nspecs, o.json);
-	if (o.metrics && metrics_print_all(plugins, o.nspecs, o.json, "end"))
+	if (print_session_end(plugins, &o))
 		status = 1;
-	if (o.dump_tables) {
-		pthread_mutex_lock(&g_io_lock);
-		tables_dump(stdout);
-		pthread_mutex_unlock(&g_io_lock);
-	}
 out:
 	unload_all(plugins, o.nspecs);
 out_free:

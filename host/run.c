@@ -17,7 +17,7 @@ typedef struct {
 	size_t np;
 } run_ctx;
 
-void print_plugin_summaries(plugin **plugins, size_t np, int json)
+static void print_plugin_summaries(plugin **plugins, size_t np, int json)
 {
 	for (size_t i = 0; i < np; i++) {
 		plugin *p = plugins[i];
@@ -44,6 +44,18 @@ void print_plugin_summaries(plugin **plugins, size_t np, int json)
 		write_line(&b);
 		sb_free(&b);
 	}
+}
+
+int print_session_end(plugin **plugins, const cli_opts *o)
+{
+	print_plugin_summaries(plugins, o->nspecs, o->json);
+	int failed = o->metrics && metrics_print_all(plugins, o->nspecs, o->json, "end");
+	if (o->dump_tables) {
+		pthread_mutex_lock(&g_io_lock);
+		tables_dump(stdout);
+		pthread_mutex_unlock(&g_io_lock);
+	}
+	return failed;
 }
 
 static void payload_of(const ss_plugin_event *e, const uint8_t **data, size_t *len)
@@ -420,14 +432,8 @@ int cmd_run(int argc, char **argv)
 	if (listen_close_all(plugins, o.nspecs))
 		status = 1;
 	pool_stop(); /* purge: queued routines dropped, running ones waited for (sinsp::close) */
-	print_plugin_summaries(plugins, o.nspecs, o.json);
-	if (o.metrics && metrics_print_all(plugins, o.nspecs, o.json, "end"))
+	if (print_session_end(plugins, &o))
 		status = 1;
-	if (o.dump_tables) {
-		pthread_mutex_lock(&g_io_lock);
-		tables_dump(stdout);
-		pthread_mutex_unlock(&g_io_lock);
-	}
 out:
 	unload_all(plugins, o.nspecs);
 out_free:

@@ -333,8 +333,8 @@ static ss_plugin_rc vt_read(ss_plugin_table_t *t, ss_plugin_table_entry_t *e, co
 		if (rc != SS_PLUGIN_SUCCESS) {
 			pfail(v, "read_entry_field");
 		} else if (pt_field_type(v->pt, f) == SS_PLUGIN_ST_TABLE && out->table) {
-			/* the value is the nested table's ss_plugin_table_input (§3.7): its owner's
-			 * functions and its own table pointer */
+			/* the value is the nested table's ss_plugin_table_input: its owner's functions
+			 * and its own table pointer (docs/internals/plugin-api-facts.md, State tables) */
 			const ss_plugin_table_input *in = (const ss_plugin_table_input *)out->table;
 			ptable *npt = pt_nested(v->pt, (void *)f, in, v->owner);
 			if (!npt)

@@ -95,9 +95,9 @@ def _script(suite: str) -> list[str]:
 
 
 def _install_debootstrap() -> str:
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    proc = subprocess.run(["apt-get", "-o", "DPkg::Lock::Timeout=600", "install", "-y", "-qq", "debootstrap"],
-                          capture_output=True, text=True, env=env)
+    # the project's installer: it runs apt-get update first (a fresh machine has no package lists)
+    proc = subprocess.run(["bash", str(Path(__file__).with_name("ensure-system-deps.sh")), sys.executable,
+                           "debootstrap"], capture_output=True, text=True)
     path = shutil.which("debootstrap")
     if not path:
         raise RootfsUnavailable(f"debootstrap is not installed and apt-get could not install it: "

@@ -38,6 +38,7 @@ from falco_plugin import (
     field,
     per_event,
 )
+from falco_plugin.event import PPME_ASYNCEVENT_E
 
 log = logging.getLogger(__name__)
 EVENT_NAME = "file_notify"
@@ -131,7 +132,7 @@ class FileNotify(Plugin, AsyncEventPlugin, ExtractPlugin):
     ASYNC_EVENTS = (EVENT_NAME,)
     EVENT_SOURCES = ()  # inject into whatever source is open (syscall in a usual Falco)
     EXTRACT_EVENT_SOURCES = ()  # and read its events there
-    EXTRACT_EVENT_TYPES = (402,)  # async events only
+    EXTRACT_EVENT_TYPES = (PPME_ASYNCEVENT_E.CODE,)  # async events only
 
     def __init__(self, config: FileNotifyConfig) -> None:
         self.config = config

@@ -38,6 +38,12 @@ QUEUE_DEPTH = 50  # request bodies waiting for next_batch (upstream's channel si
 #: take instead of decoding the same JSON again; emptied at every batch, so it stays small.
 Handoff = dict[bytes, Any]
 
+# Bodies a webhook accepted (200) but had not handed to Falco when it closed, by address: the
+# next webhook opened on that address takes them first. Falco restarts (SIGHUP, a changed rules
+# file) close and reopen the source in the same process, so no accepted event is lost.
+CARRIED: dict[tuple[str, int, str], list[bytes]] = {}
+CARRIED_LOCK = threading.Lock()
+
 
 def _events_of(line: bytes, max_event_size: int, where: str, handoff: Handoff) -> list[BatchItem]:
     events, errors = split_events(line, max_event_size)
@@ -239,14 +245,19 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(400, msg)
             return
         body = self.rfile.read(length)
+        # queued, not parsed, before the 200 (the API server does not wait for Falco's parsing):
+        # what was answered 200 is in the queue, which close() carries over to a restart
+        while True:
+            with source.lock:
+                if source.stopped.is_set():
+                    self.close_connection = True
+                    self._reply(503, "the source is closing")
+                    return
+                if source.bodies.qsize() < QUEUE_DEPTH:
+                    source.bodies.put_nowait(body)
+                    break
+            source.drained.wait(0.1)  # a full queue holds the sender back
         self._reply(200)
-        # the reply goes first, as upstream's: the API server must not wait for Falco's parsing
-        while not source.stopped.is_set():
-            try:
-                source.bodies.put(body, timeout=0.1)
-                return
-            except queue.Full:
-                continue
 
 
 class Webhook(SourceInstance):
@@ -262,8 +273,14 @@ class Webhook(SourceInstance):
         self.handoff: Handoff = {} if handoff is None else handoff
         self.max_batch_size = max_batch_size
         self.max_event_size = max_event_size
-        self.bodies: queue.Queue[bytes] = queue.Queue(QUEUE_DEPTH)
+        self.bodies: queue.Queue[bytes] = queue.Queue()  # QUEUE_DEPTH at most from do_POST (+ carried ones)
+        self.lock = threading.Lock()
+        self.drained = threading.Event()
         self.stopped = threading.Event()
+        self.address = (host, port, self.endpoint)
+        with CARRIED_LOCK:
+            for body in CARRIED.pop(self.address, []):
+                self.bodies.put(body)
         self.server = _Server((host, port), self)
         if certificate is not None:
             # upstream reads key and certificate from the same PEM file
@@ -287,10 +304,21 @@ class Webhook(SourceInstance):
             except queue.Empty:
                 break
             out.extend(_events_of(body, self.max_event_size, "webhook", self.handoff))
+        self.drained.set()
+        self.drained.clear()
         return out
 
     def close(self) -> None:
-        self.stopped.set()
+        with self.lock:  # after this, no handler queues a body: those still queued are carried over
+            self.stopped.set()
+        left = []
+        while not self.bodies.empty():
+            left.append(self.bodies.get_nowait())
+        if left:
+            with CARRIED_LOCK:
+                CARRIED.setdefault(self.address, []).extend(left)
+            log.info("webhook: %d accepted request(s) not yet read are kept for the next open on this address",
+                     len(left))
         self.server.shutdown()
         self.server.server_close()
         self.server.drop_connections()

@@ -4,7 +4,6 @@ parse method, the capture listeners, the metrics."""
 
 from __future__ import annotations
 
-import inspect
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -53,11 +52,6 @@ def batch_methods(plugin: Plugin) -> tuple[Callable[..., Any] | None, ...]:
     )
 
 
-def _where(method: Callable[..., Any]) -> str:
-    code = getattr(inspect.unwrap(getattr(method, "__func__", method)), "__code__", None)
-    return f" (at {code.co_filename.rsplit('/', 1)[-1]}:{code.co_firstlineno})" if code else ""
-
-
 def _checked_batch(method: Callable[..., Any], spec: Field) -> Callable[..., Any]:
     """The batch method, checked to return one value per payload."""
     qualname = getattr(method, "__qualname__", spec.method)
@@ -74,11 +68,11 @@ def _checked_batch(method: Callable[..., Any], spec: Field) -> Callable[..., Any
             got = type(values).__name__ + ("" if spec.is_list else " (packed values come in a buffer)")
         raise ValueError(
             f"{qualname} (batch field {spec.name}) must return a list of one value per event: "
-            f"got {got} for {len(payloads)} events{_where(method)}"
+            f"got {got} for {len(payloads)} events (at {where(method)})"
         )
 
     call.__qualname__ = qualname
-    call.__falco_where__ = f" (in {qualname}{_where(method)})"  # type: ignore[attr-defined]
+    call.__falco_where__ = f" (in {qualname} (at {where(method)}))"  # type: ignore[attr-defined]
     return call
 
 

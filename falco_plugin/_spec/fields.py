@@ -221,7 +221,7 @@ def event_codes(what: str, value: Any, sources: Sequence[str] = ()) -> list[int]
 
 def where(fn: Any) -> str:
     """``file:line`` of a function, for messages about what it returned."""
-    code = getattr(getattr(fn, "__func__", fn), "__code__", None)
+    code = getattr(inspect.unwrap(getattr(fn, "__func__", fn)), "__code__", None)
     return f"{code.co_filename.rsplit('/', 1)[-1]}:{code.co_firstlineno}" if code else "?"
 
 

@@ -342,7 +342,8 @@ def _rules(name: str, caps: set[str]) -> str:
         out = f"%{name}.n" if "extract" in caps else "%evt.plugininfo"
         source = name
     elif "async" in caps:
-        cond, out, source = f"evt.type = asyncevent and evt.asynctype = {name}", "%evt.asynctype", "syscall"
+        # in Falco an async event's evt.type is its name, never "asyncevent": match evt.asynctype
+        cond, out, source = f"evt.asynctype = {name}", "%evt.asynctype", "syscall"
     elif "extract" in caps:
         cond, out, source = f"evt.type = open and {name}.path startswith /etc/", f"%{name}.path", "syscall"
     else:

@@ -1,4 +1,4 @@
-"""examples/jsonl, tested with falco_plugin.testing (issue 14, item 5)."""
+"""examples/jsonl, tested with falco_plugin.testing."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ import support
 import yaml
 from k8saudit_cases import ARG_FORMS, CASES, POD, SWITCHED
 from k8saudit_upstream_fields import UPSTREAM_FIELDS
-from support import ROOT, SHARED, Built, Host, fields_of, metric_snapshots, needs_shared
+from support import ROOT, SHARED, Built, Host, fields_of, finished, metric_snapshots, needs_shared
 
 from falco_plugin._tooling.host import host_binary
 
@@ -266,7 +266,7 @@ def test_follow_mode_reads_appends_rotation_and_truncation(built: Built, tmp_pat
     finally:
         proc.kill()
         proc.wait()
-    ids = [json.loads(line)["fields"]["ka.auditid"] for line in out.splitlines() if '"fields"' in line]
+    ids = [e.fields["ka.auditid"] for e in finished(proc, out, err).events]
     assert ids == ["appended", "late-in-old", "rotated", "truncated"], (ids, "".join(err_lines) + err)
 
 

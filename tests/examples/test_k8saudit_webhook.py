@@ -17,10 +17,9 @@ from typing import Any
 
 import pytest
 from k8saudit_cases import CRB, EXEC, POD
-from support import ROOT, Built
+from support import ROOT, Built, finished
 
 from falco_plugin._tooling.host import host_binary
-from falco_plugin.testing import Event, Run
 
 K8SAUDIT = str(ROOT / "examples" / "k8saudit" / "k8saudit.py") + ":K8sAudit"
 TIMEOUT = 5.0
@@ -79,11 +78,6 @@ def start(built: Built, params: str, n: int, config: dict[str, Any] | None = Non
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def events_of(proc: subprocess.Popen[str], out: str, err: str) -> list[Event]:
-    """The events of a host run that ``start`` started and that has ended."""
-    return Run.parse(subprocess.CompletedProcess(proc.args, proc.returncode, out, err)).events
-
-
 def test_webhook_single_events_lists_and_bad_bodies(built: Built) -> None:
     port = free_port()
     proc = start(built, f"http://127.0.0.1:{port}/k8s-audit", n=4, config={"webhookMaxBatchSize": 20000})
@@ -112,7 +106,7 @@ def test_webhook_single_events_lists_and_bad_bodies(built: Built) -> None:
         (400, "bad request: http: request body too large\n"),
         (200, ""),
     ]
-    got = events_of(proc, out, err)
+    got = finished(proc, out, err).events
     assert [e.fields["ka.auditid"] for e in got] == ["single", "list-1", "list-2", "array"]
     assert [e.fields["ka.verb"] for e in got] == ["create", "create", "create", "create"]
     assert got[0].ts == 1709633472234567000  # POD's stageTimestamp
@@ -143,7 +137,7 @@ def test_webhook_tls_with_upstream_pem(built: Built, tmp_path: Path) -> None:
         proc.wait()
     assert status == (200, "")
     assert not plain.startswith(b"HTTP/1.1 200")
-    assert [e.fields["ka.auditid"] for e in events_of(proc, out, err)] == ["over-tls"], err
+    assert [e.fields["ka.auditid"] for e in finished(proc, out, err).events] == ["over-tls"], err
     assert "connection from 127.0.0.1 failed" in err
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import ROOT
+from support import ROOT, falco_with_libraries
 
 from falco_plugin._tooling.falco import FalcoRun, PluginSpec, falco_yaml, plugin_spec, rule_sources, run_falco
 from falco_plugin.testing import BuildPlugin, falco_binary
@@ -42,8 +42,9 @@ def fail_with(run: FalcoRun, what: str) -> str:
 
 def run_dummy(build: BuildPlugin, rules: Path, tmp_path: Path) -> None:
     plugin = build(DUMMY, config={"jitter": 0})
-    alerts = plugin.falco_alerts(rules, open_params='{"start": 1, "maxEvents": 10}')  # Falco stops at the end
-    assert [a["output_fields"]["dummy.value"] for a in alerts] == [3, 6, 9]
+    alerts = plugin.falco_alerts(rules, open_params='{"start": 3, "maxEvents": 3}')  # Falco stops at the end
+    assert [a["output_fields"]["dummy.value"] for a in alerts] == [3, 3, 3]
+    assert plugin.falco_alerts(rules, open_params='{"start": 1, "maxEvents": 3}') == []
     assert {a["rule"] for a in alerts} == {"Dummy value divisible by 3"}
     assert alerts[0]["priority"] == "Notice" and alerts[0]["source"] == "dummy"
     assert alerts[0]["output"].endswith("dummy value 3 is divisible by 3 (as a string: 3)")
@@ -129,7 +130,7 @@ DUMMY_RULE = """
 ASYNC_RULE = """
 - rule: Sample async hello
   desc: the async events of sample_async, in the syscall source
-  condition: evt.type = asyncevent and evt.asynctype = sample_async
+  condition: evt.asynctype = sample_async
   output: "async %evt.asynctype"
   priority: INFO
   source: syscall
@@ -287,23 +288,6 @@ def test_hot_reload_keeps_every_event(falco_plugin_build: BuildPlugin, tmp_path:
 # -- a packaged plugin in a bare Debian, with Falco copied in ----------------------------------
 
 
-def falco_with_libraries(falco: str, root: Path, dest: Path) -> None:
-    """Copy Falco and the shared libraries it needs that the rootfs lacks into ``dest``
-    (``bin/falco``, ``lib/``): what installing a Falco package would bring."""
-    (dest / "bin").mkdir(parents=True)
-    (dest / "lib").mkdir()
-    shutil.copy2(falco, dest / "bin" / "falco")
-    ldd = subprocess.run(["ldd", falco], capture_output=True, text=True, check=True).stdout
-    for line in ldd.splitlines():
-        name, _, rest = line.strip().partition(" => ")
-        path = rest.split(" (")[0].strip()
-        if not path.startswith("/"):
-            continue
-        if not any((root / d / name).exists() for d in ("usr/lib/x86_64-linux-gnu", "lib/x86_64-linux-gnu",
-                                                        "usr/lib", "lib")):
-            shutil.copy2(path, dest / "lib" / name)
-
-
 def test_packaged_plugin_in_minbase_rootfs(tmp_path: Path) -> None:
     """``falco-plugin package`` of the dummy example, extracted into Falco's plugin directory
     of a Debian minbase root (no Python there), run by a real Falco copied in: its rules fire."""
@@ -328,7 +312,7 @@ def test_packaged_plugin_in_minbase_rootfs(tmp_path: Path) -> None:
     etc.mkdir()
     shutil.copy2(ROOT / "examples/dummy/dummy_rules.yaml", etc / "dummy_rules.yaml")
     spec = PluginSpec(Path("/usr/share/falco/plugins/libdummy_py.so"), "dummy_py", '{"jitter": 0}',
-                      '{"start": 1, "maxEvents": 12}', ["sourcing", "extraction"])
+                      '{"start": 3, "maxEvents": 4}', ["sourcing", "extraction"])
     (etc / "falco.yaml").write_text(falco_yaml([spec], ["/etc/falco-test/dummy_rules.yaml"], json_output=True))
     proc = rootfs.run_in(root, ["/opt/falco/bin/falco", "-c", "/etc/falco-test/falco.yaml",
                                 "--disable-source=syscall"],
@@ -337,7 +321,7 @@ def test_packaged_plugin_in_minbase_rootfs(tmp_path: Path) -> None:
                          env={"LD_LIBRARY_PATH": "/opt/falco/lib"}, timeout=120)
     assert proc.returncode == 0, proc.stderr + proc.stdout
     alerts = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
-    assert [a["output_fields"]["dummy.value"] for a in alerts] == [3, 6, 9, 12], proc.stderr + proc.stdout
+    assert [a["output_fields"]["dummy.value"] for a in alerts] == [3, 3, 3, 3], proc.stderr + proc.stdout
     assert "Loaded plugin 'dummy_py@0.1.0' from file /usr/share/falco/plugins/libdummy_py.so" in proc.stderr
 
 
@@ -363,11 +347,11 @@ def test_cli_runs_falco_and_passes_on_its_exit_code(falco_plugin_build: BuildPlu
     lib.write_bytes(falco_plugin_build(DUMMY).path.read_bytes())
     cli = [sys.executable, "-m", "falco_plugin.cli", "falco"]
     ok = subprocess.run([*cli, "libdummy_py.so", "--rules", str(ROOT / "examples/dummy/dummy_rules.yaml"),
-                         "--config", '{"jitter": 0}', "--open-params", '{"start": 1, "maxEvents": 6}', "--json",
+                         "--config", '{"jitter": 0}', "--open-params", '{"start": 6, "maxEvents": 2}', "--json",
                          "--falco", falco], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0, ok.stderr
     alerts = [json.loads(line) for line in ok.stdout.splitlines() if line.startswith("{")]
-    assert [a["output_fields"]["dummy.value"] for a in alerts] == [3, 6]
+    assert [a["output_fields"]["dummy.value"] for a in alerts] == [6, 6]
 
     bad = tmp_path / "bad_rules.yaml"
     bad.write_text("- rule: Broken\n  desc: x\n  condition: dummy.nosuchfield = 1\n  output: x\n"
@@ -394,7 +378,7 @@ def test_cli_stops_falco_on_ctrl_c(falco_plugin_build: BuildPlugin, tmp_path: Pa
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, err
-    assert "SIGINT received, exiting" in err or "exiting" in err.lower(), err
+    assert "SIGINT received, exiting" in err, err
 
 
 def test_cli_without_falco_says_how_to_get_one(tmp_path: Path) -> None:

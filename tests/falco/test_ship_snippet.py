@@ -5,7 +5,7 @@ the words our host quotes from libsinsp."""
 
 from __future__ import annotations
 
-import importlib.util
+import os
 import subprocess
 import sys
 import tarfile
@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from support import ROOT
+from support import ROOT, falco_with_libraries
 
 from falco_plugin._tooling.package import Options, package
 from falco_plugin.testing import falco_binary
@@ -43,18 +43,14 @@ def falco_in_root(tmp_path: Path, config: str) -> subprocess.CompletedProcess[st
         root = rootfs.rootfs("bookworm")
     except rootfs.RootfsUnavailable as exc:
         pytest.skip(f"needs the Debian minbase rootfs: {exc}")
-    spec = importlib.util.spec_from_file_location("falco_tier", Path(__file__).with_name("test_falco.py"))
-    assert spec and spec.loader
-    tier = sys.modules.setdefault(spec.name, importlib.util.module_from_spec(spec))
-    if not hasattr(tier, "falco_with_libraries"):
-        spec.loader.exec_module(tier)
     if not (tmp_path / "falco").exists():
-        tier.falco_with_libraries(falco, root, tmp_path / "falco")
+        falco_with_libraries(falco, root, tmp_path / "falco")
     (tmp_path / "etc" / "falco.yaml").write_text(config)
     # a relative library_path is under the plugin directory Falco was built with: PREFIX/share/falco/plugins
     plugins_dir = str(Path(falco).resolve().parent.parent / "share" / "falco" / "plugins")
-    binds = {str(tmp_path / "falco"): "/opt/falco-ship-test", str(tmp_path / "plugins"): plugins_dir,
-             str(tmp_path / "etc"): "/etc/ship-test"}
+    binds: dict[str | os.PathLike[str], str] = {
+        tmp_path / "falco": "/opt/falco-ship-test", tmp_path / "plugins": plugins_dir,
+        tmp_path / "etc": "/etc/ship-test"}
     with tempfile.TemporaryDirectory() as upper:
         argv = rootfs.chroot_command(root, upper, ["/opt/falco-ship-test/bin/falco", "-c", "/etc/ship-test/falco.yaml",
                                                    "-M", "8"], binds)

@@ -40,7 +40,7 @@ def test_routines_run_again_and_again_until_capture_close(lib: Lib) -> None:
     summary = run.plugins["listen_c"]
     assert (summary["routines_subscribed"], summary["routine_runs"]) == (2, counts["runs"])
     assert summary["parsed"] == 5 and run.summary["events"] == 5
-    # capture_open after open, capture_close after close, destroy last (as libsinsp: §6.2)
+    # capture_open after open, capture_close after close, destroy last (as libsinsp)
     order = [line for line in run.stderr.splitlines() if re.search(r"open mode|capture_|close h=|destroy", line)]
     assert [re.sub(r"log \w+ \w+: ", "", line).split(" ")[0] for line in order] == [
         "open", "capture_open", "close", "capture_close", "destroy", "destroy"]

@@ -1,4 +1,4 @@
-"""Table access on the fast path (issue 13): entry objects the shim reuses, values of every
+"""Table access on the fast path: entry objects the shim reuses, values of every
 state type through Custom fields of the host's `threads` table, and table reads while a
 background Python thread runs (the shim then gives up the GIL around each host call)."""
 

@@ -1,4 +1,4 @@
-"""Parse, table, capture-listen and metrics test plugins (issue 6)."""
+"""Parse, table, capture-listen and metrics test plugins."""
 
 from __future__ import annotations
 

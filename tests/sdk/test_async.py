@@ -1,4 +1,4 @@
-"""Issue 4, end to end: async events from Python threads through the shim into the host."""
+"""End to end: async events from Python threads through the shim into the host."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import ROOT, Built, Host
+from support import CPLUGINS, ROOT, TESTS, Built, Host, finished
 
 from falco_plugin._tooling import cc as _cc
 from falco_plugin._tooling.host import compile_c_plugin, host_binary
@@ -124,7 +124,7 @@ def test_no_deadlock_when_the_host_holds_its_lock_while_calling_the_plugin(
 
 def test_start_stop_start_again_and_destroy_while_running(built: Built) -> None:
     shim = _cc.c_source_dir("shim")
-    driver = _cc.build_cached("cdriver", [ROOT / "tests" / "cdrivers" / "async_cycle.c"], "async_cycle",
+    driver = _cc.build_cached("cdriver", [TESTS / "cdrivers" / "async_cycle.c"], "async_cycle",
                               [f"-I{shim}", "-O1", "-pthread", "-Wl,--no-as-needed", "-ldl"])
     lib = built(f"{ROOT}/examples/sample_async/sample_async.py:SampleAsync")
     proc = subprocess.run([str(driver), str(lib), ""], capture_output=True, text=True, timeout=60)
@@ -175,8 +175,7 @@ def test_file_notify_end_to_end(tmp_path: Path, built: Built) -> None:
         out, err = proc.communicate(timeout=60)
         err = "".join(seen) + err
     assert proc.returncode == 0, err
-    got = [json.loads(line)["fields"] for line in out.splitlines()
-           if line.startswith("{") and '"type":402' in line.replace(" ", "")]
+    got = [e.fields for e in finished(proc, out, err).events if e.type == 402]
     by_path = {f["file_notify.path"]: f for f in got}
     assert by_path[str(watched / "passwd")]["file_notify.change"] == "modified"
     assert by_path[str(watched / "passwd")]["file_notify.old_size"] == 11
@@ -392,7 +391,7 @@ def test_in_the_shim_async_event_is_the_c_class_and_behaves_like_the_python_one(
     if source == "counter":
         src = idle_source(built)
     else:
-        src = ["-p", str(compile_c_plugin(ROOT / "tests" / "cplugins" / "test_src.c")), "-o", "slow:100"]
+        src = ["-p", str(compile_c_plugin(CPLUGINS / "test_src.c")), "-o", "slow:100"]
     run = host("run", "--json", "--duration", "0.6", *src, "-p", built(f"{tmp_path}/parity_plugin.py:Parity"))
     assert run.returncode == 0, run
     assert "log info parity: implementation: C" in run.stderr, run.stderr

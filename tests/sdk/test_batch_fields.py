@@ -1,4 +1,4 @@
-"""Issue 13, end to end: fields computed per batch (@field(batch=True)) through real .so files
+"""End to end: fields computed per batch (@field(batch=True)) through real .so files
 and the host: the values, one Python call per batch and field, errors, and the per-event path
 for events that are not part of the plugin's current batch."""
 

@@ -1,5 +1,5 @@
 """Event types and the required event schema version: declared, derived, or decided at init
-(plugin-api.md §2.5, §6.1 init step 5, §6.9), through real .so files in our host."""
+(docs/internals/plugin-api-facts.md: Init, Event schema version), through real .so files in our host."""
 
 from __future__ import annotations
 
@@ -149,7 +149,7 @@ def test_bad_event_types_at_init_name_the_method(host: Host, built: Built) -> No
     ],
 )
 def test_engine_rejects_a_newer_required_schema(host: Host, built: Built, engine: str, why: str) -> None:
-    # §6.9: majors equal, engine minor >= required, with equal minors engine patch >= required
+    # majors equal, engine minor >= required, with equal minors engine patch >= required
     run = host("replay", "--capture", CURL, "-n", "1", "--engine-schema-version", engine,
                "-p", built("decided.py:Requires41"))
     assert run.returncode == 1
@@ -179,7 +179,7 @@ def test_no_symbol_means_3_0_0_which_a_4x_driver_refuses(host: Host, built: Buil
 
 
 def test_plugins_of_plugin_events_only_are_not_checked(host: Host, built: Built) -> None:
-    # §6.9: only plugins whose parse or extract codes include a code other than 322
+    # only plugins whose parse or extract codes include a code other than 322
     lib = built("decided.py:PluginEventsOnly")
     assert json.loads(host("info", lib).stdout)["required_event_schema_version"] == "9.0.0"
     run = host("run", "--engine-schema-version", "4.5.1", "-p", built(f"{PORTS}:SamplePluginSource"), "-o", "1",

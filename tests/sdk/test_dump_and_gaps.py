@@ -1,6 +1,6 @@
 """dump_state triggered by our host (run/replay --dump-state, --dump-state-every N) through the
-checks libsinsp's dump callback applies (plugin-api.md §5.5: checks 3 and 4 only), and async
-event names left for the host to reject (§5.5 check 4)."""
+checks libsinsp's dump callback applies (the type and name checks only: docs/internals/plugin-api-facts.md,
+Async events), and async event names left for the host to reject (the name check)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 3, end to end: field extraction through real .so files and the host."""
+"""End to end: field extraction through real .so files and the host."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import ROOT, Built, Host, fields_of
+from support import PLUGINS, ROOT, Built, Host, fields_of
 
 from falco_plugin._tooling.build import exported_symbols
 
@@ -103,7 +103,7 @@ def test_raising_field_gives_no_value_and_is_logged_once(host: Host, built: Buil
     assert boom[0].startswith("log error typed:")
     wrong = [line for line in run.stderr.splitlines() if "typed.wrong" in line]
     assert len(wrong) == 1 and "TypeError" in wrong[0]
-    source = (ROOT / "tests" / "plugins" / "fields.py").read_text().splitlines()
+    source = (PLUGINS / "fields.py").read_text().splitlines()
     line = next(n for n, text in enumerate(source, 1) if '@field("typed.wrong"' in text)  # co_firstlineno
     # the shim found the wrong type: the message names the method's own file:line
     assert f"(at fields.py:{line} in Typed.wrong)" in wrong[0], wrong

@@ -1,4 +1,4 @@
-"""Footprint: a plugin's init imports only what the plugin uses (issue 13, item 3).
+"""Footprint: a plugin's init imports only what the plugin uses.
 
 The bench plugin (examples/bench) has no config model, no typed events, no time or IP fields
 and never logs; the heavy modules the SDK used to import at every init must not be loaded. A

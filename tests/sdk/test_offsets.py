@@ -1,4 +1,4 @@
-"""Value offsets (plugin API 3.11, plugin-api.md §3.4): located fields, {0, 0} for values not
+"""Value offsets (plugin API 3.11): located fields, {0, 0} for values not
 from the event, one entry per value, and libsinsp's "Unable to extract offsets for <field>"
 for a plugin that gives none. The event bytes are checked at the offsets, as libsinsp's
 plugin_custom_source test does."""
@@ -36,7 +36,7 @@ def test_port_of_libsinsp_custom_source_with_offsets(host: Host, built: Built) -
     assert raw_event(ev)[38:49] == b"hello world"
     info = json.loads(host("info", built(f"{PORTS}:SamplePluginExtract")).stdout)
     # value_offsets is in the input from 3.11, and get_required_event_schema_version (3.12) is
-    # exported since the event types are decided at init: the maximum over both (issue 11)
+    # exported since the event types are decided at init: the maximum over both
     assert info["required_api_version"] == "3.12.0"
     assert info["fields"][0]["addOutput"] is True
 

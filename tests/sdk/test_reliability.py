@@ -205,7 +205,7 @@ def test_a_stop_async_that_does_not_return_is_reported(host: Host, built: Built)
 
 # -- the required API version ------------------------------------------------------------------
 
-# the 33 symbols of plugin-api.md §2.1 that date from 3.0 or before; the others are in SYMBOL_API
+# the 33 symbols of the plugin API that date from 3.0 or before; the others are in SYMBOL_API
 API_3_0 = {f"plugin_{name}" for name in (
     "get_required_api_version", "get_version", "get_last_error", "get_name", "get_description", "get_contact",
     "get_init_schema", "init", "destroy", "get_id", "get_event_source", "open", "close", "next_batch",

@@ -1,5 +1,5 @@
 """Routines subscribed and unsubscribed after capture_open, from parse_event, with the thread
-pool kept from capture_open; subscribe refused once capture_close returned (plugin-api.md §6.7).
+pool kept from capture_open; subscribe refused once capture_close returned.
 The same steps as libsinsp's plugin_routines test."""
 
 from __future__ import annotations

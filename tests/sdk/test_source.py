@@ -1,4 +1,4 @@
-"""Issue 2, end to end: SDK plugins built into .so files, loaded and driven by our host."""
+"""End to end: SDK plugins built into .so files, loaded and driven by our host."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import CAPTURES, ROOT, Built, Host, fields_of, needs_captures
+from support import CAPTURES, ROOT, Built, Host, fields_of, metric_snapshots, needs_captures
 
 from falco_plugin.event import (
     PPME_SOCKET_CONNECT_X,
@@ -221,7 +221,7 @@ def test_falco_plugin_replay_command(built: Built) -> None:
     proc = subprocess.run([sys.executable, "-m", "falco_plugin.cli", "replay", str(CAPTURES / "curl_google.scap"),
                            str(lib), "--json", "--metrics"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    metrics = [json.loads(line)["metrics"] for line in proc.stdout.splitlines() if line.startswith('{"metrics"')]
+    metrics = metric_snapshots(Run.parse(proc))
     assert {m["name"]: m["value"] for m in metrics[0]["metrics"]}["opens"] == 47
 
 

@@ -1,4 +1,4 @@
-"""Subtables (plugin-api.md §3.7, SS_PLUGIN_ST_TABLE): the Python port of libsinsp's
+"""Subtables (table fields of type SS_PLUGIN_ST_TABLE): the Python port of libsinsp's
 ``syscall_subtables`` test plugin, driven as libsinsp's ``plugin_subtables`` test drives it,
 through our host: one ``PPME_SYSCALL_OPEN_X`` per step; after step 0 the event thread's
 ``file_descriptors`` holds 1024 entries (pid 123, custom "world"), after step 1 1023, after

@@ -1,4 +1,4 @@
-"""Syscall-source plugins (plugin id 0, plugin-api.md §2.5 "Event sourcing", §5.4 point 4): the
+"""Syscall-source plugins (plugin id 0; docs/internals/plugin-api-facts.md, Event sourcing): the
 plugin emits typed syscall events of falco_plugin.event, the host treats them as driver events
 of the "syscall" source and parses them into its thread state. The port of libsinsp's
 syscall_source test plugin, checked as its plugin_syscall_source test does."""
@@ -44,7 +44,7 @@ def test_port_of_libsinsp_syscall_source(host: Host, built: Built) -> None:
 
 
 def test_plugin_events_from_a_syscall_source_have_no_id(host: Host, built: Built, tmp_path: Path) -> None:
-    # §5.4 point 2: a 322 event whose plugin id is 0 is malformed, whoever produced it
+    # a 322 event whose plugin id is 0 is malformed, whoever produced it
     src = tmp_path / "pev.py"
     src.write_text(
         "from falco_plugin import EndOfStream, Plugin, SourceInstance, SourcePlugin\n"

@@ -5,6 +5,8 @@ here (``from support import CAPTURES, Built, Host``)."""
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -107,6 +109,11 @@ def host(*args: str | Path, env: dict[str, str] | None = None, timeout: float = 
     return Run.parse(proc)
 
 
+def finished(proc: subprocess.Popen[str], out: str, err: str) -> Run:
+    """The parsed output of a host run started with ``Popen``, once ``communicate`` gave ``out``, ``err``."""
+    return Run.parse(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
+
+
 def replay(capture: Path, *args: str | Path, env: dict[str, str] | None = None) -> Run:
     """The host's replay of ``capture`` (JSON output), with ``args`` after it."""
     return host("replay", "--json", "--capture", capture, *args, env=env)
@@ -131,3 +138,20 @@ def table_dumps(run: Run) -> dict[str, dict[str, Any]]:
 def metric_snapshots(run: Run) -> list[dict[str, Any]]:
     """Each ``--metrics`` print as the host made it (``when``: at the end or at an interval)."""
     return [r["metrics"] for r in run.records if "metrics" in r]
+
+
+def falco_with_libraries(falco: str, root: Path, dest: Path) -> None:
+    """Copy Falco and the shared libraries it needs that the rootfs lacks into ``dest``
+    (``bin/falco``, ``lib/``): what installing a Falco package would bring."""
+    (dest / "bin").mkdir(parents=True)
+    (dest / "lib").mkdir()
+    shutil.copy2(falco, dest / "bin" / "falco")
+    ldd = subprocess.run(["ldd", falco], capture_output=True, text=True, check=True).stdout
+    for line in ldd.splitlines():
+        name, _, rest = line.strip().partition(" => ")
+        path = rest.split(" (")[0].strip()
+        if not path.startswith("/"):
+            continue
+        if not any((root / d / name).exists() for d in ("usr/lib/x86_64-linux-gnu", "lib/x86_64-linux-gnu",
+                                                        "usr/lib", "lib")):
+            shutil.copy2(path, dest / "lib" / name)

@@ -1,4 +1,4 @@
-"""The rough edges a new user hit with the ``falco-plugin`` command (issue 14, item 4)."""
+"""The rough edges a new user hit with the ``falco-plugin`` command."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from support import C_REFERENCE, CAPTURES, PLUGINS, Built, needs_captures
 
 import falco_plugin
 from falco_plugin.event import PPME_SYSCALL_EXECVE_16_X, PPME_SYSCALL_EXECVE_19_X, read_capture
+from falco_plugin.testing import Run
 
 FP = str(Path(sys.executable).with_name("falco-plugin"))
 
@@ -105,8 +106,8 @@ def test_run_text_mode_prints_readable_timestamps_and_json_raw_ns(built: Built) 
     lib = built("counter.py:Counter")
     text = fp("run", lib, "--open-params", "count=1").stdout
     assert re.search(r"^#1 \[counter\] ts=20\d\d-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z tid=", text, re.M), text
-    event = json.loads(fp("run", lib, "--open-params", "count=1", "--json").stdout.splitlines()[0])
-    assert isinstance(event["ts"], int) and event["ts"] > 10**18
+    (event,) = Run.parse(fp("run", lib, "--open-params", "count=1", "--json")).events
+    assert isinstance(event.ts, int) and event.ts > 10**18
 
 
 @pytest.mark.timing
@@ -151,7 +152,7 @@ def test_clashing_parameter_is_renamed_everywhere(built: Built) -> None:
     # a field reading it over a real capture: the parameter, not the header
     run = fp("replay", CAPTURES / "curl_google.scap", built("rough.py:Execs"), "--fields", "execs.tid", "--json")
     assert run.returncode == 0, run.stderr
-    values = [json.loads(line)["fields"]["execs.tid"] for line in run.stdout.splitlines() if '"evtnum"' in line]
+    values = [e.fields["execs.tid"] for e in Run.parse(run).events]
     expected = [e.tid_ for c in read_capture(CAPTURES / "curl_google.scap")
                 if isinstance(e := c.event.load_any(), PPME_SYSCALL_EXECVE_16_X)]
     assert expected == [17497]

@@ -1,5 +1,5 @@
 """The API reference (``make docs``): built from the docstrings with mkdocs + mkdocstrings,
-offline, strict: a broken reference fails the build (issue 14, item 3)."""
+offline, strict: a broken reference fails the build."""
 
 from __future__ import annotations
 

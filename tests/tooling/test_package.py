@@ -338,7 +338,7 @@ def test_package_refuses_musl(monkeypatch: pytest.MonkeyPatch) -> None:
         package(DUMMY, "unused")
 
 
-# -- issue 19: libraries, falco.yaml, falcoctl and Helm metadata ------------------------------
+# -- bundled libraries, falco.yaml, falcoctl and Helm metadata --------------------------------
 
 
 def falco_run(config: Path, plugins_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -404,7 +404,7 @@ def test_falco_config_reads_like_falco_and_validates_like_libsinsp(tmp_path: Pat
     plugins = extract(packaged(DUMMY), tmp_path / "plugins")
     conf = tmp_path / "falco.yaml"
     entry = "  - name: dummy_py\n    library_path: libdummy_py.so\n"
-    conf.write_text(f"load_plugins: [dummy_py]\nplugins:\n{entry}    init_config: {{}}\n")  # issue 19's case
+    conf.write_text(f"load_plugins: [dummy_py]\nplugins:\n{entry}    init_config: {{}}\n")  # Falco reads {} as null
     empty = falco_run(conf, plugins)
     assert empty.returncode != 0
     assert ("error in plugin dummy_py init config: In <root>, the config must be of type object, got null "

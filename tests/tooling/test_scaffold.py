@@ -1,4 +1,4 @@
-"""``falco-plugin new``: the generated project passes its own tests right away (issue 14, item 2)."""
+"""``falco-plugin new``: the generated project passes its own tests right away."""
 
 from __future__ import annotations
 

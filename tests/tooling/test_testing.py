@@ -1,4 +1,4 @@
-"""falco_plugin.testing: the pytest plugin, used on the example plugins (issue 14, item 1).
+"""falco_plugin.testing: the pytest plugin, used on the example plugins.
 
 Every test here drives a real .so through our host via the ``falco_plugin_build`` fixture, which
 pytest gets from the ``pytest11`` entry point (no import of it in conftest).
@@ -13,7 +13,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from support import CAPTURES, ROOT, needs_captures
+from support import CAPTURES, PLUGINS, ROOT, needs_captures
 
 from falco_plugin.event import PPME_SYSCALL_CLONE_20_X, PPME_SYSCALL_OPEN_X, read_capture
 from falco_plugin.testing import BuildPlugin, PluginError, source_hash
@@ -35,7 +35,7 @@ def test_source_events_and_fields_with_arguments(falco_plugin_build: BuildPlugin
 
 
 def test_address_fields_come_back_as_ipaddress_objects(falco_plugin_build: BuildPlugin) -> None:
-    typed = falco_plugin_build(str(ROOT / "tests" / "plugins" / "fields.py") + ":Typed")
+    typed = falco_plugin_build(str(PLUGINS / "fields.py") + ":Typed")
     events = typed.events(open_params="2", fields=["typed.ip", "typed.net", "typed.n"])
     assert [e.fields["typed.ip"] for e in events] == [ipaddress.ip_address("10.0.0.1"),
                                                        ipaddress.ip_address("2001:db8::2")]
