@@ -16,9 +16,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -30,24 +28,22 @@ from falco_plugin._tooling.build import build  # noqa: E402
 from falco_plugin._tooling.falco import FalcoNotFound, falco_yaml, find_falco, plugin_spec  # noqa: E402
 from falco_plugin._tooling.host import compile_c_plugin  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "bench"))
+from run import callgrind  # noqa: E402
+
 OUT = ROOT / "build" / "bench"
 RULES = ROOT / "bench" / "falco_rules"
 N1 = int(os.environ.get("BENCH_FALCO_N1", "2000"))
 N2 = int(os.environ.get("BENCH_FALCO_N2", "52000"))
 
 
-def collected(falco: str, valgrind: str, lib: Path, config: str, events: int, rules: Path, source: str) -> int:
+def collected(falco: str, lib: Path, config: str, events: int, rules: Path, source: str) -> int:
     """Instructions of one whole Falco run (callgrind)."""
     with tempfile.TemporaryDirectory(prefix="falco-bench-") as tmp:
         cfg, own_rules = Path(tmp) / "falco.yaml", Path(tmp) / rules.name
         own_rules.write_text(rules.read_text().replace("SOURCE", source))
         cfg.write_text(falco_yaml([plugin_spec(lib, config, str(events))], [own_rules]))
-        proc = subprocess.run([valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", falco, "-c", str(cfg),
-                               "--disable-source=syscall"], capture_output=True, text=True, timeout=1800)
-    found = re.search(r"Collected : (\d+)", proc.stderr)
-    if proc.returncode != 0 or found is None:
-        raise SystemExit(f"Falco under callgrind failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
-    return int(found.group(1))
+        return callgrind(falco, "-c", str(cfg), "--disable-source=syscall")[0]
 
 
 def main() -> int:
@@ -56,8 +52,7 @@ def main() -> int:
     except FalcoNotFound as exc:
         print(f"\nF real Falco: skipped ({str(exc).splitlines()[0]})")
         return 0
-    valgrind = shutil.which("valgrind")
-    if valgrind is None:
+    if shutil.which("valgrind") is None:
         print("\nF real Falco: skipped (valgrind not found)")
         return 0
     OUT.mkdir(parents=True, exist_ok=True)
@@ -78,7 +73,7 @@ def main() -> int:
         per_event = []
         for scenario in ("s1", "s2", "s3"):
             rules = RULES / f"{scenario}.yaml"
-            counts = [collected(falco, valgrind, lib, config, n, rules, source) for n in (N1, N2)]
+            counts = [collected(falco, lib, config, n, rules, source) for n in (N1, N2)]
             per_event.append((counts[1] - counts[0]) / (N2 - N1))
         s1, s2, s3 = per_event
         extraction = (s3 - s1) / 4

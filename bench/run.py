@@ -100,25 +100,29 @@ def extraction(c_lib: Path, py_lib: Path, batch_lib: Path) -> None:
 INSTR_EVENTS = int(os.environ.get("BENCH_INSTR_EVENTS", "40000"))
 
 
-def instructions_per_event(lib: Path, config: str, *extra: str) -> float:
-    """Instructions the host process runs per event (start-up included, so compare differences)."""
+def callgrind(*argv: str) -> tuple[int, subprocess.CompletedProcess[str]]:
+    """Run ``argv`` under valgrind's callgrind: the instructions it counted, and the run.
+    ``FileNotFoundError`` without valgrind; ``SystemExit`` with its output when the run fails."""
     import re
     import shutil
-
-    from falco_plugin._tooling.host import host_binary
 
     valgrind = shutil.which("valgrind")
     if valgrind is None:
         raise FileNotFoundError("valgrind")
-    proc = subprocess.run(
-        [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", str(host_binary()), "bench", "-p", str(lib),
-         "-c", config, "-o", str(INSTR_EVENTS), *extra],
-        capture_output=True, text=True, timeout=1800,
-    )
+    proc = subprocess.run([valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", *argv],
+                          capture_output=True, text=True, timeout=1800)
     found = re.search(r"Collected : (\d+)", proc.stderr)
     if proc.returncode != 0 or found is None:
-        raise SystemExit(f"callgrind run failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
-    return int(found.group(1)) / INSTR_EVENTS
+        raise SystemExit(f"callgrind run of {argv[0]} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
+    return int(found.group(1)), proc
+
+
+def instructions_per_event(lib: Path, config: str, *extra: str) -> float:
+    """Instructions the host process runs per event (start-up included, so compare differences)."""
+    from falco_plugin._tooling.host import host_binary
+
+    count, _ = callgrind(str(host_binary()), "bench", "-p", str(lib), "-c", config, "-o", str(INSTR_EVENTS), *extra)
+    return count / INSTR_EVENTS
 
 
 def instructions(c_lib: Path, py_lib: Path, batch_lib: Path) -> None:
@@ -250,25 +254,15 @@ def parse_instructions(lib: Path, ops: int | None, capture: Path) -> float:
     """Instructions per event of one plugin's parse_event in bench-parse, counted by callgrind
     inside the host's parse_all only (start-up and the host's own loop are not counted; the
     warm-up pass is, as one pass more)."""
-    import re
-    import shutil
-
     from falco_plugin._tooling.host import host_binary
 
-    valgrind = shutil.which("valgrind")
-    if valgrind is None:
-        raise FileNotFoundError("valgrind")
-    argv = [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", "--collect-atstart=no",
-            "--toggle-collect=parse_all", str(host_binary()), "bench-parse", "--capture", str(capture),
-            "--repeat", str(PARSE_INSTR_PASSES), "-p", str(lib)]
+    argv = ["--collect-atstart=no", "--toggle-collect=parse_all", str(host_binary()), "bench-parse", "--capture",
+            str(capture), "--repeat", str(PARSE_INSTR_PASSES), "-p", str(lib)]
     if ops is not None:
         argv += ["-c", json.dumps({"ops": ops})]
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=1800)
-    found = re.search(r"Collected : (\d+)", proc.stderr)
-    if proc.returncode != 0 or found is None:
-        raise SystemExit(f"callgrind run failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
+    count, proc = callgrind(*argv)
     events = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")][-1]["bench"]["events"]
-    return int(found.group(1)) / ((PARSE_INSTR_PASSES + 1) * events)
+    return count / ((PARSE_INSTR_PASSES + 1) * events)
 
 
 COLD_RUNS = int(os.environ.get("BENCH_COLD_RUNS", "7"))
